@@ -1,0 +1,152 @@
+// What EVFILT_READ and EVFILT_WRITE share: one registration per watched
+// open file, and the knowledge of how to read that file's state.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "kqfs/file_events.hpp"
+#include "kqfs/filter.hpp"
+
+namespace kqfs {
+
+// What kind of open file a descriptor names; it decides how state is read.
+enum class DescriptorKind : uint8_t {
+  pipe,             // pipes and FIFOs
+  stream_socket,    // connected or connecting stream and seqpacket sockets
+  datagram_socket,  // UDP, unix datagram, raw
+  tcp_listener,
+  unix_listener,
+  tty,
+  eventfd,
+  pollable,    // anything else epoll accepts: epoll (a queue), timerfd, pidfd ...
+  file,        // regular files, directories, block devices: inotify, not epoll
+  unpollable,  // devices without poll support: always ready, as poll(2) says
+};
+
+// One look at a descriptor, shared by its read and write knotes.
+struct DescriptorState {
+  bool open = false;  // the registrant still has the descriptor on this file
+  short revents = 0;  // poll(2)
+  int64_t readable = 0;
+  int64_t writable = 0;
+  bool read_eof = false;
+  bool write_eof = false;
+  bool pending_error = false;  // an error queued without end of file
+  uint32_t eof_error = 0;      // the socket error that came with end of file
+};
+
+class DescriptorWatch;
+
+struct DescriptorKnote final : Knote {
+  DescriptorKnote(const Kevent& change, DescriptorWatch& w) : Knote(change), watch(w) {}
+  DescriptorWatch& watch;
+};
+
+// The registration of one open file of one caller. It keeps no reference to
+// the file: the caller's epoll registration (in a small epoll instance of its
+// own, nested in the queue's) is dropped by the kernel with the file, and
+// kcmp(KCMP_EPOLL_TFD) tells whether the caller's descriptor still names it.
+class DescriptorWatch final : public Source, public FileEvents::Subscriber {
+  struct Key {};  // construction goes through create()
+
+ public:
+  static Result<std::unique_ptr<DescriptorWatch>> create(FilterHost& host, FileEvents& files,
+                                                         int ident, const Caller& caller);
+  DescriptorWatch(Key, FilterHost& host, FileEvents& files, int ident, Caller caller,
+                  DescriptorKind kind, dev_t device, ino_t inode);
+  ~DescriptorWatch();
+  DescriptorWatch(const DescriptorWatch&) = delete;
+  DescriptorWatch& operator=(const DescriptorWatch&) = delete;
+
+  int ident() const { return ident_; }
+  const Caller& caller() const { return caller_; }
+  DescriptorKind kind() const { return kind_; }
+  bool empty() const { return reader_ == nullptr && writer_ == nullptr; }
+  DescriptorKnote* reader() const { return reader_; }
+  DescriptorKnote* writer() const { return writer_; }
+
+  // The descriptor's state, read at most once per queue pass.
+  const DescriptorState& state();
+  // Whether `caller`'s descriptor `ident` names this watch's file now.
+  bool names_same_file(const Caller& caller);
+
+  // Bind a read or write knote (by its filter). EPIPE for a write knote on
+  // a pipe with no reader left, as FreeBSD; other errors from the kernel.
+  int attach(DescriptorKnote& kn);
+  void detach(DescriptorKnote& kn);
+
+  void on_ready(uint32_t epoll_events) override;
+  void on_file_event(uint32_t mask) override;
+
+ private:
+  int update_interest();
+  void post_all();
+  DescriptorState probe();
+  void read_state(int fd, DescriptorState& s);
+  uint32_t socket_error(int fd);
+
+  FilterHost& host_;
+  FileEvents& files_;
+  const int ident_;
+  const Caller caller_;
+  DescriptorKind kind_;
+  const dev_t device_;  // identity of files, which epoll cannot hold
+  const ino_t inode_;
+
+  DescriptorKnote* reader_ = nullptr;
+  DescriptorKnote* writer_ = nullptr;
+
+  UniqueFd epoll_;        // holds the caller's file, weakly
+  int registered_as_ = -1;  // the number the file was registered under
+  uint32_t interest_ = 0;
+  int file_watch_ = -1;   // inotify watch, for files
+
+  DescriptorState state_;
+  uint64_t probed_in_pass_ = 0;
+  bool probed_ = false;
+  uint32_t cached_socket_error_ = 0;  // reading SO_ERROR clears it: read once
+};
+
+// Every descriptor watch of one queue, so that read and write knotes on the
+// same open file share one.
+class DescriptorWatches {
+ public:
+  DescriptorWatches(FilterHost& host, FileEvents& files) : host_(host), files_(files) {}
+
+  Result<DescriptorWatch*> watch_for(int ident, const Caller& caller);
+  void release_if_empty(DescriptorWatch& watch);
+  // Every knote bound to a watch.
+  std::vector<Knote*> knotes() const;
+
+ private:
+  FilterHost& host_;
+  FileEvents& files_;
+  std::unordered_multimap<int, std::unique_ptr<DescriptorWatch>> watches_;
+};
+
+// The filterops both descriptor filters share; each adds its own event().
+class DescriptorFilter : public Filter {
+ public:
+  explicit DescriptorFilter(DescriptorWatches& watches) : watches_(watches) {}
+
+  bool takes_descriptor() const override { return true; }
+  Result<std::unique_ptr<Knote>> attach(const Kevent& change, const Caller& caller) override;
+  void detach(Knote& kn) override;
+  int check_descriptor(uint64_t ident, const Caller& caller) override;
+  bool current(Knote& kn, const Caller& caller) override;
+  bool alive(Knote& kn) override;
+  bool registered_by(const Knote& kn, const DescriptorResolver& caller) const override;
+
+ protected:
+  static DescriptorWatch& watch_of(Knote& kn) { return static_cast<DescriptorKnote&>(kn).watch; }
+
+ private:
+  DescriptorWatches& watches_;
+};
+
+}  // namespace kqfs

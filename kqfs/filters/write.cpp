@@ -1,0 +1,51 @@
+// EVFILT_WRITE: room to write, and end of file when the reader is gone.
+#include <poll.h>
+
+#include "kqfs/filters/descriptor.hpp"
+#include "kqfs/filters/filters.hpp"
+
+namespace kqfs {
+namespace {
+
+class WriteFilter final : public DescriptorFilter {
+ public:
+  using DescriptorFilter::DescriptorFilter;
+
+  bool event(Knote& kn) override {
+    DescriptorWatch& watch = watch_of(kn);
+    const DescriptorState& s = watch.state();
+    kn.flags &= ~EV_EOF;
+    kn.fflags = 0;
+    if (!s.open) return false;
+    kn.data = s.writable;
+
+    switch (watch.kind()) {
+      case DescriptorKind::file:  // always writable, data 0, as FreeBSD
+      case DescriptorKind::unpollable:
+        kn.data = 0;
+        return true;
+      case DescriptorKind::tcp_listener:  // a listener never fires for writing
+      case DescriptorKind::unix_listener:
+        return false;
+      default:
+        break;
+    }
+    if (s.write_eof) {
+      kn.flags |= EV_EOF;
+      kn.fflags = s.eof_error;
+      return true;
+    }
+    if (s.pending_error) return true;
+    if (!(s.revents & POLLOUT)) return false;
+    if ((kn.sfflags & NOTE_LOWAT) && kn.sdata > 0) return s.writable >= kn.sdata;
+    return true;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Filter> make_write_filter(DescriptorWatches& watches) {
+  return std::make_unique<WriteFilter>(watches);
+}
+
+}  // namespace kqfs

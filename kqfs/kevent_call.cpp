@@ -1,0 +1,78 @@
+#include "kqfs/kevent_call.hpp"
+
+#include <poll.h>
+
+#include <cerrno>
+#include <cstdint>
+
+namespace kqfs {
+namespace {
+
+int64_t monotonic_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+bool valid(const timespec* timeout) {
+  return timeout == nullptr ||
+         (timeout->tv_sec >= 0 && timeout->tv_nsec >= 0 && timeout->tv_nsec < 1'000'000'000);
+}
+
+template <class Apply>
+int run(Kqueue& kq, std::span<const Kevent> changes, std::span<Kevent> events,
+        const timespec* timeout, Apply apply) {
+  if (!valid(timeout)) {
+    errno = EINVAL;
+    return -1;
+  }
+  size_t written = 0;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    // Read the change before writing: the two lists may be one array.
+    const Kevent change = changes[i];
+    const int error = apply(change);
+    if (error == 0 && !(change.flags & EV_RECEIPT)) continue;
+    if (written == events.size()) {
+      if (error == 0) break;  // a receipt with no room: stop, as FreeBSD
+      errno = error;
+      return -1;
+    }
+    Kevent entry = change;
+    entry.flags |= EV_ERROR;
+    entry.data = error;
+    events[written++] = entry;
+  }
+  if (written > 0 || events.empty()) return static_cast<int>(written);
+
+  const bool forever = timeout == nullptr;
+  const int64_t deadline =
+      forever ? 0 : monotonic_ns() + timeout->tv_sec * 1'000'000'000 + timeout->tv_nsec;
+  for (;;) {
+    if (const size_t collected = kq.collect(events); collected > 0) {
+      return static_cast<int>(collected);
+    }
+    int wait_ms = -1;
+    if (!forever) {
+      const int64_t left = deadline - monotonic_ns();
+      if (left <= 0) return 0;
+      wait_ms = static_cast<int>(std::min<int64_t>((left + 999'999) / 1'000'000, INT32_MAX));
+    }
+    pollfd queue{kq.fd(), POLLIN, 0};
+    if (::poll(&queue, 1, wait_ms) < 0) return -1;  // EINTR: changes stay applied
+  }
+}
+
+}  // namespace
+
+int kevent(Kqueue& kq, std::span<const Kevent> changes, std::span<Kevent> events,
+           const timespec* timeout) {
+  return run(kq, changes, events, timeout, [&](const Kevent& c) { return kq.apply(c); });
+}
+
+int kevent(Kqueue& kq, std::span<const Kevent> changes, std::span<Kevent> events,
+           const timespec* timeout, const Caller& caller) {
+  return run(kq, changes, events, timeout,
+             [&](const Kevent& c) { return kq.apply(c, caller); });
+}
+
+}  // namespace kqfs

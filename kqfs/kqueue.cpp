@@ -1,0 +1,255 @@
+#include "kqfs/kqueue.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "kqfs/file_events.hpp"
+#include "kqfs/filters/descriptor.hpp"
+#include "kqfs/filters/filters.hpp"
+
+namespace kqfs {
+namespace {
+
+size_t slot_of(int16_t filter) { return static_cast<size_t>(-filter - 1); }
+
+bool in_range(int16_t filter) { return filter <= EVFILT_READ && filter >= EVFILT_EMPTY; }
+
+}  // namespace
+
+Kqueue::Kqueue() : Kqueue(Limits{}) {}
+
+Kqueue::Kqueue(Limits limits)
+    : limits_(limits), own_descriptors_(std::make_shared<InProcessResolver>()) {
+  epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) throw_errno("epoll_create1");
+  readiness_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!readiness_) throw_errno("eventfd");
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.ptr = nullptr;  // no source: only makes the queue readable
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, readiness_.get(), &event) < 0) {
+    throw_errno("epoll_ctl");
+  }
+
+  FilterHost& host = *this;
+  file_events_ = std::make_unique<FileEvents>(host);
+  descriptor_watches_ = std::make_unique<DescriptorWatches>(host, *file_events_);
+  filters_[slot_of(EVFILT_READ)] = make_read_filter(*descriptor_watches_);
+  filters_[slot_of(EVFILT_WRITE)] = make_write_filter(*descriptor_watches_);
+  filters_[slot_of(EVFILT_TIMER)] = make_timer_filter(host);
+  filters_[slot_of(EVFILT_USER)] = make_user_filter(host);
+}
+
+Kqueue::~Kqueue() {
+  // Knotes unbind from their filters' kernel objects while both still exist.
+  ready_.clear();
+  for (auto& [key, kn] : knotes_) filter_for(key.filter)->detach(*kn);
+  knotes_.clear();
+}
+
+Filter* Kqueue::filter_for(int16_t filter) const {
+  return in_range(filter) ? filters_[slot_of(filter)].get() : nullptr;
+}
+
+int Kqueue::apply(const Kevent& change) { return apply(change, own_descriptors_); }
+
+// The order of checks and effects follows FreeBSD's kqueue_register.
+int Kqueue::apply(const Kevent& request, const Caller& caller) {
+  ++pass_;
+  Kevent change = request;
+  change.flags &= static_cast<uint16_t>(~EV_SYSFLAGS);
+  const uint16_t flags = change.flags;
+
+  if ((flags & (EV_ENABLE | EV_DISABLE)) == (EV_ENABLE | EV_DISABLE)) return EINVAL;
+  if (!in_range(change.filter)) return EINVAL;  // filter 0 included
+  Filter* filter = filter_for(change.filter);
+  if (filter == nullptr) return ENOTSUP;  // a FreeBSD filter Linux cannot give
+  if ((flags & EV_ADD) && (flags & EV_KEEPUDATA)) return EINVAL;
+  if (filter->takes_descriptor()) {
+    if (const int error = filter->check_descriptor(change.ident, caller); error != 0) {
+      return error;
+    }
+  }
+
+  const Key key{change.ident, change.filter};
+  auto found = knotes_.find(key);
+  Knote* kn = found == knotes_.end() ? nullptr : found->second.get();
+  // A knote whose descriptor was closed and reused is not the caller's now.
+  if (kn != nullptr && filter->takes_descriptor() && !filter->current(*kn, caller)) {
+    drop(*kn);
+    kn = nullptr;
+  }
+
+  if (kn == nullptr) {
+    if (!(flags & EV_ADD)) return ENOENT;
+    if (knotes_.size() >= limits_.max_knotes) return ENOSPC;
+    auto made = filter->attach(change, caller);
+    if (!made) return made.error();
+    kn = made->get();
+    kn->disabled = flags & EV_DISABLE;
+    knotes_.emplace(key, std::move(made.value()));
+    ++counts_[slot_of(change.filter)];
+  } else if (flags & EV_DELETE) {
+    drop(*kn);
+    update_readiness();
+    return 0;
+  } else {
+    if (const int error = filter->touch(*kn, change); error != 0) return error;
+    if (flags & EV_FORCEONESHOT) {
+      kn->flags |= EV_ONESHOT;
+      kn->active = true;
+    }
+    if (flags & EV_ENABLE) {
+      kn->disabled = false;
+    } else if (flags & EV_DISABLE) {
+      kn->disabled = true;
+      dequeue(*kn);  // stays active: enabling queues it again
+    }
+    if (!(flags & EV_KEEPUDATA)) kn->udata = change.udata;
+  }
+
+  // A change re-evaluates the condition: re-adding or enabling re-arms it.
+  if (!kn->disabled && filter->event(*kn)) kn->active = true;
+  if (kn->active && !kn->disabled && !kn->queued) enqueue(*kn);
+  update_readiness();
+  return 0;
+}
+
+size_t Kqueue::collect(std::span<Kevent> out) {
+  ++pass_;
+  process_sources();
+  size_t count = 0;
+  // Knotes re-queued by this call go behind those it started with, so no
+  // knote is reported twice in one collection.
+  size_t budget = ready_count_;
+  while (count < out.size() && budget > 0) {
+    --budget;
+    Knote& kn = ready_.front();
+    dequeue(kn);
+    Filter* filter = filter_for(kn.filter);
+    if (!filter->alive(kn)) {
+      drop(kn);
+      continue;
+    }
+    if (kn.flags & EV_ONESHOT) {  // reported as it fired, then gone
+      out[count++] = filter->process(kn);
+      drop(kn);
+      continue;
+    }
+    if (!filter->event(kn)) {  // stale: the condition no longer holds
+      kn.active = false;
+      continue;
+    }
+    out[count++] = filter->process(kn);
+    if (kn.flags & (EV_CLEAR | EV_DISPATCH)) {
+      kn.active = false;
+      if (kn.flags & EV_DISPATCH) kn.disabled = true;
+    } else {
+      enqueue(kn);  // level-triggered: reported again while it holds
+    }
+  }
+  update_readiness();
+  return count;
+}
+
+void Kqueue::process() {
+  ++pass_;
+  process_sources();
+  update_readiness();
+}
+
+void Kqueue::sweep() {
+  ++pass_;
+  std::vector<Knote*> stale;
+  for (Knote* kn : descriptor_watches_->knotes()) {
+    if (!filter_for(kn->filter)->alive(*kn)) stale.push_back(kn);
+  }
+  for (Knote* kn : stale) drop(*kn);
+  update_readiness();
+}
+
+void Kqueue::forget(const DescriptorResolver& caller) {
+  std::vector<Knote*> theirs;
+  for (Knote* kn : descriptor_watches_->knotes()) {
+    if (filter_for(kn->filter)->registered_by(*kn, caller)) theirs.push_back(kn);
+  }
+  for (Knote* kn : theirs) drop(*kn);
+  update_readiness();
+}
+
+size_t Kqueue::knote_count(int16_t filter) const {
+  return in_range(filter) ? counts_[slot_of(filter)] : 0;
+}
+
+void Kqueue::post(Knote& kn) {
+  if (kn.disabled || !filter_for(kn.filter)->event(kn)) return;
+  kn.active = true;
+  if (!kn.queued) enqueue(kn);
+}
+
+void Kqueue::deactivate(Knote& kn) {
+  kn.active = false;
+  dequeue(kn);
+}
+
+void Kqueue::add_source(int fd, uint32_t epoll_events, Source& source) {
+  epoll_event event{};
+  event.events = epoll_events;
+  event.data.ptr = &source;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) throw_errno("epoll_ctl");
+}
+
+void Kqueue::remove_source(int fd) { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+void Kqueue::enqueue(Knote& kn) {
+  ready_.push_back(kn);
+  kn.queued = true;
+  ++ready_count_;
+}
+
+void Kqueue::dequeue(Knote& kn) {
+  if (!kn.queued) return;
+  ready_.erase(ready_.iterator_to(kn));
+  kn.queued = false;
+  --ready_count_;
+}
+
+void Kqueue::drop(Knote& kn) {
+  dequeue(kn);
+  const Key key{kn.ident, kn.filter};
+  filter_for(kn.filter)->detach(kn);
+  --counts_[slot_of(key.filter)];
+  knotes_.erase(key);
+}
+
+// Sources only post knotes here; none is destroyed while a batch is handled.
+void Kqueue::process_sources() {
+  constexpr int kBatch = 64;
+  epoll_event events[kBatch];
+  for (;;) {
+    const int ready = ::epoll_wait(epoll_.get(), events, kBatch, 0);
+    for (int i = 0; i < ready; ++i) {
+      if (events[i].data.ptr != nullptr) {
+        static_cast<Source*>(events[i].data.ptr)->on_ready(events[i].events);
+      }
+    }
+    if (ready < kBatch) return;
+  }
+}
+
+void Kqueue::update_readiness() {
+  const bool pending = ready_count_ > 0;
+  if (pending == readiness_raised_) return;
+  uint64_t value = 1;
+  if (pending) {
+    [[maybe_unused]] ssize_t written = ::write(readiness_.get(), &value, sizeof value);
+  } else {
+    [[maybe_unused]] ssize_t taken = ::read(readiness_.get(), &value, sizeof value);
+  }
+  readiness_raised_ = pending;
+}
+
+}  // namespace kqfs

@@ -1,0 +1,121 @@
+// The kqueue object: knotes keyed by (ident, filter), a FIFO ready list on
+// which each knote appears at most once, and an epoll instance whose
+// descriptor is readable whenever events may be pending.
+//
+// Not thread-safe: one thread drives a queue (the daemon's loop, or the
+// program using it in process).
+#pragma once
+
+#include <array>
+#include <boost/intrusive/list.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <span>
+#include <unordered_map>
+
+#include "kqfs/filter.hpp"
+#include "kqfs/kevent.hpp"
+#include "kqfs/unique_fd.hpp"
+
+namespace kqfs {
+
+class DescriptorWatches;
+class FileEvents;
+
+class Kqueue final : private FilterHost {
+ public:
+  struct Limits {
+    size_t max_knotes = std::numeric_limits<size_t>::max();
+  };
+
+  // Throws std::system_error when the kernel refuses the queue's own
+  // objects (epoll, eventfd).
+  Kqueue();
+  explicit Kqueue(Limits limits);
+  ~Kqueue();
+  Kqueue(const Kqueue&) = delete;
+  Kqueue& operator=(const Kqueue&) = delete;
+
+  // Readable whenever events may be pending: poll it, or nest it in another
+  // epoll or kqueue. Like BSD's, it may be readable when a pending event
+  // turns out stale on collection.
+  int fd() const { return epoll_.get(); }
+
+  // Applies one change: 0, or the errno that rejected it (nothing applied).
+  // Descriptor idents name descriptors of `caller`; the first form uses this
+  // process's own.
+  int apply(const Kevent& change);
+  int apply(const Kevent& change, const Caller& caller);
+
+  // Moves up to out.size() events into `out` in activation order and
+  // returns how many; never blocks.
+  size_t collect(std::span<Kevent> out);
+
+  // Takes in what the kernel objects reported, without collecting: for a
+  // loop that is told the queue is readable but has nobody to give events.
+  void process();
+
+  // Drops descriptor knotes whose registrant no longer has the descriptor.
+  void sweep();
+  // Drops every descriptor knote registered through `caller` (for example,
+  // because that process exited).
+  void forget(const DescriptorResolver& caller);
+
+  size_t knote_count() const { return knotes_.size(); }
+  size_t knote_count(int16_t filter) const;
+  // Knotes on the ready list (some may turn out stale when collected).
+  size_t pending() const { return ready_count_; }
+
+ private:
+  struct Key {
+    uint64_t ident;
+    int16_t filter;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& key) const {
+      return std::hash<uint64_t>{}(key.ident * 31 + static_cast<uint16_t>(key.filter));
+    }
+  };
+  using ReadyList = boost::intrusive::list<
+      Knote, boost::intrusive::member_hook<Knote, boost::intrusive::list_member_hook<>,
+                                           &Knote::ready_hook>>;
+
+  static constexpr size_t kFilterSlots = static_cast<size_t>(-EVFILT_EMPTY);
+
+  // FilterHost
+  void post(Knote& kn) override;
+  void deactivate(Knote& kn) override;
+  void add_source(int fd, uint32_t epoll_events, Source& source) override;
+  void remove_source(int fd) override;
+  int queue_fd() const override { return epoll_.get(); }
+  uint64_t pass() const override { return pass_; }
+
+  Filter* filter_for(int16_t filter) const;
+  void enqueue(Knote& kn);
+  void dequeue(Knote& kn);
+  void drop(Knote& kn);
+  void process_sources();
+  void update_readiness();
+
+  Limits limits_;
+  UniqueFd epoll_;
+  UniqueFd readiness_;  // eventfd: readable while the ready list is not empty
+  bool readiness_raised_ = false;
+  uint64_t pass_ = 0;
+
+  Caller own_descriptors_;
+  std::unique_ptr<FileEvents> file_events_;
+  std::unique_ptr<DescriptorWatches> descriptor_watches_;
+  std::array<std::unique_ptr<Filter>, kFilterSlots> filters_;
+  std::array<size_t, kFilterSlots> counts_{};
+
+  std::unordered_map<Key, std::unique_ptr<Knote>, KeyHash> knotes_;
+  ReadyList ready_;
+  size_t ready_count_ = 0;
+};
+
+}  // namespace kqfs

@@ -1,0 +1,26 @@
+#include "kqfs/resolver.hpp"
+
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace kqfs {
+
+Result<BorrowedFd> InProcessResolver::borrow(int fd) {
+  if (fd < 0 || ::fcntl(fd, F_GETFD) < 0) return Errno{EBADF};
+  return BorrowedFd::shared(fd);
+}
+
+bool InProcessResolver::names_registered(int fd, int epfd, int registered_as) {
+  return process_fd_names_registered(::getpid(), fd, epfd, registered_as);
+}
+
+bool process_fd_names_registered(int pid, int fd, int epfd, int registered_as) {
+  kcmp_epoll_slot slot{static_cast<uint32_t>(epfd), static_cast<uint32_t>(registered_as), 0};
+  const long same = ::syscall(SYS_kcmp, pid, ::getpid(), KCMP_EPOLL_TFD, fd,
+                              reinterpret_cast<unsigned long>(&slot));
+  return same == 0;
+}
+
+}  // namespace kqfs

@@ -1,0 +1,66 @@
+// How the engine reaches the descriptors of the process that wrote a change.
+//
+// A knote on a descriptor must never keep the caller's open file alive: a
+// pipe's write end held by kqfs would hide EOF from the reader, a socket would
+// not send its FIN. So the engine holds only a weak reference (an epoll
+// registration, which the kernel drops with the file) and borrows the file
+// for the moment it needs to look at it.
+#pragma once
+
+#include <memory>
+
+#include "kqfs/result.hpp"
+#include "kqfs/unique_fd.hpp"
+
+namespace kqfs {
+
+// A descriptor of this process naming the caller's open file, for as long as
+// this object lives. Owned when it had to be duplicated, borrowed otherwise.
+class BorrowedFd {
+ public:
+  static BorrowedFd owned(UniqueFd fd) {
+    BorrowedFd b;
+    b.fd_ = fd.get();
+    b.owned_ = std::move(fd);
+    return b;
+  }
+  static BorrowedFd shared(int fd) {
+    BorrowedFd b;
+    b.fd_ = fd;
+    return b;
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  UniqueFd owned_;
+};
+
+class DescriptorResolver {
+ public:
+  virtual ~DescriptorResolver() = default;
+
+  // The caller's descriptor `fd` as one of ours; EBADF when it is not open.
+  virtual Result<BorrowedFd> borrow(int fd) = 0;
+
+  // Whether the caller's descriptor `fd` still names the open file that was
+  // registered in the epoll instance `epfd` under the number `registered_as`.
+  // False once the caller closed (or replaced) that descriptor, or the file
+  // is gone.
+  virtual bool names_registered(int fd, int epfd, int registered_as) = 0;
+};
+
+using Caller = std::shared_ptr<DescriptorResolver>;
+
+// The process's own descriptor table: for the engine used in process.
+class InProcessResolver final : public DescriptorResolver {
+ public:
+  Result<BorrowedFd> borrow(int fd) override;
+  bool names_registered(int fd, int epfd, int registered_as) override;
+};
+
+// kcmp(KCMP_EPOLL_TFD): does descriptor `fd` of process `pid` name the file
+// registered in our epoll `epfd` under `registered_as`?
+bool process_fd_names_registered(int pid, int fd, int epfd, int registered_as);
+
+}  // namespace kqfs
