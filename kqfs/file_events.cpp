@@ -63,12 +63,14 @@ void FileEvents::notify(int watch, uint32_t mask) {
   auto found = subscribers_.find(watch);
   if (found == subscribers_.end()) return;
   // Subscribers only post knotes here; none unsubscribes during the call.
-  for (Subscriber* subscriber : found->second) subscriber->on_file_event(mask);
+  for (Subscriber* subscriber : found->second)
+    subscriber->on_file_event(mask);
 }
 
 void FileEvents::notify_all(uint32_t mask) {
   for (auto& [watch, list] : subscribers_) {
-    for (Subscriber* subscriber : list) subscriber->on_file_event(mask);
+    for (Subscriber* subscriber : list)
+      subscriber->on_file_event(mask);
   }
 }
 

@@ -58,7 +58,15 @@ int run(Kqueue& kq, std::span<const Kevent> changes, std::span<Kevent> events,
       wait_ms = static_cast<int>(std::min<int64_t>((left + 999'999) / 1'000'000, INT32_MAX));
     }
     pollfd queue{kq.fd(), POLLIN, 0};
-    if (::poll(&queue, 1, wait_ms) < 0) return -1;  // EINTR: changes stay applied
+    if (::poll(&queue, 1, wait_ms) < 0) {
+      // Events that are there win over the signal; the changes stay applied.
+      const int interrupted = errno;
+      if (const size_t collected = kq.collect(events); collected > 0) {
+        return static_cast<int>(collected);
+      }
+      errno = interrupted;
+      return -1;
+    }
   }
 }
 
@@ -71,8 +79,7 @@ int kevent(Kqueue& kq, std::span<const Kevent> changes, std::span<Kevent> events
 
 int kevent(Kqueue& kq, std::span<const Kevent> changes, std::span<Kevent> events,
            const timespec* timeout, const Caller& caller) {
-  return run(kq, changes, events, timeout,
-             [&](const Kevent& c) { return kq.apply(c, caller); });
+  return run(kq, changes, events, timeout, [&](const Kevent& c) { return kq.apply(c, caller); });
 }
 
 }  // namespace kqfs

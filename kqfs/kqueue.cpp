@@ -13,9 +13,13 @@
 namespace kqfs {
 namespace {
 
-size_t slot_of(int16_t filter) { return static_cast<size_t>(-filter - 1); }
+size_t slot_of(int16_t filter) {
+  return static_cast<size_t>(-filter - 1);
+}
 
-bool in_range(int16_t filter) { return filter <= EVFILT_READ && filter >= EVFILT_EMPTY; }
+bool in_range(int16_t filter) {
+  return filter <= EVFILT_READ && filter >= EVFILT_EMPTY;
+}
 
 }  // namespace
 
@@ -46,7 +50,8 @@ Kqueue::Kqueue(Limits limits)
 Kqueue::~Kqueue() {
   // Knotes unbind from their filters' kernel objects while both still exist.
   ready_.clear();
-  for (auto& [key, kn] : knotes_) filter_for(key.filter)->detach(*kn);
+  for (auto& [key, kn] : knotes_)
+    filter_for(key.filter)->detach(*kn);
   knotes_.clear();
 }
 
@@ -54,7 +59,9 @@ Filter* Kqueue::filter_for(int16_t filter) const {
   return in_range(filter) ? filters_[slot_of(filter)].get() : nullptr;
 }
 
-int Kqueue::apply(const Kevent& change) { return apply(change, own_descriptors_); }
+int Kqueue::apply(const Kevent& change) {
+  return apply(change, own_descriptors_);
+}
 
 // The order of checks and effects follows FreeBSD's kqueue_register.
 int Kqueue::apply(const Kevent& request, const Caller& caller) {
@@ -167,7 +174,8 @@ void Kqueue::sweep() {
   for (Knote* kn : descriptor_watches_->knotes()) {
     if (!filter_for(kn->filter)->alive(*kn)) stale.push_back(kn);
   }
-  for (Knote* kn : stale) drop(*kn);
+  for (Knote* kn : stale)
+    drop(*kn);
   update_readiness();
 }
 
@@ -176,7 +184,8 @@ void Kqueue::forget(const DescriptorResolver& caller) {
   for (Knote* kn : descriptor_watches_->knotes()) {
     if (filter_for(kn->filter)->registered_by(*kn, caller)) theirs.push_back(kn);
   }
-  for (Knote* kn : theirs) drop(*kn);
+  for (Knote* kn : theirs)
+    drop(*kn);
   update_readiness();
 }
 
@@ -202,7 +211,9 @@ void Kqueue::add_source(int fd, uint32_t epoll_events, Source& source) {
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) throw_errno("epoll_ctl");
 }
 
-void Kqueue::remove_source(int fd) { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+void Kqueue::remove_source(int fd) {
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
 
 void Kqueue::enqueue(Knote& kn) {
   ready_.push_back(kn);

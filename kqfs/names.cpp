@@ -10,42 +10,45 @@
 namespace kqfs::names {
 namespace {
 
-#define KQFS_NAME(constant) \
-  Name { #constant, static_cast<uint32_t>(static_cast<uint16_t>(constant)) }
-#define KQFS_NAME32(constant) \
-  Name { #constant, static_cast<uint32_t>(constant) }
+#define KQFS_NAME(constant)                                              \
+  Name {                                                                 \
+#constant, static_cast < uint32_t>(static_cast <uint16_t>(constant)) \
+  }
+#define KQFS_NAME32(constant)                    \
+  Name {                                         \
+#constant, static_cast < uint32_t>(constant) \
+  }
 
 constexpr std::array kFilters = {
-    KQFS_NAME(EVFILT_READ),     KQFS_NAME(EVFILT_WRITE),  KQFS_NAME(EVFILT_AIO),
-    KQFS_NAME(EVFILT_VNODE),    KQFS_NAME(EVFILT_PROC),   KQFS_NAME(EVFILT_SIGNAL),
-    KQFS_NAME(EVFILT_TIMER),    KQFS_NAME(EVFILT_PROCDESC), KQFS_NAME(EVFILT_FS),
-    KQFS_NAME(EVFILT_LIO),      KQFS_NAME(EVFILT_USER),   KQFS_NAME(EVFILT_SENDFILE),
+    KQFS_NAME(EVFILT_READ),  KQFS_NAME(EVFILT_WRITE),    KQFS_NAME(EVFILT_AIO),
+    KQFS_NAME(EVFILT_VNODE), KQFS_NAME(EVFILT_PROC),     KQFS_NAME(EVFILT_SIGNAL),
+    KQFS_NAME(EVFILT_TIMER), KQFS_NAME(EVFILT_PROCDESC), KQFS_NAME(EVFILT_FS),
+    KQFS_NAME(EVFILT_LIO),   KQFS_NAME(EVFILT_USER),     KQFS_NAME(EVFILT_SENDFILE),
     KQFS_NAME(EVFILT_EMPTY),
 };
 
 // In bit order, so formatted masks read the same way every time.
 constexpr std::array kFlags = {
-    KQFS_NAME(EV_ADD),      KQFS_NAME(EV_DELETE),       KQFS_NAME(EV_ENABLE),
-    KQFS_NAME(EV_DISABLE),  KQFS_NAME(EV_ONESHOT),      KQFS_NAME(EV_CLEAR),
-    KQFS_NAME(EV_RECEIPT),  KQFS_NAME(EV_DISPATCH),     KQFS_NAME(EV_FORCEONESHOT),
-    KQFS_NAME(EV_KEEPUDATA), KQFS_NAME(EV_DROP),        KQFS_NAME(EV_FLAG1),
-    KQFS_NAME(EV_ERROR),    KQFS_NAME(EV_EOF),
+    KQFS_NAME(EV_ADD),       KQFS_NAME(EV_DELETE),   KQFS_NAME(EV_ENABLE),
+    KQFS_NAME(EV_DISABLE),   KQFS_NAME(EV_ONESHOT),  KQFS_NAME(EV_CLEAR),
+    KQFS_NAME(EV_RECEIPT),   KQFS_NAME(EV_DISPATCH), KQFS_NAME(EV_FORCEONESHOT),
+    KQFS_NAME(EV_KEEPUDATA), KQFS_NAME(EV_DROP),     KQFS_NAME(EV_FLAG1),
+    KQFS_NAME(EV_ERROR),     KQFS_NAME(EV_EOF),
 };
 
 constexpr std::array kReadWriteNotes = {KQFS_NAME32(NOTE_LOWAT), KQFS_NAME32(NOTE_FILE_POLL)};
 
 // Multi-bit control values first so that NOTE_FFCOPY is not split in two.
 constexpr std::array kUserNotes = {
-    KQFS_NAME32(NOTE_FFCOPY),
-    KQFS_NAME32(NOTE_FFAND),
-    KQFS_NAME32(NOTE_FFOR),
-    KQFS_NAME32(NOTE_TRIGGER),
+    KQFS_NAME32(NOTE_FFCOPY), KQFS_NAME32(NOTE_FFAND),
+    KQFS_NAME32(NOTE_FFOR),   KQFS_NAME32(NOTE_TRIGGER),
+    KQFS_NAME32(NOTE_FFNOP),  // 0: looked up, never formatted
 };
 
 constexpr std::array kVnodeNotes = {
-    KQFS_NAME32(NOTE_DELETE), KQFS_NAME32(NOTE_WRITE),  KQFS_NAME32(NOTE_EXTEND),
-    KQFS_NAME32(NOTE_ATTRIB), KQFS_NAME32(NOTE_LINK),   KQFS_NAME32(NOTE_RENAME),
-    KQFS_NAME32(NOTE_REVOKE), KQFS_NAME32(NOTE_OPEN),   KQFS_NAME32(NOTE_CLOSE),
+    KQFS_NAME32(NOTE_DELETE),      KQFS_NAME32(NOTE_WRITE), KQFS_NAME32(NOTE_EXTEND),
+    KQFS_NAME32(NOTE_ATTRIB),      KQFS_NAME32(NOTE_LINK),  KQFS_NAME32(NOTE_RENAME),
+    KQFS_NAME32(NOTE_REVOKE),      KQFS_NAME32(NOTE_OPEN),  KQFS_NAME32(NOTE_CLOSE),
     KQFS_NAME32(NOTE_CLOSE_WRITE), KQFS_NAME32(NOTE_READ),
 };
 
@@ -55,7 +58,7 @@ constexpr std::array kProcNotes = {
 };
 
 constexpr std::array kTimerNotes = {
-    KQFS_NAME32(NOTE_SECONDS), KQFS_NAME32(NOTE_MSECONDS), KQFS_NAME32(NOTE_USECONDS),
+    KQFS_NAME32(NOTE_SECONDS),  KQFS_NAME32(NOTE_MSECONDS), KQFS_NAME32(NOTE_USECONDS),
     KQFS_NAME32(NOTE_NSECONDS), KQFS_NAME32(NOTE_ABSTIME),
 };
 
@@ -108,8 +111,12 @@ std::string format_mask(std::span<const Name> table, uint32_t mask) {
 
 }  // namespace
 
-std::span<const Name> filters() { return kFilters; }
-std::span<const Name> flags() { return kFlags; }
+std::span<const Name> filters() {
+  return kFilters;
+}
+std::span<const Name> flags() {
+  return kFlags;
+}
 
 std::span<const Name> fflags(int16_t filter) {
   switch (filter) {
@@ -152,7 +159,9 @@ std::string_view filter_name(int16_t filter) {
   return {};
 }
 
-std::string format_flags(uint16_t flags) { return format_mask(kFlags, flags); }
+std::string format_flags(uint16_t flags) {
+  return format_mask(kFlags, flags);
+}
 
 std::string format_fflags(int16_t filter, uint32_t fflags) {
   return format_mask(names::fflags(filter), fflags);

@@ -13,7 +13,9 @@ struct Errno {
 };
 
 // The current errno, for a failed system call.
-inline Errno last_errno() { return Errno{errno}; }
+inline Errno last_errno() {
+  return Errno{errno};
+}
 
 // A value or the errno that prevented it.
 template <class T>

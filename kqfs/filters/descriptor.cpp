@@ -77,7 +77,7 @@ DescriptorKind classify(int fd, const struct stat& st) {
       return ::isatty(fd) ? DescriptorKind::tty : DescriptorKind::pollable;
     default:
       return anon_inode_name(fd) == "anon_inode:[eventfd]" ? DescriptorKind::eventfd
-                                                          : DescriptorKind::pollable;
+                                                           : DescriptorKind::pollable;
   }
 }
 
@@ -100,7 +100,8 @@ int64_t eventfd_count(int fd) {
   if (field == nullptr) return 0;
   unsigned long long count = 0;
   std::sscanf(field + std::strlen("eventfd-count:"), "%llx", &count);
-  return static_cast<int64_t>(std::min<unsigned long long>(count, std::numeric_limits<int64_t>::max()));
+  return static_cast<int64_t>(
+      std::min<unsigned long long>(count, std::numeric_limits<int64_t>::max()));
 }
 
 int64_t send_space(int fd) {
@@ -126,8 +127,8 @@ Result<std::unique_ptr<DescriptorWatch>> DescriptorWatch::create(FilterHost& hos
                                            st.st_ino);
 }
 
-DescriptorWatch::DescriptorWatch(Key, FilterHost& host, FileEvents& files, int ident,
-                                 Caller caller, DescriptorKind kind, dev_t device, ino_t inode)
+DescriptorWatch::DescriptorWatch(Key, FilterHost& host, FileEvents& files, int ident, Caller caller,
+                                 DescriptorKind kind, dev_t device, ino_t inode)
     : host_(host),
       files_(files),
       ident_(ident),
@@ -174,21 +175,8 @@ void DescriptorWatch::detach(DescriptorKnote& kn) {
 // be modified without a descriptor numbered as at registration, so a change
 // of interest builds a new small epoll instance.
 int DescriptorWatch::update_interest() {
-  if (kind_ == DescriptorKind::file) {
-    if (reader_ != nullptr && file_watch_ < 0) {
-      auto borrowed = caller_->borrow(ident_);
-      if (!borrowed) return borrowed.error();
-      auto watch = files_.subscribe(borrowed->get(), kFileInterest, *this);
-      // Without inotify (e.g. some pseudo files) the state is still read
-      // whenever the knote is registered, enabled or collected.
-      if (watch) file_watch_ = *watch;
-    } else if (reader_ == nullptr && file_watch_ >= 0) {
-      files_.unsubscribe(file_watch_, *this);
-      file_watch_ = -1;
-    }
-    return 0;
-  }
-  if (kind_ == DescriptorKind::unpollable) return 0;
+  if (const int error = update_file_watch(); error != 0) return error;
+  if (kind_ == DescriptorKind::file || kind_ == DescriptorKind::unpollable) return 0;
 
   const uint32_t wanted =
       (reader_ != nullptr ? kReadInterest : 0) | (writer_ != nullptr ? kWriteInterest : 0);
@@ -214,6 +202,26 @@ int DescriptorWatch::update_interest() {
   interest_ = wanted;
   host_.add_source(epoll_.get(), EPOLLIN | EPOLLET, *this);
   probed_ = false;
+  return 0;
+}
+
+// Files have no epoll: inotify tells when their size changes. Pipes wake
+// epoll writers only when the pipe was full, so a write knote also hears
+// of every read (IN_ACCESS), as FreeBSD posts it from pipe_read.
+int DescriptorWatch::update_file_watch() {
+  uint32_t wanted = 0;
+  if (kind_ == DescriptorKind::file && reader_ != nullptr) wanted = kFileInterest;
+  if (kind_ == DescriptorKind::pipe && writer_ != nullptr) wanted = IN_ACCESS;
+  if (wanted != 0 && file_watch_ < 0) {
+    auto borrowed = caller_->borrow(ident_);
+    if (!borrowed) return borrowed.error();
+    // Without inotify (some pseudo files) the state is still read whenever
+    // the knote is registered, enabled or collected.
+    if (auto watch = files_.subscribe(borrowed->get(), wanted, *this)) file_watch_ = *watch;
+  } else if (wanted == 0 && file_watch_ >= 0) {
+    files_.unsubscribe(file_watch_, *this);
+    file_watch_ = -1;
+  }
   return 0;
 }
 
@@ -269,12 +277,10 @@ void DescriptorWatch::read_state(int fd, DescriptorState& s) {
       if (writer_ != nullptr) s.writable = send_space(fd);
       s.read_eof = hangup || (s.revents & POLLRDHUP);
       s.write_eof = hangup;
-      if (error) {
-        if (s.read_eof || s.write_eof) {
-          s.eof_error = socket_error(fd);
-        } else {
-          s.pending_error = true;  // e.g. ICMP on UDP: the caller's recv reports it
-        }
+      if (s.read_eof || s.write_eof) {
+        s.eof_error = socket_error(fd, error);
+      } else if (error) {
+        s.pending_error = true;  // e.g. ICMP on UDP: the caller's recv reports it
       }
       break;
     case DescriptorKind::tcp_listener: {
@@ -318,8 +324,10 @@ void DescriptorWatch::read_state(int fd, DescriptorState& s) {
   }
 }
 
-uint32_t DescriptorWatch::socket_error(int fd) {
-  if (cached_socket_error_ == 0) {
+// Linux clears a socket's error when it is read, so it is read only when
+// an end of file is reported with one pending, and kept for later events.
+uint32_t DescriptorWatch::socket_error(int fd, bool pending) {
+  if (pending && cached_socket_error_ == 0) {
     const int error = socket_option(fd, SOL_SOCKET, SO_ERROR);
     if (error > 0) cached_socket_error_ = static_cast<uint32_t>(error);
   }
@@ -332,9 +340,13 @@ void DescriptorWatch::post_all() {
   if (writer_ != nullptr) host_.post(*writer_);
 }
 
-void DescriptorWatch::on_ready(uint32_t) { post_all(); }
+void DescriptorWatch::on_ready(uint32_t) {
+  post_all();
+}
 
-void DescriptorWatch::on_file_event(uint32_t) { post_all(); }
+void DescriptorWatch::on_file_event(uint32_t) {
+  post_all();
+}
 
 Result<DescriptorWatch*> DescriptorWatches::watch_for(int ident, const Caller& caller) {
   auto [first, last] = watches_.equal_range(ident);
@@ -395,7 +407,22 @@ bool DescriptorFilter::current(Knote& kn, const Caller& caller) {
   return watch_of(kn).names_same_file(caller);
 }
 
-bool DescriptorFilter::alive(Knote& kn) { return watch_of(kn).state().open; }
+bool DescriptorFilter::alive(Knote& kn) {
+  return watch_of(kn).state().open;
+}
+
+bool DescriptorFilter::stream_event(Knote& kn, const DescriptorState& s, bool eof, short ready,
+                                    int64_t amount) {
+  if (eof) {
+    kn.flags |= EV_EOF;
+    kn.fflags = s.eof_error;
+    return true;
+  }
+  if (s.pending_error) return true;
+  if (!(s.revents & ready)) return false;
+  if ((kn.sfflags & NOTE_LOWAT) && kn.sdata > 0) return amount >= kn.sdata;
+  return true;
+}
 
 bool DescriptorFilter::registered_by(const Knote& kn, const DescriptorResolver& caller) const {
   return static_cast<const DescriptorKnote&>(kn).watch.caller().get() == &caller;

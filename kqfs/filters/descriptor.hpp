@@ -85,10 +85,11 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
 
  private:
   int update_interest();
+  int update_file_watch();
   void post_all();
   DescriptorState probe();
   void read_state(int fd, DescriptorState& s);
-  uint32_t socket_error(int fd);
+  uint32_t socket_error(int fd, bool pending);
 
   FilterHost& host_;
   FileEvents& files_;
@@ -101,10 +102,10 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
   DescriptorKnote* reader_ = nullptr;
   DescriptorKnote* writer_ = nullptr;
 
-  UniqueFd epoll_;        // holds the caller's file, weakly
+  UniqueFd epoll_;          // holds the caller's file, weakly
   int registered_as_ = -1;  // the number the file was registered under
   uint32_t interest_ = 0;
-  int file_watch_ = -1;   // inotify watch, for files
+  int file_watch_ = -1;  // inotify watch: files' changes, pipes' reads
 
   DescriptorState state_;
   uint64_t probed_in_pass_ = 0;
@@ -144,6 +145,13 @@ class DescriptorFilter : public Filter {
 
  protected:
   static DescriptorWatch& watch_of(Knote& kn) { return static_cast<DescriptorKnote&>(kn).watch; }
+
+  // The part of event() both directions share, for streams (not files):
+  // end of file first (with the socket error in fflags), then a pending
+  // error, then readiness (`ready` from poll) and the low-water mark
+  // (NOTE_LOWAT, the mark in data) against `amount`.
+  static bool stream_event(Knote& kn, const DescriptorState& s, bool eof, short ready,
+                           int64_t amount);
 
  private:
   DescriptorWatches& watches_;

@@ -27,15 +27,7 @@ class ReadFilter final : public DescriptorFilter {
       default:
         break;
     }
-    if (s.read_eof) {
-      kn.flags |= EV_EOF;
-      kn.fflags = s.eof_error;
-      return true;
-    }
-    if (s.pending_error) return true;
-    if (!(s.revents & POLLIN)) return false;
-    if ((kn.sfflags & NOTE_LOWAT) && kn.sdata > 0) return s.readable >= kn.sdata;
-    return true;
+    return stream_event(kn, s, s.read_eof, POLLIN, s.readable);
   }
 };
 

@@ -30,15 +30,7 @@ class WriteFilter final : public DescriptorFilter {
       default:
         break;
     }
-    if (s.write_eof) {
-      kn.flags |= EV_EOF;
-      kn.fflags = s.eof_error;
-      return true;
-    }
-    if (s.pending_error) return true;
-    if (!(s.revents & POLLOUT)) return false;
-    if ((kn.sfflags & NOTE_LOWAT) && kn.sdata > 0) return s.writable >= kn.sdata;
-    return true;
+    return stream_event(kn, s, s.write_eof, POLLOUT, s.writable);
   }
 };
 

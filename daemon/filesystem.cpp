@@ -1,0 +1,742 @@
+#include "daemon/filesystem.hpp"
+
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "kqfs/names.hpp"
+
+namespace kqfsd {
+namespace {
+
+constexpr double kNoCaching = 0.0;  // queues come and go: the kernel asks each time
+constexpr int kSweepSeconds = 1;    // how soon knotes of closed descriptors go
+
+Filesystem& owner_of(fuse_req_t request) {
+  return *static_cast<Filesystem*>(static_cast<SessionData*>(fuse_req_userdata(request))->owner);
+}
+
+void reply_entry(fuse_req_t request, const struct stat& attributes) {
+  fuse_entry_param entry{};
+  entry.ino = attributes.st_ino;
+  entry.attr = attributes;
+  entry.attr_timeout = kNoCaching;
+  entry.entry_timeout = kNoCaching;
+  fuse_reply_entry(request, &entry);
+}
+
+std::string mode_text(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", mode & 07777);
+  return text;
+}
+
+}  // namespace
+
+// The operations table handed to libfuse: each forwards to the Filesystem.
+struct Operations {
+  static void lookup(fuse_req_t r, fuse_ino_t parent, const char* name) {
+    owner_of(r).lookup(r, parent, name);
+  }
+  static void getattr(fuse_req_t r, fuse_ino_t inode, fuse_file_info*) {
+    owner_of(r).getattr(r, inode);
+  }
+  static void setattr(fuse_req_t r, fuse_ino_t inode, struct stat* attributes, int to_set,
+                      fuse_file_info*) {
+    owner_of(r).setattr(r, inode, *attributes, to_set);
+  }
+  static void readdir(fuse_req_t r, fuse_ino_t inode, size_t size, off_t offset, fuse_file_info*) {
+    owner_of(r).readdir(r, inode, size, offset);
+  }
+  static void mkdir(fuse_req_t r, fuse_ino_t parent, const char* name, mode_t mode) {
+    owner_of(r).mkdir(r, parent, name, mode);
+  }
+  static void rmdir(fuse_req_t r, fuse_ino_t parent, const char* name) {
+    owner_of(r).rmdir(r, parent, name);
+  }
+  static void open(fuse_req_t r, fuse_ino_t inode, fuse_file_info* info) {
+    owner_of(r).open(r, inode, *info);
+  }
+  static void release(fuse_req_t r, fuse_ino_t, fuse_file_info* info) {
+    owner_of(r).release(r, *info);
+  }
+  static void flush(fuse_req_t r, fuse_ino_t, fuse_file_info* info) { owner_of(r).flush(r, *info); }
+  static void read(fuse_req_t r, fuse_ino_t, size_t size, off_t offset, fuse_file_info* info) {
+    owner_of(r).read(r, size, std::max<off_t>(offset, 0), *info);
+  }
+  static void write(fuse_req_t r, fuse_ino_t, const char* data, size_t size, off_t,
+                    fuse_file_info* info) {
+    owner_of(r).write(r, data, size, *info);
+  }
+  static void poll(fuse_req_t r, fuse_ino_t, fuse_file_info* info, fuse_pollhandle* handle) {
+    owner_of(r).poll(r, *info, handle);
+  }
+  // Runs inside libfuse's handling of an INTERRUPT: only mark the waiter,
+  // as replying here could free the request under libfuse's lock.
+  static void interrupted(fuse_req_t r, void* data) {
+    auto* waiter = static_cast<Waiter*>(data);
+    waiter->interrupted = true;
+    owner_of(r).queues_with_interrupts_.insert(waiter->queue_id);
+  }
+  // Plain files, links and renames have no place in the tree.
+  static void refuse_create(fuse_req_t r, fuse_ino_t, const char*, mode_t, fuse_file_info*) {
+    fuse_reply_err(r, EPERM);
+  }
+  static void refuse_mknod(fuse_req_t r, fuse_ino_t, const char*, mode_t, dev_t) {
+    fuse_reply_err(r, EPERM);
+  }
+  static void refuse_unlink(fuse_req_t r, fuse_ino_t, const char*) { fuse_reply_err(r, EPERM); }
+  static void refuse_symlink(fuse_req_t r, const char*, fuse_ino_t, const char*) {
+    fuse_reply_err(r, EPERM);
+  }
+  static void refuse_link(fuse_req_t r, fuse_ino_t, fuse_ino_t, const char*) {
+    fuse_reply_err(r, EPERM);
+  }
+  static void refuse_rename(fuse_req_t r, fuse_ino_t, const char*, fuse_ino_t, const char*,
+                            unsigned int) {
+    fuse_reply_err(r, EPERM);
+  }
+
+  static fuse_lowlevel_ops table() {
+    fuse_lowlevel_ops ops{};
+    ops.lookup = lookup;
+    ops.getattr = getattr;
+    ops.setattr = setattr;
+    ops.readdir = readdir;
+    ops.mkdir = mkdir;
+    ops.rmdir = rmdir;
+    ops.open = open;
+    ops.release = release;
+    ops.flush = flush;
+    ops.read = read;
+    ops.write = write;
+    ops.poll = poll;
+    ops.create = refuse_create;
+    ops.mknod = refuse_mknod;
+    ops.unlink = refuse_unlink;
+    ops.symlink = refuse_symlink;
+    ops.link = refuse_link;
+    ops.rename = refuse_rename;
+    return ops;
+  }
+};
+
+Filesystem::Filesystem(const Options& options, const Log& log, Loop& loop)
+    : options_(options),
+      log_(log),
+      loop_(loop),
+      request_buffer_(nullptr, std::free),
+      owner_uid_(::getuid()),
+      owner_gid_(::getgid()) {
+  session_data_.owner = this;
+}
+
+Filesystem::~Filesystem() {
+  if (mounted_) unmount();
+  if (session_ != nullptr) fuse_session_destroy(session_);
+}
+
+void Filesystem::mount() {
+  std::vector<std::string> arguments = {"kqfsd", "-o",
+                                        "default_permissions,fsname=kqfs,subtype=kqfs"};
+  for (const std::string& option : options_.fuse_options) {
+    arguments.push_back("-o");
+    arguments.push_back(option);
+  }
+  std::vector<char*> argv;
+  for (std::string& argument : arguments)
+    argv.push_back(argument.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+
+  const fuse_lowlevel_ops operations = Operations::table();
+  session_ = fuse_session_new(&args, &operations, sizeof operations, &session_data_);
+  fuse_opt_free_args(&args);
+  if (session_ == nullptr) throw std::runtime_error("bad FUSE options");
+  if (fuse_session_mount(session_, options_.mount_point.c_str()) != 0) {
+    throw std::runtime_error("cannot mount at " + options_.mount_point);
+  }
+  mounted_ = true;
+  if (const int error = install_stream_io(session_); error != 0) {
+    throw std::runtime_error(std::string("cannot hook FUSE I/O: ") + std::strerror(-error));
+  }
+  const int fd = fuse_session_fd(session_);
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  ::clock_gettime(CLOCK_REALTIME, &mounted_at_);
+
+  // Our own files are recognised by their mount: kqfs must never poll itself.
+  struct statx mount_info {};
+  if (::statx(AT_FDCWD, options_.mount_point.c_str(), AT_NO_AUTOMOUNT, STATX_MNT_ID, &mount_info) !=
+          0 ||
+      !(mount_info.stx_mask & STATX_MNT_ID)) {
+    throw std::runtime_error("cannot read the mount's id");
+  }
+  processes_ = std::make_unique<Processes>(mount_info.stx_mnt_id);
+
+  fuse_watch_ = loop_.watch(fd, EPOLLIN, [this](uint32_t) { on_fuse_readable(); });
+  sweep_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  itimerspec every{{kSweepSeconds, 0}, {kSweepSeconds, 0}};
+  ::timerfd_settime(sweep_timer_.get(), 0, &every, nullptr);
+  sweep_watch_ = loop_.watch(sweep_timer_.get(), EPOLLIN, [this](uint32_t) {
+    uint64_t ticks;
+    [[maybe_unused]] ssize_t ignored = ::read(sweep_timer_.get(), &ticks, sizeof ticks);
+    sweep_all();
+  });
+  log_.info("mounted at " + options_.mount_point);
+}
+
+void Filesystem::unmount() {
+  if (!mounted_) return;
+  // Blocked readers get end of file rather than a dead connection.
+  while (!tree_.by_name().empty())
+    remove_queue(*tree_.by_name().begin()->second);
+  loop_.unwatch(fuse_watch_);
+  loop_.unwatch(sweep_watch_);
+  fuse_session_unmount(session_);
+  mounted_ = false;
+  log_.info("unmounted " + options_.mount_point);
+}
+
+bool Filesystem::exited() const {
+  return session_ != nullptr && fuse_session_exited(session_);
+}
+
+void Filesystem::on_fuse_readable() {
+  for (;;) {
+    fuse_buf buffer{};
+    buffer.mem = request_buffer_.get();
+    buffer.size = request_buffer_size_;
+    const int received = fuse_session_receive_buf(session_, &buffer);
+    // libfuse allocates the buffer on first use; keep it for the next ones.
+    if (buffer.mem != request_buffer_.get()) {
+      request_buffer_.release();
+      request_buffer_.reset(static_cast<char*>(buffer.mem));
+      request_buffer_size_ = buffer.size;
+    }
+    if (received == -EINTR) continue;
+    if (received <= 0) break;  // -EAGAIN: drained; 0: the session ended
+    fuse_session_process_buf(session_, &buffer);
+    answer_interrupted();
+  }
+}
+
+// ---------------------------------------------------------------- the tree
+
+std::optional<struct stat> Filesystem::attributes_of_inode(fuse_ino_t inode) const {
+  switch (inode) {
+    case kRootInode:
+      return attributes_of_root(owner_uid_, owner_gid_, mounted_at_);
+    case kQueuesInode:
+      return attributes_of_queues(owner_uid_, owner_gid_, mounted_at_);
+    case kCloneInode:
+      return attributes_of_clone(owner_uid_, owner_gid_, mounted_at_);
+    default:
+      break;
+  }
+  const auto decoded = decode_inode(inode);
+  if (!decoded) return std::nullopt;
+  const auto queue = tree_.find(decoded->first);
+  if (queue == nullptr) return std::nullopt;
+  return attributes_of(*queue, decoded->second);
+}
+
+void Filesystem::lookup(fuse_req_t request, fuse_ino_t parent, const char* name) {
+  const std::string_view wanted(name);
+  std::optional<struct stat> found;
+  if (parent == kRootInode && wanted == "kq") {
+    found = attributes_of_inode(kQueuesInode);
+  } else if (parent == kQueuesInode && wanted == "clone") {
+    found = attributes_of_inode(kCloneInode);
+  } else if (parent == kQueuesInode) {
+    if (const auto queue = tree_.find(wanted)) found = attributes_of(*queue, FileKind::directory);
+  } else if (const auto decoded = decode_inode(parent);
+             decoded && decoded->second == FileKind::directory) {
+    const auto queue = tree_.find(decoded->first);
+    for (const FileSpec& file : queue_files()) {
+      if (queue != nullptr && file.name == wanted) found = attributes_of(*queue, file.kind);
+    }
+  }
+  if (!found) {
+    fuse_reply_err(request, ENOENT);
+    return;
+  }
+  reply_entry(request, *found);
+}
+
+void Filesystem::getattr(fuse_req_t request, fuse_ino_t inode) {
+  const auto attributes = attributes_of_inode(inode);
+  if (!attributes) {
+    fuse_reply_err(request, ENOENT);
+    return;
+  }
+  fuse_reply_attr(request, &*attributes, kNoCaching);
+}
+
+void Filesystem::setattr(fuse_req_t request, fuse_ino_t inode, const struct stat& attributes,
+                         int to_set) {
+  const auto decoded = decode_inode(inode);
+  const auto queue = decoded ? tree_.find(decoded->first) : nullptr;
+  if (to_set & FUSE_SET_ATTR_SIZE) {
+    // "> changes" truncates: a stream has nothing to cut, so size 0 is fine.
+    const bool writable = inode == kCloneInode || (queue != nullptr && is_changes(decoded->second));
+    if (!writable || attributes.st_size != 0) {
+      fuse_reply_err(request, EINVAL);
+      return;
+    }
+  }
+  if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+    if (queue == nullptr || decoded->second != FileKind::directory ||
+        fuse_req_ctx(request)->uid != 0) {
+      fuse_reply_err(request, EPERM);
+      return;
+    }
+    if (to_set & FUSE_SET_ATTR_UID) queue->uid = attributes.st_uid;
+    if (to_set & FUSE_SET_ATTR_GID) queue->gid = attributes.st_gid;
+  }
+  if (to_set & FUSE_SET_ATTR_MODE) {
+    // The kernel checked ownership (default_permissions); the directory's
+    // mode decides its files' modes.
+    if (queue == nullptr || decoded->second != FileKind::directory) {
+      fuse_reply_err(request, EPERM);
+      return;
+    }
+    queue->mode = attributes.st_mode & 07777;
+  }
+  const auto current = attributes_of_inode(inode);
+  if (!current) {
+    fuse_reply_err(request, ENOENT);
+    return;
+  }
+  fuse_reply_attr(request, &*current, kNoCaching);
+}
+
+void Filesystem::readdir(fuse_req_t request, fuse_ino_t inode, size_t size, off_t offset) {
+  struct Entry {
+    std::string name;
+    fuse_ino_t inode;
+    mode_t type;
+  };
+  std::vector<Entry> entries = {{".", inode, S_IFDIR}};
+  if (inode == kRootInode) {
+    entries.push_back({"..", kRootInode, S_IFDIR});
+    entries.push_back({"kq", kQueuesInode, S_IFDIR});
+  } else if (inode == kQueuesInode) {
+    entries.push_back({"..", kRootInode, S_IFDIR});
+    entries.push_back({"clone", kCloneInode, S_IFREG});
+    for (const auto& [name, queue] : tree_.by_name()) {
+      entries.push_back({name, directory_inode(queue->id), S_IFDIR});
+    }
+  } else if (const auto decoded = decode_inode(inode);
+             decoded && decoded->second == FileKind::directory && tree_.find(decoded->first)) {
+    entries.push_back({"..", kQueuesInode, S_IFDIR});
+    for (const FileSpec& file : queue_files()) {
+      entries.push_back({std::string(file.name), file_inode(decoded->first, file.kind), S_IFREG});
+    }
+  } else {
+    fuse_reply_err(request, ENOTDIR);
+    return;
+  }
+
+  std::string reply(size, '\0');
+  size_t used = 0;
+  for (size_t i = static_cast<size_t>(offset); i < entries.size(); ++i) {
+    struct stat st {};
+    st.st_ino = entries[i].inode;
+    st.st_mode = entries[i].type;
+    const size_t length =
+        fuse_add_direntry(request, reply.data() + used, size - used, entries[i].name.c_str(), &st,
+                          static_cast<off_t>(i + 1));
+    if (length > size - used) break;
+    used += length;
+  }
+  fuse_reply_buf(request, reply.data(), used);
+}
+
+std::shared_ptr<QueueNode> Filesystem::create_queue(std::string name, const fuse_ctx& context,
+                                                    mode_t mode, bool anonymous) {
+  auto queue = tree_.add(std::move(name));
+  queue->uid = context.uid;
+  queue->gid = context.gid;
+  queue->mode = mode & 07777;
+  queue->anonymous = anonymous;
+  ::clock_gettime(CLOCK_REALTIME, &queue->created);
+  queue->engine = std::make_unique<kqfs::Kqueue>(kqfs::Kqueue::Limits{options_.max_knotes});
+  // Edge-triggered: the queue stays readable while events wait for a
+  // reader, and the loop must not spin on it meanwhile.
+  QueueNode* node = queue.get();
+  queue->loop_watch = loop_.watch(queue->engine->fd(), EPOLLIN | EPOLLET,
+                                  [this, node](uint32_t) { on_queue_ready(*node); });
+  log_.debug("queue " + queue->name + " created");
+  return queue;
+}
+
+void Filesystem::mkdir(fuse_req_t request, fuse_ino_t parent, const char* name, mode_t mode) {
+  if (parent != kQueuesInode) {
+    fuse_reply_err(request, EPERM);
+    return;
+  }
+  const std::string_view wanted(name);
+  if (wanted == "clone" || tree_.find(wanted) != nullptr) {
+    fuse_reply_err(request, EEXIST);
+    return;
+  }
+  if (!valid_queue_name(wanted)) {
+    fuse_reply_err(request, EINVAL);
+    return;
+  }
+  if (tree_.size() >= options_.max_queues) {
+    fuse_reply_err(request, ENOSPC);
+    return;
+  }
+  const auto queue = create_queue(std::string(wanted), *fuse_req_ctx(request), mode, false);
+  reply_entry(request, attributes_of(*queue, FileKind::directory));
+}
+
+void Filesystem::rmdir(fuse_req_t request, fuse_ino_t parent, const char* name) {
+  const auto queue = parent == kQueuesInode ? tree_.find(std::string_view(name)) : nullptr;
+  if (queue == nullptr) {
+    fuse_reply_err(request, parent == kQueuesInode ? ENOENT : EPERM);
+    return;
+  }
+  remove_queue(*queue);
+  fuse_reply_err(request, 0);
+}
+
+// Destroys the queue at once; open handles keep only its husk, on which
+// reads see end of file and writes ENOENT.
+void Filesystem::remove_queue(QueueNode& queue) {
+  const auto keep = tree_.find(queue.id);  // `queue` may be the tree's last reference
+  for (Waiter& waiter : queue.waiters)
+    fuse_reply_buf(waiter.request, nullptr, 0);
+  queue.waiters.clear();
+  loop_.unwatch(queue.loop_watch);
+  queue.engine.reset();
+  notify_pollers(queue);
+  tree_.erase(queue);
+  log_.debug("queue " + queue.name + " removed");
+}
+
+// --------------------------------------------------------------- open files
+
+void Filesystem::open(fuse_req_t request, fuse_ino_t inode, fuse_file_info& info) {
+  std::shared_ptr<QueueNode> queue;
+  FileKind kind;
+  if (inode == kCloneInode) {
+    if (tree_.size() >= options_.max_queues) {
+      fuse_reply_err(request, ENOSPC);
+      return;
+    }
+    queue = create_queue(tree_.unused_anonymous_name(), *fuse_req_ctx(request), 0700, true);
+    kind = FileKind::clone;
+  } else {
+    const auto decoded = decode_inode(inode);
+    queue = decoded ? tree_.find(decoded->first) : nullptr;
+    if (queue == nullptr || decoded->second == FileKind::directory) {
+      fuse_reply_err(request, queue == nullptr ? ENOENT : EISDIR);
+      return;
+    }
+    kind = decoded->second;
+  }
+
+  auto file = std::make_unique<OpenFile>(queue, kind);
+  if (kind == FileKind::status) {
+    queue->engine->sweep();
+    file->status_text = status_of(*queue);
+  }
+  ++queue->open_handles;
+  const uint64_t handle = next_file_handle_++;
+  open_files_.emplace(handle, std::move(file));
+
+  info.fh = handle;
+  info.direct_io = 1;  // no page cache: every read and write reaches the daemon
+  // Streams have no file position, so threads sharing one descriptor do not
+  // queue on its lock (FOPEN_STREAM). The text events file and status stay
+  // seekable: GNU head lseeks back after its line and complains on a
+  // regular file that refuses; reads of events ignore the offset.
+  uint32_t flags = is_changes(kind) ? 0 : FOPEN_NOFLUSH;  // close() matters to changes only
+  if (kind != FileKind::events && kind != FileKind::status) flags |= FOPEN_STREAM;
+  if (reply_open_with(request, info, flags) != 0) {
+    // The opener is gone: undo, as release will never come.
+    fuse_file_info undo{};
+    undo.fh = handle;
+    release(nullptr, undo);
+  }
+}
+
+OpenFile* Filesystem::file_of(const fuse_file_info& info) const {
+  const auto found = open_files_.find(info.fh);
+  return found == open_files_.end() ? nullptr : found->second.get();
+}
+
+void Filesystem::release(fuse_req_t request, fuse_file_info& info) {
+  const auto found = open_files_.find(info.fh);
+  if (found != open_files_.end()) {
+    OpenFile& file = *found->second;
+    QueueNode& queue = *file.queue;
+    if (file.poll != nullptr) {
+      fuse_pollhandle_destroy(file.poll);
+      queue.pollers.erase(&file);
+    }
+    const auto keep = file.queue;
+    open_files_.erase(found);
+    // An anonymous queue lives while some handle to it is open.
+    if (--queue.open_handles == 0 && queue.anonymous && !queue.removed()) remove_queue(queue);
+  }
+  if (request != nullptr) fuse_reply_err(request, 0);
+}
+
+void Filesystem::flush(fuse_req_t request, fuse_file_info& info) {
+  OpenFile* file = file_of(info);
+  if (file == nullptr || !file->changes.has_unfinished() || file->queue->removed()) {
+    fuse_reply_err(request, 0);
+    return;
+  }
+  auto caller = caller_of(request);
+  if (!caller) {
+    fuse_reply_err(request, caller.error());
+    return;
+  }
+  const auto outcome = apply_changes(*file->queue, *file, {}, true, *caller);
+  fuse_reply_err(request, outcome.error);
+  serve(*file->queue);
+}
+
+// ------------------------------------------------------------------ changes
+
+kqfs::Result<std::shared_ptr<ProcessResolver>> Filesystem::caller_of(fuse_req_t request) {
+  bool created = false;
+  auto caller = processes_->of_thread(fuse_req_ctx(request)->pid, created);
+  if (caller && created) {
+    const pid_t pid = (*caller)->pid();
+    process_watches_[pid] =
+        loop_.watch((*caller)->pidfd(), EPOLLIN, [this, pid](uint32_t) { on_process_exit(pid); });
+  }
+  return caller;
+}
+
+kqfs::codec::WriteOutcome Filesystem::apply_changes(QueueNode& queue, OpenFile& file,
+                                                    std::string_view bytes, bool finishing,
+                                                    const kqfs::Caller& caller) {
+  const kqfs::codec::ApplyRecord apply = [&](const kqfs::Kevent& change, std::string&) {
+    const int error = queue.engine->apply(change, caller);
+    if (error == 0) ++queue.changes_applied;
+    return error;
+  };
+  auto outcome = finishing ? file.changes.finish(apply) : file.changes.write(bytes, apply);
+  if (outcome.error != 0) {
+    queue.last_error = outcome.reason;
+    log_.info("queue " + queue.name + ": rejected " + outcome.reason);
+  }
+  return outcome;
+}
+
+void Filesystem::write(fuse_req_t request, const char* data, size_t size, fuse_file_info& info) {
+  OpenFile* file = file_of(info);
+  if (file == nullptr || !is_changes(file->kind)) {
+    fuse_reply_err(request, EBADF);
+    return;
+  }
+  QueueNode& queue = *file->queue;
+  if (queue.removed()) {
+    fuse_reply_err(request, ENOENT);
+    return;
+  }
+  auto caller = caller_of(request);
+  if (!caller) {
+    fuse_reply_err(request, caller.error());
+    return;
+  }
+  const auto outcome = apply_changes(queue, *file, std::string_view(data, size), false, *caller);
+  if (outcome.error != 0 && outcome.accepted == 0) {
+    fuse_reply_err(request, outcome.error);
+  } else {
+    fuse_reply_write(request, outcome.accepted);
+  }
+  serve(queue);
+}
+
+// ------------------------------------------------------------------- events
+
+// Answers a read if events (or the rest of an earlier record) are there.
+// Events are taken only for a reply that is sent right away.
+bool Filesystem::try_answer(QueueNode& queue, fuse_req_t request, size_t size, OpenFile& file) {
+  if (file.events.has_leftover()) {
+    const std::string reply = file.events.read(size, {});
+    fuse_reply_buf(request, reply.data(), reply.size());
+    return true;
+  }
+  std::vector<kqfs::Kevent> events(file.events.wanted(size));
+  events.resize(queue.engine->collect(events));
+  if (events.empty()) return false;
+  queue.events_delivered += events.size();
+  const std::string reply = file.events.read(size, events);
+  fuse_reply_buf(request, reply.data(), reply.size());
+  return true;
+}
+
+void Filesystem::read(fuse_req_t request, size_t size, off_t offset, fuse_file_info& info) {
+  OpenFile* file = file_of(info);
+  if (file == nullptr) {
+    fuse_reply_err(request, EBADF);
+    return;
+  }
+  if (file->kind == FileKind::status) {
+    const size_t start = std::min(static_cast<size_t>(offset), file->status_text.size());
+    const size_t length = std::min(size, file->status_text.size() - start);
+    fuse_reply_buf(request, file->status_text.data() + start, length);
+    return;
+  }
+  if (!is_events(file->kind)) {
+    fuse_reply_err(request, EBADF);
+    return;
+  }
+  QueueNode& queue = *file->queue;
+  if (queue.removed() || size == 0) {
+    fuse_reply_buf(request, nullptr, 0);
+    return;
+  }
+  if (format_of(file->kind) == kqfs::codec::Format::binary &&
+      size < kqfs::codec::kBinaryRecordSize) {
+    fuse_reply_err(request, EINVAL);
+    return;
+  }
+  // Readers already waiting come first.
+  if (queue.waiters.empty() && try_answer(queue, request, size, *file)) return;
+  if (info.flags & O_NONBLOCK) {
+    fuse_reply_err(request, EAGAIN);
+    return;
+  }
+  Waiter& waiter = queue.waiters.emplace_back(Waiter{request, size, file, queue.id});
+  fuse_req_interrupt_func(request, Operations::interrupted, &waiter);
+  answer_interrupted();  // the signal may have come before the request was parked
+}
+
+void Filesystem::answer_interrupted() {
+  for (const uint64_t id : queues_with_interrupts_) {
+    const auto queue = tree_.find(id);
+    if (queue == nullptr) continue;
+    for (auto it = queue->waiters.begin(); it != queue->waiters.end();) {
+      if (it->interrupted) {
+        fuse_reply_err(it->request, EINTR);
+        it = queue->waiters.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  queues_with_interrupts_.clear();
+}
+
+void Filesystem::serve(QueueNode& queue) {
+  if (queue.removed()) return;
+  while (!queue.waiters.empty()) {
+    Waiter& waiter = queue.waiters.front();
+    if (waiter.interrupted) {
+      fuse_reply_err(waiter.request, EINTR);
+    } else if (!try_answer(queue, waiter.request, waiter.size, *waiter.file)) {
+      break;
+    }
+    queue.waiters.pop_front();
+  }
+  if (queue.engine->pending() > 0) notify_pollers(queue);
+}
+
+void Filesystem::notify_pollers(QueueNode& queue) {
+  for (OpenFile* file : queue.pollers) {
+    fuse_lowlevel_notify_poll(file->poll);
+    fuse_pollhandle_destroy(file->poll);
+    file->poll = nullptr;
+  }
+  queue.pollers.clear();
+}
+
+void Filesystem::poll(fuse_req_t request, fuse_file_info& info, fuse_pollhandle* handle) {
+  OpenFile* file = file_of(info);
+  if (file == nullptr) {
+    if (handle != nullptr) fuse_pollhandle_destroy(handle);
+    fuse_reply_err(request, EBADF);
+    return;
+  }
+  QueueNode& queue = *file->queue;
+  unsigned revents = 0;
+  if (queue.removed()) {
+    revents = POLLIN | POLLRDNORM | POLLHUP;
+  } else {
+    if (is_events(file->kind)) {
+      queue.engine->process();
+      if (queue.engine->pending() > 0 || file->events.has_leftover()) {
+        revents |= POLLIN | POLLRDNORM;
+      }
+    }
+    if (is_changes(file->kind)) revents |= POLLOUT | POLLWRNORM;
+    if (file->kind == FileKind::status) revents |= POLLIN | POLLRDNORM;
+  }
+  if (handle != nullptr) {
+    if (file->poll != nullptr) fuse_pollhandle_destroy(file->poll);
+    file->poll = handle;
+    queue.pollers.insert(file);
+    if (queue.removed() || (revents & POLLIN)) notify_pollers(queue);
+  }
+  fuse_reply_poll(request, revents);
+}
+
+void Filesystem::on_queue_ready(QueueNode& queue) {
+  if (queue.removed()) return;
+  queue.engine->process();
+  serve(queue);
+}
+
+// ------------------------------------------------------------------ upkeep
+
+void Filesystem::on_process_exit(pid_t pid) {
+  if (const auto watch = process_watches_.find(pid); watch != process_watches_.end()) {
+    loop_.unwatch(watch->second);
+    process_watches_.erase(watch);
+  }
+  // BSD drops a process's descriptor knotes when it exits.
+  if (const auto process = processes_->find(pid)) {
+    for (const auto& [name, queue] : tree_.by_name()) {
+      if (!queue->removed()) queue->engine->forget(*process);
+    }
+  }
+  processes_->erase(pid);
+}
+
+void Filesystem::sweep_all() {
+  for (const auto& [name, queue] : tree_.by_name()) {
+    if (!queue->removed()) queue->engine->sweep();
+  }
+}
+
+std::string Filesystem::status_of(QueueNode& queue) const {
+  const kqfs::Kqueue& engine = *queue.engine;
+  std::string text;
+  auto line = [&text](std::string_view key, const std::string& value) {
+    text.append(key).append(": ").append(value).append("\n");
+  };
+  line("name", queue.name);
+  line("owner", std::to_string(queue.uid) + ":" + std::to_string(queue.gid));
+  line("mode", mode_text(queue.mode));
+  line("anonymous", queue.anonymous ? "yes" : "no");
+  line("knotes", std::to_string(engine.knote_count()));
+  for (const int16_t filter : {EVFILT_READ, EVFILT_WRITE, EVFILT_TIMER, EVFILT_USER}) {
+    std::string key(kqfs::names::filter_name(filter).substr(7));  // after "EVFILT_"
+    std::transform(key.begin(), key.end(), key.begin(), ::tolower);
+    line("knotes." + key, std::to_string(engine.knote_count(filter)));
+  }
+  line("pending", std::to_string(engine.pending()));
+  line("readers", std::to_string(queue.waiters.size()));
+  line("delivered", std::to_string(queue.events_delivered));
+  line("changes", std::to_string(queue.changes_applied));
+  line("last-error", queue.last_error.empty() ? "none" : queue.last_error);
+  return text;
+}
+
+}  // namespace kqfsd

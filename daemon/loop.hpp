@@ -1,0 +1,37 @@
+// The daemon's one event loop: an epoll set of descriptors with handlers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <unordered_map>
+
+#include "kqfs/unique_fd.hpp"
+
+namespace kqfsd {
+
+class Loop {
+ public:
+  using Handler = std::function<void(uint32_t epoll_events)>;
+
+  Loop();
+
+  // Calls `handler` when `fd` reports `epoll_events`; the id stops it.
+  uint64_t watch(int fd, uint32_t epoll_events, Handler handler);
+  // Safe from inside a handler, also for a watch whose event is pending.
+  void unwatch(uint64_t id);
+
+  // Waits up to `timeout_ms` (-1: no limit) and runs the handlers of what
+  // became ready.
+  void run_once(int timeout_ms);
+
+ private:
+  struct Watch {
+    int fd;
+    Handler handler;
+  };
+  kqfs::UniqueFd epoll_;
+  std::unordered_map<uint64_t, Watch> watches_;
+  uint64_t next_id_ = 1;
+};
+
+}  // namespace kqfsd

@@ -1,0 +1,132 @@
+// kqfsd: mounts kqfs and serves it until SIGTERM or SIGINT.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <string>
+
+#include "daemon/filesystem.hpp"
+#include "daemon/log.hpp"
+#include "daemon/loop.hpp"
+#include "daemon/options.hpp"
+#include "kqfs/mount_point.hpp"
+#include "kqfs/unique_fd.hpp"
+
+namespace {
+
+// Without --foreground the parent waits on this pipe for one line from the
+// child: empty once the mount is ready, else why it failed.
+struct Readiness {
+  kqfs::UniqueFd to_parent;
+
+  void report(const std::string& failure) {
+    if (!to_parent) return;
+    const std::string message = failure + "\n";
+    [[maybe_unused]] ssize_t written = ::write(to_parent.get(), message.data(), message.size());
+    to_parent.reset();
+  }
+};
+
+// Returns in the child (with `readiness` set); the parent exits here.
+void daemonize(Readiness& readiness) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) < 0) {
+    std::perror("kqfsd: pipe");
+    std::exit(1);
+  }
+  const pid_t child = ::fork();
+  if (child < 0) {
+    std::perror("kqfsd: fork");
+    std::exit(1);
+  }
+  if (child > 0) {
+    ::close(fds[1]);
+    std::string message;
+    char buffer[256];
+    ssize_t length;
+    while ((length = ::read(fds[0], buffer, sizeof buffer)) > 0)
+      message.append(buffer, length);
+    if (message == "\n") std::exit(0);
+    std::fprintf(stderr, "kqfsd: %s",
+                 message.empty() ? "exited before mounting\n" : message.c_str());
+    std::exit(1);
+  }
+  ::close(fds[0]);
+  readiness.to_parent.reset(fds[1]);
+  ::setsid();
+  const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  ::dup2(null, STDIN_FILENO);
+  ::dup2(null, STDOUT_FILENO);
+  ::close(null);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = kqfsd::parse_command_line(argc, argv);
+  if (!parsed.options) return parsed.exit_code;
+  const kqfsd::Options& options = *parsed.options;
+
+  if (!options.log_file.empty()) {
+    const int log =
+        ::open(options.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (log < 0) {
+      std::fprintf(stderr, "kqfsd: cannot open log %s: %s\n", options.log_file.c_str(),
+                   std::strerror(errno));
+      return 1;
+    }
+    ::dup2(log, STDERR_FILENO);
+    ::close(log);
+  }
+  if (options.mount_point == kqfs::default_mount_point()) {
+    std::error_code ignored;
+    std::filesystem::create_directories(options.mount_point, ignored);
+  }
+
+  // Signals arrive through the loop; SIGPIPE never kills the daemon.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
+  ::sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Readiness readiness;
+  if (!options.foreground) daemonize(readiness);
+
+  const kqfsd::Log log(options.debug);
+  try {
+    kqfsd::Loop loop;
+    kqfsd::Filesystem filesystem(options, log, loop);
+    filesystem.mount();
+
+    kqfs::UniqueFd signals(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
+    bool stopping = false;
+    loop.watch(signals.get(), EPOLLIN, [&](uint32_t) {
+      signalfd_siginfo info{};
+      if (::read(signals.get(), &info, sizeof info) == sizeof info) {
+        log.info(std::string("stopping on ") + ::sigabbrev_np(static_cast<int>(info.ssi_signo)));
+      }
+      stopping = true;
+    });
+    readiness.report("");
+    while (!stopping && !filesystem.exited())
+      loop.run_once(-1);
+    filesystem.unmount();
+  } catch (const std::exception& error) {
+    log.error(error.what());
+    readiness.report(error.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,29 @@
+// kqfsd's command line and configuration file.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kqfsd {
+
+struct Options {
+  std::string mount_point;
+  bool foreground = false;
+  bool debug = false;
+  std::vector<std::string> fuse_options;  // each as given to -o
+  size_t max_queues = 65536;
+  size_t max_knotes = 4 * 1024 * 1024;  // per queue
+  std::string log_file;                 // empty: standard error
+};
+
+struct ParsedCommandLine {
+  std::optional<Options> options;  // empty: exit with exit_code
+  int exit_code = 0;
+};
+
+// Parses argv (and --config FILE); prints help, version or the error itself.
+ParsedCommandLine parse_command_line(int argc, char** argv);
+
+}  // namespace kqfsd

@@ -1,0 +1,104 @@
+#include "daemon/processes.hpp"
+
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace kqfsd {
+namespace {
+
+std::string read_small_file(const char* path) {
+  kqfs::UniqueFd file(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!file) return {};
+  char buffer[1024];
+  const ssize_t length = ::read(file.get(), buffer, sizeof buffer - 1);
+  return length > 0 ? std::string(buffer, static_cast<size_t>(length)) : std::string();
+}
+
+// A field of /proc/PID/fdinfo/FD (or status): the number after "name:".
+long long number_field(const std::string& text, const char* name) {
+  const size_t at = text.find(name);
+  if (at == std::string::npos) return -1;
+  return std::strtoll(text.c_str() + at + std::strlen(name), nullptr, 0);
+}
+
+// The file's mount and inode, from fdinfo (never from stat, which would ask
+// the file's filesystem, maybe this daemon itself).
+std::pair<long long, long long> file_identity(const std::string& info) {
+  return {number_field(info, "mnt_id:"), number_field(info, "\nino:")};
+}
+
+// glibc 2.36's <sys/pidfd.h> lacks C linkage for C++: call the kernel.
+int open_pidfd(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+int take_fd(int pidfd, int fd) {
+  return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+}
+
+}  // namespace
+
+pid_t process_of_thread(pid_t tid) {
+  char path[40];
+  std::snprintf(path, sizeof path, "/proc/%d/status", tid);
+  return static_cast<pid_t>(number_field(read_small_file(path), "\nTgid:"));
+}
+
+kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow(int fd) {
+  if (fd < 0) return kqfs::Errno{EBADF};
+  // fdinfo is read without touching the file itself.
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", pid_, fd);
+  const std::string info = read_small_file(path);
+  if (info.empty()) return kqfs::Errno{EBADF};
+  if (static_cast<uint64_t>(number_field(info, "mnt_id:")) == own_mount_id_) {
+    return kqfs::Errno{EINVAL};
+  }
+  if (!reopening_) {
+    const int mine = take_fd(pidfd_.get(), fd);
+    if (mine >= 0) return kqfs::BorrowedFd::owned(kqfs::UniqueFd(mine));
+    if (errno != EPERM) return kqfs::Errno{errno == ESRCH ? EBADF : errno};
+    reopening_ = true;
+  }
+  return reopen(fd, info);
+}
+
+kqfs::Result<kqfs::BorrowedFd> ProcessResolver::reopen(int fd, const std::string& info) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/fd/%d", pid_, fd);
+  const int access_mode = static_cast<int>(number_field(info, "flags:")) & O_ACCMODE;
+  kqfs::UniqueFd mine(::open(path, access_mode | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!mine) return kqfs::Errno{errno == ENXIO ? ENOTSUP : EACCES};  // sockets cannot be reopened
+  reopened_[fd] = file_identity(info);
+  return kqfs::BorrowedFd::owned(std::move(mine));
+}
+
+bool ProcessResolver::names_registered(int fd, int epfd, int registered_as) {
+  if (!reopening_) return kqfs::process_fd_names_registered(pid_, fd, epfd, registered_as);
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", pid_, fd);
+  const auto known = reopened_.find(fd);
+  return known != reopened_.end() && file_identity(read_small_file(path)) == known->second;
+}
+
+kqfs::Result<std::shared_ptr<ProcessResolver>> Processes::of_thread(pid_t tid, bool& created) {
+  created = false;
+  const pid_t pid = process_of_thread(tid);
+  if (pid <= 0) return kqfs::Errno{ESRCH};
+  if (auto known = processes_.find(pid); known != processes_.end()) return known->second;
+  kqfs::UniqueFd pidfd(open_pidfd(pid));
+  if (!pidfd) return kqfs::Errno{errno};
+  auto resolver = std::make_shared<ProcessResolver>(pid, std::move(pidfd), own_mount_id_);
+  processes_.emplace(pid, resolver);
+  created = true;
+  return resolver;
+}
+
+}  // namespace kqfsd

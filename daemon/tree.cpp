@@ -1,0 +1,145 @@
+#include "daemon/tree.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace kqfsd {
+namespace {
+
+constexpr std::array kQueueFiles = {
+    FileSpec{"changes", FileKind::changes},
+    FileSpec{"events", FileKind::events},
+    FileSpec{"changes.json", FileKind::changes_json},
+    FileSpec{"events.json", FileKind::events_json},
+    FileSpec{"changes.bin", FileKind::changes_bin},
+    FileSpec{"events.bin", FileKind::events_bin},
+    FileSpec{"status", FileKind::status},
+};
+
+// Queue inodes: the id in the high bits, the file in the low four.
+constexpr int kKindBits = 4;
+
+struct stat base_attributes(fuse_ino_t inode, mode_t mode, uid_t uid, gid_t gid,
+                            const timespec& when) {
+  struct stat st {};
+  st.st_ino = inode;
+  st.st_mode = mode;
+  st.st_nlink = S_ISDIR(mode) ? 2 : 1;
+  st.st_uid = uid;
+  st.st_gid = gid;
+  st.st_blksize = 4096;
+  st.st_atim = st.st_mtim = st.st_ctim = when;
+  return st;
+}
+
+}  // namespace
+
+std::span<const FileSpec> queue_files() {
+  return kQueueFiles;
+}
+
+bool is_changes(FileKind kind) {
+  return kind == FileKind::changes || kind == FileKind::changes_json ||
+         kind == FileKind::changes_bin || kind == FileKind::clone;
+}
+
+bool is_events(FileKind kind) {
+  return kind == FileKind::events || kind == FileKind::events_json ||
+         kind == FileKind::events_bin || kind == FileKind::clone;
+}
+
+kqfs::codec::Format format_of(FileKind kind) {
+  switch (kind) {
+    case FileKind::changes_json:
+    case FileKind::events_json:
+      return kqfs::codec::Format::json;
+    case FileKind::changes_bin:
+    case FileKind::events_bin:
+    case FileKind::clone:
+      return kqfs::codec::Format::binary;
+    default:
+      return kqfs::codec::Format::text;
+  }
+}
+
+fuse_ino_t directory_inode(uint64_t queue_id) {
+  return file_inode(queue_id, FileKind::directory);
+}
+
+fuse_ino_t file_inode(uint64_t queue_id, FileKind kind) {
+  return (queue_id << kKindBits) | static_cast<fuse_ino_t>(kind);
+}
+
+std::optional<std::pair<uint64_t, FileKind>> decode_inode(fuse_ino_t inode) {
+  const uint64_t id = inode >> kKindBits;
+  const auto kind = static_cast<uint8_t>(inode & ((1u << kKindBits) - 1));
+  if (id == 0 || kind > static_cast<uint8_t>(FileKind::status)) return std::nullopt;
+  return std::make_pair(id, static_cast<FileKind>(kind));
+}
+
+bool valid_queue_name(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+struct stat attributes_of_root(uid_t uid, gid_t gid, const timespec& mounted) {
+  return base_attributes(kRootInode, S_IFDIR | 0755, uid, gid, mounted);
+}
+
+// Anyone the mount admits may make queues; the sticky bit keeps others from
+// removing them, as in /tmp.
+struct stat attributes_of_queues(uid_t uid, gid_t gid, const timespec& mounted) {
+  return base_attributes(kQueuesInode, S_IFDIR | S_ISVTX | 0777, uid, gid, mounted);
+}
+
+struct stat attributes_of_clone(uid_t uid, gid_t gid, const timespec& mounted) {
+  return base_attributes(kCloneInode, S_IFREG | 0666, uid, gid, mounted);
+}
+
+// A queue's files take the directory's permission bits for their direction:
+// changes files its write bits, events and status its read bits.
+struct stat attributes_of(const QueueNode& queue, FileKind kind) {
+  mode_t mode = S_IFDIR | (queue.mode & 07777);
+  if (kind == FileKind::status || is_events(kind)) {
+    mode = S_IFREG | (queue.mode & 0444);
+  } else if (is_changes(kind)) {
+    mode = S_IFREG | (queue.mode & 0222);
+  }
+  return base_attributes(file_inode(queue.id, kind), mode, queue.uid, queue.gid, queue.created);
+}
+
+std::shared_ptr<QueueNode> Tree::find(std::string_view name) const {
+  const auto found = by_name_.find(name);
+  return found == by_name_.end() ? nullptr : found->second;
+}
+
+std::shared_ptr<QueueNode> Tree::find(uint64_t id) const {
+  const auto found = by_id_.find(id);
+  return found == by_id_.end() ? nullptr : found->second;
+}
+
+std::shared_ptr<QueueNode> Tree::add(std::string name) {
+  auto queue = std::make_shared<QueueNode>();
+  queue->id = next_id_++;
+  queue->name = std::move(name);
+  by_name_.emplace(queue->name, queue);
+  by_id_.emplace(queue->id, queue);
+  return queue;
+}
+
+std::string Tree::unused_anonymous_name() const {
+  for (uint64_t n = next_id_;; ++n) {
+    std::string name = "clone-" + std::to_string(n);
+    if (!by_name_.contains(name)) return name;
+  }
+}
+
+void Tree::erase(const QueueNode& queue) {
+  by_name_.erase(queue.name);
+  by_id_.erase(queue.id);
+}
+
+}  // namespace kqfsd

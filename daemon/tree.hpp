@@ -1,0 +1,124 @@
+// The mounted tree: the root, kq/, kq/clone and one directory per queue,
+// with inode numbers derived from queue ids (never reused, so a stale inode
+// can never name a newer queue).
+#pragma once
+
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "kqfs/codec/codec.hpp"
+#include "kqfs/kqueue.hpp"
+
+namespace kqfsd {
+
+inline constexpr fuse_ino_t kRootInode = 1;
+inline constexpr fuse_ino_t kQueuesInode = 2;  // kq/
+inline constexpr fuse_ino_t kCloneInode = 3;   // kq/clone
+
+// The files of a queue directory.
+enum class FileKind : uint8_t {
+  directory,
+  changes,
+  events,
+  changes_json,
+  events_json,
+  changes_bin,
+  events_bin,
+  status,
+  clone,  // the kq/clone handle: binary in both directions
+};
+
+struct FileSpec {
+  std::string_view name;
+  FileKind kind;
+};
+
+// The files inside every queue directory, in listing order.
+std::span<const FileSpec> queue_files();
+
+bool is_changes(FileKind kind);
+bool is_events(FileKind kind);
+kqfs::codec::Format format_of(FileKind kind);
+
+class OpenFile;
+
+// A read request parked until its queue has events.
+struct Waiter {
+  fuse_req_t request;
+  size_t size;
+  OpenFile* file;
+  uint64_t queue_id;
+  bool interrupted = false;
+};
+
+struct QueueNode {
+  uint64_t id = 0;
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  mode_t mode = 0755;  // of the directory; the files derive theirs
+  timespec created{};
+  bool anonymous = false;  // made by opening kq/clone
+
+  std::unique_ptr<kqfs::Kqueue> engine;  // released when the queue is removed
+  uint64_t loop_watch = 0;
+
+  std::list<Waiter> waiters;    // FIFO; list: interrupt callbacks hold pointers
+  std::set<OpenFile*> pollers;  // open files with a poll handle to notify
+  size_t open_handles = 0;
+  uint64_t changes_applied = 0;
+  uint64_t events_delivered = 0;
+  std::string last_error;
+
+  bool removed() const { return engine == nullptr; }
+};
+
+// Inode numbers of a queue's directory and files.
+fuse_ino_t directory_inode(uint64_t queue_id);
+fuse_ino_t file_inode(uint64_t queue_id, FileKind kind);
+// The queue id and kind an inode names, for queue inodes.
+std::optional<std::pair<uint64_t, FileKind>> decode_inode(fuse_ino_t inode);
+
+// 1 to 64 characters of [A-Za-z0-9._-], not "." or "..".
+bool valid_queue_name(std::string_view name);
+
+// Attributes of every node in the tree.
+struct stat attributes_of_root(uid_t uid, gid_t gid, const timespec& mounted);
+struct stat attributes_of_queues(uid_t uid, gid_t gid, const timespec& mounted);
+struct stat attributes_of_clone(uid_t uid, gid_t gid, const timespec& mounted);
+struct stat attributes_of(const QueueNode& queue, FileKind kind);
+
+// The queues by name and id.
+class Tree {
+ public:
+  std::shared_ptr<QueueNode> find(std::string_view name) const;
+  std::shared_ptr<QueueNode> find(uint64_t id) const;
+  size_t size() const { return by_name_.size(); }
+  const std::map<std::string, std::shared_ptr<QueueNode>, std::less<>>& by_name() const {
+    return by_name_;
+  }
+
+  // Adds a queue under `name` with a fresh id.
+  std::shared_ptr<QueueNode> add(std::string name);
+  // A name no queue has, for an anonymous queue.
+  std::string unused_anonymous_name() const;
+  void erase(const QueueNode& queue);
+
+ private:
+  std::map<std::string, std::shared_ptr<QueueNode>, std::less<>> by_name_;
+  std::map<uint64_t, std::shared_ptr<QueueNode>> by_id_;
+  uint64_t next_id_ = 1;
+};
+
+}  // namespace kqfsd

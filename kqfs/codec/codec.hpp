@@ -1,0 +1,100 @@
+// The three record formats of the mounted files (DESIGN.md "Record
+// formats"): text lines, JSON lines, and 32-byte binary records.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "kqfs/kevent.hpp"
+
+namespace kqfs::codec {
+
+enum class Format { text, json, binary };
+
+inline constexpr size_t kBinaryRecordSize = sizeof(Kevent);
+
+// One line of a change stream: a record, nothing (a blank line or a
+// comment), or the reason it is not a record.
+struct Parsed {
+  std::optional<Kevent> record;
+  std::string error;  // empty unless rejected
+
+  bool rejected() const { return !error.empty(); }
+};
+
+// `line` excludes its '\n'.
+Parsed parse_text(std::string_view line);
+Parsed parse_json(std::string_view line);
+
+// One record, ending in '\n'.
+std::string format_text(const Kevent& event);
+std::string format_json(const Kevent& event);
+
+void encode_binary(const Kevent& event, std::span<char, kBinaryRecordSize> out);
+Kevent decode_binary(std::span<const char, kBinaryRecordSize> in);
+
+// An upper bound on the length of one formatted record (with its '\n').
+size_t max_record_size(Format format);
+
+// Applies one record; returns 0 or an errno, and may set `reason` to say
+// why in words (else the codec describes the errno).
+using ApplyRecord = std::function<int(const Kevent& record, std::string& reason)>;
+
+struct WriteOutcome {
+  size_t accepted = 0;  // bytes of this write before the record that failed
+  int error = 0;        // errno of the record that failed, or 0
+  std::string reason;   // the failed record, and why, in words
+};
+
+// The change side of one open file: splits writes into records, joins lines
+// (or binary records) split across writes, and applies them in order,
+// stopping at the first that fails.
+class ChangeStream {
+ public:
+  explicit ChangeStream(Format format) : format_(format) {}
+
+  // All applied: accepted == bytes.size(), and an unfinished last line or
+  // record is kept for the next write. A failure: accepted counts the
+  // bytes of this write before the failing record (0 when it began in an
+  // earlier write), and what was kept is dropped.
+  WriteOutcome write(std::string_view bytes, const ApplyRecord& apply);
+
+  // At close: applies an unfinished text or JSON line (binary leftovers
+  // are shorter than a record: EINVAL).
+  WriteOutcome finish(const ApplyRecord& apply);
+
+  bool has_unfinished() const { return !unfinished_.empty(); }
+
+ private:
+  Format format_;
+  std::string unfinished_;
+};
+
+// The event side of one open file: how many events a read may take, and
+// the bytes it returns. Text gives one record per read; JSON and binary as
+// many whole records as fit; a text or JSON record longer than the read is
+// returned in parts over the next reads.
+class EventStream {
+ public:
+  explicit EventStream(Format format) : format_(format) {}
+
+  // Events a read of `size` bytes may collect now: 0 while an earlier
+  // record is still being returned, or when `size` is below one binary record.
+  size_t wanted(size_t size) const;
+
+  // The reply to a read of `size` bytes given the events collected for it
+  // (at most wanted(size)), or the leftover of an earlier record.
+  std::string read(size_t size, std::span<const Kevent> events);
+
+  bool has_leftover() const { return !leftover_.empty(); }
+
+ private:
+  Format format_;
+  std::string leftover_;
+};
+
+}  // namespace kqfs::codec

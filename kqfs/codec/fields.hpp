@@ -1,0 +1,47 @@
+// The text syntax of the six record fields, shared by the text and JSON
+// codecs (JSON's filter/flags/fflags strings are in the text syntax).
+// Internal to kqfs/codec: not part of the codec API.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kqfs::codec::fields {
+
+// Each parser takes one token (no surrounding whitespace) and returns its
+// value, or nullopt with `error` saying why, e.g. "unknown flag 'ad'".
+std::optional<int16_t> parse_filter(std::string_view token, std::string& error);
+// A number, or for EVFILT_SIGNAL also a signal name (SIGUSR1, usr1, SIGRTMIN+1).
+std::optional<uint64_t> parse_ident(std::string_view token, int16_t filter, std::string& error);
+std::optional<uint16_t> parse_flags(std::string_view token, std::string& error);
+std::optional<uint32_t> parse_fflags(std::string_view token, int16_t filter, std::string& error);
+std::optional<int64_t> parse_data(std::string_view token, std::string& error);
+std::optional<uint64_t> parse_udata(std::string_view token, std::string& error);
+
+// "EVFILT_TIMER", or the number when the filter has no name.
+std::string format_filter(int16_t filter);
+// Names where they exist; for EVFILT_READ/WRITE a decimal number, since a
+// delivered event's fflags there is an errno (the socket error with EV_EOF).
+std::string format_fflags(int16_t filter, uint32_t fflags);
+
+// `token` in quotes for a reason: non-printable bytes escaped, long tokens
+// cut, so the reason stays one readable line.
+std::string quote(std::string_view token);
+
+// Upper bounds on the length of each formatted field.
+struct FieldBounds {
+  size_t number;  // ident, data, udata
+  size_t filter;
+  size_t flags;
+  size_t fflags;
+};
+FieldBounds max_field_lengths();
+
+// Upper bounds on one formatted record, '\n' included (text.cpp, json.cpp).
+size_t max_text_size();
+size_t max_json_size();
+
+}  // namespace kqfs::codec::fields

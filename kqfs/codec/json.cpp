@@ -1,0 +1,177 @@
+// JSON records: one object per line with the keys ident, filter, flags,
+// fflags, data, udata (DESIGN.md "Record formats"), written with cereal and
+// read with the rapidjson document cereal is built on.
+//
+// Input: every value is a number or a string, and either way its text is
+// read with the text syntax of its field, so "flags": "add|clear",
+// "flags": 33 and "ident": "0x10" all work, and an EVFILT_SIGNAL ident may
+// be "SIGUSR1". Numbers must be integers ("1.0" and "1e3" are rejected).
+// Missing keys are 0; unknown or repeated keys, other value types, other
+// JSON than one object, and anything after it are rejected. A blank line is
+// skipped, as in text; JSON has no comments.
+#include <rapidjson/error/en.h>
+#include <cereal/archives/json.hpp>
+
+#include <array>
+#include <exception>
+#include <sstream>
+
+#include "kqfs/codec/codec.hpp"
+#include "kqfs/codec/fields.hpp"
+#include "kqfs/names.hpp"
+
+namespace kqfs::codec {
+namespace {
+
+enum Key { kIdent, kFilter, kFlags, kFflags, kData, kUdata, kKeyCount };
+constexpr std::array<std::string_view, kKeyCount> kKeys = {"ident",  "filter", "flags",
+                                                           "fflags", "data",   "udata"};
+
+// The shape of a record without its values, for the size bound: it must
+// match what format_json writes.
+constexpr std::string_view kSkeleton =
+    R"({"ident":,"filter":"","flags":"","fflags":"","data":,"udata":})";
+
+Parsed rejected(std::string reason) {
+  return Parsed{std::nullopt, std::move(reason)};
+}
+
+bool is_blank(std::string_view line) {
+  return line.find_first_not_of(" \t\r\v\f") == std::string_view::npos;
+}
+
+// Cereal's writer puts each member on its own line and a space after each
+// colon; a record is one compact line, so drop the layout outside strings.
+std::string compact(std::string_view json) {
+  std::string out;
+  out.reserve(json.size());
+  bool in_string = false;
+  bool escaped = false;
+  for (const char c : json) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+      continue;
+    } else if (c == '"') {
+      in_string = true;
+    }
+    out += c;
+  }
+  return out;
+}
+
+// Numbers come as strings too (kParseNumbersAsStringsFlag), with their text
+// as written, so that one parser per field reads both.
+constexpr unsigned kParseFlags =
+    rapidjson::kParseIterativeFlag |  // deep nesting costs heap, not stack
+    rapidjson::kParseNumbersAsStringsFlag;
+
+std::string describe_parse_error(const rapidjson::Document& document) {
+  std::string what = rapidjson::GetParseError_En(document.GetParseError());
+  if (!what.empty() && what.back() == '.') what.pop_back();
+  return "malformed JSON at byte " + std::to_string(document.GetErrorOffset()) + ": " + what;
+}
+
+Parsed parse_object(std::string_view line) {
+  rapidjson::Document document;
+  document.Parse<kParseFlags>(line.data(), line.size());
+  if (document.HasParseError()) return rejected(describe_parse_error(document));
+  if (!document.IsObject()) return rejected("not a JSON object");
+
+  std::array<std::optional<std::string_view>, kKeyCount> tokens;
+  for (const auto& member : document.GetObject()) {
+    const std::string_view key(member.name.GetString(), member.name.GetStringLength());
+    size_t index = 0;
+    while (index < kKeyCount && kKeys[index] != key)
+      ++index;
+    if (index == kKeyCount) return rejected("unknown key " + fields::quote(key));
+    if (tokens[index]) return rejected("repeated key " + fields::quote(key));
+    if (!member.value.IsString()) {
+      return rejected("bad " + std::string(key) + ": not a number or a string");
+    }
+    tokens[index] = std::string_view(member.value.GetString(), member.value.GetStringLength());
+  }
+
+  // The filter first: the ident (signal names) and fflags depend on it.
+  std::string error;
+  Kevent record;
+  if (tokens[kFilter]) {
+    const auto filter = fields::parse_filter(*tokens[kFilter], error);
+    if (!filter) return rejected(std::move(error));
+    record.filter = *filter;
+  }
+  if (tokens[kIdent]) {
+    const auto ident = fields::parse_ident(*tokens[kIdent], record.filter, error);
+    if (!ident) return rejected(std::move(error));
+    record.ident = *ident;
+  }
+  if (tokens[kFlags]) {
+    const auto flags = fields::parse_flags(*tokens[kFlags], error);
+    if (!flags) return rejected(std::move(error));
+    record.flags = *flags;
+  }
+  if (tokens[kFflags]) {
+    const auto fflags = fields::parse_fflags(*tokens[kFflags], record.filter, error);
+    if (!fflags) return rejected(std::move(error));
+    record.fflags = *fflags;
+  }
+  if (tokens[kData]) {
+    const auto data = fields::parse_data(*tokens[kData], error);
+    if (!data) return rejected(std::move(error));
+    record.data = *data;
+  }
+  if (tokens[kUdata]) {
+    const auto udata = fields::parse_udata(*tokens[kUdata], error);
+    if (!udata) return rejected(std::move(error));
+    record.udata = *udata;
+  }
+  return Parsed{record, {}};
+}
+
+}  // namespace
+
+Parsed parse_json(std::string_view line) {
+  if (is_blank(line)) return {};
+  // Rapidjson's assertions throw (cereal configures it so), and memory may
+  // run out: a line must never take the daemon down.
+  try {
+    return parse_object(line);
+  } catch (const std::exception& failure) {
+    return rejected(std::string("malformed JSON: ") + failure.what());
+  }
+}
+
+std::string format_json(const Kevent& event) {
+  const std::string filter = fields::format_filter(event.filter);
+  const std::string flags = names::format_flags(event.flags);
+  const std::string fflags = fields::format_fflags(event.filter, event.fflags);
+  std::ostringstream stream;
+  {
+    // The archive closes the object when it goes out of scope.
+    cereal::JSONOutputArchive archive(stream, cereal::JSONOutputArchive::Options::NoIndent());
+    archive(cereal::make_nvp(kKeys[kIdent].data(), event.ident),
+            cereal::make_nvp(kKeys[kFilter].data(), filter),
+            cereal::make_nvp(kKeys[kFlags].data(), flags),
+            cereal::make_nvp(kKeys[kFflags].data(), fflags),
+            cereal::make_nvp(kKeys[kData].data(), event.data),
+            cereal::make_nvp(kKeys[kUdata].data(), event.udata));
+  }
+  return compact(stream.str()) + '\n';
+}
+
+namespace fields {
+
+size_t max_json_size() {
+  const FieldBounds bounds = max_field_lengths();
+  // The names need no escaping: letters, digits, '_', '|' and '-'.
+  return kSkeleton.size() + 3 * bounds.number + bounds.filter + bounds.flags + bounds.fflags + 1;
+}
+
+}  // namespace fields
+}  // namespace kqfs::codec

@@ -1,0 +1,204 @@
+// The change and event streams of one open file (DESIGN.md "Writing
+// changes", "Reading events").
+#include <string.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <string>
+#include <utility>
+
+#include "kqfs/codec/codec.hpp"
+#include "kqfs/codec/fields.hpp"
+
+namespace kqfs::codec {
+namespace {
+
+// No record needs a longer line, and a writer that never sends '\n' must
+// not grow the daemon without bound: such a line is rejected (EINVAL).
+constexpr size_t kMaxLineLength = 64 * 1024;
+
+// A reason ends up on one `last-error:` line of `status` and in the log.
+std::string one_line(std::string reason) {
+  std::replace_if(
+      reason.begin(), reason.end(),
+      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }, ' ');
+  return reason;
+}
+
+std::string describe_errno(int error) {
+  // strerrordesc_np, unlike strerror, shares no buffer between threads.
+  const char* description = strerrordesc_np(error);
+  return description != nullptr ? description : "error " + std::to_string(error);
+}
+
+std::string format_record(Format format, const Kevent& event) {
+  switch (format) {
+    case Format::json:
+      return format_json(event);
+    case Format::binary: {
+      std::string record(kBinaryRecordSize, '\0');
+      encode_binary(event, std::span<char, kBinaryRecordSize>(record.data(), kBinaryRecordSize));
+      return record;
+    }
+    case Format::text:
+      break;
+  }
+  return format_text(event);
+}
+
+// Applies a parsed record: 0, or its errno with `reason` set.
+int apply_record(const Kevent& record, const ApplyRecord& apply, std::string& reason) {
+  std::string why;
+  const int error = apply(record, why);
+  if (error == 0) return 0;
+  if (why.empty()) {
+    std::string text = format_text(record);
+    text.pop_back();  // its '\n'
+    why = describe_errno(error) + ": " + text;
+  }
+  reason = one_line(std::move(why));
+  return error;
+}
+
+// Parses and applies one text or JSON line (without its '\n'): 0 (also for
+// a blank or comment line), or the errno with `reason` set.
+int apply_line(Format format, std::string_view line, const ApplyRecord& apply,
+               std::string& reason) {
+  if (line.size() > kMaxLineLength) {
+    reason = "line longer than " + std::to_string(kMaxLineLength) + " bytes";
+    return EINVAL;
+  }
+  const Parsed parsed = format == Format::json ? parse_json(line) : parse_text(line);
+  if (parsed.rejected()) {
+    reason = one_line(parsed.error);
+    return EINVAL;
+  }
+  if (!parsed.record) return 0;
+  return apply_record(*parsed.record, apply, reason);
+}
+
+Kevent decode_at(std::string_view bytes, size_t offset) {
+  return decode_binary(
+      std::span<const char, kBinaryRecordSize>(bytes.data() + offset, kBinaryRecordSize));
+}
+
+WriteOutcome failure(size_t accepted, int error, std::string reason) {
+  return WriteOutcome{accepted, error, std::move(reason)};
+}
+
+}  // namespace
+
+size_t max_record_size(Format format) {
+  switch (format) {
+    case Format::text: {
+      static const size_t text_size = fields::max_text_size();
+      return text_size;
+    }
+    case Format::json: {
+      static const size_t json_size = fields::max_json_size();
+      return json_size;
+    }
+    case Format::binary:
+      break;
+  }
+  return kBinaryRecordSize;
+}
+
+WriteOutcome ChangeStream::write(std::string_view bytes, const ApplyRecord& apply) {
+  std::string reason;
+  if (format_ == Format::binary) {
+    size_t offset = 0;
+    // First complete the record an earlier write began.
+    if (!unfinished_.empty()) {
+      offset = std::min(kBinaryRecordSize - unfinished_.size(), bytes.size());
+      unfinished_.append(bytes.substr(0, offset));
+      if (unfinished_.size() < kBinaryRecordSize) return WriteOutcome{bytes.size(), 0, {}};
+      const Kevent record = decode_at(unfinished_, 0);
+      unfinished_.clear();
+      if (const int error = apply_record(record, apply, reason)) {
+        return failure(0, error, std::move(reason));
+      }
+    }
+    for (; bytes.size() - offset >= kBinaryRecordSize; offset += kBinaryRecordSize) {
+      if (const int error = apply_record(decode_at(bytes, offset), apply, reason)) {
+        return failure(offset, error, std::move(reason));
+      }
+    }
+    unfinished_.assign(bytes.substr(offset));
+    return WriteOutcome{bytes.size(), 0, {}};
+  }
+
+  // A line that began in an earlier write is the first of this one, so the
+  // bytes accepted before a failing line are always those before line_start.
+  size_t line_start = 0;
+  for (size_t newline; (newline = bytes.find('\n', line_start)) != std::string_view::npos;
+       line_start = newline + 1) {
+    const std::string_view line = bytes.substr(line_start, newline - line_start);
+    int error = 0;
+    if (unfinished_.empty()) {
+      error = apply_line(format_, line, apply, reason);
+    } else {
+      const std::string joined = std::exchange(unfinished_, {}) + std::string(line);
+      error = apply_line(format_, joined, apply, reason);
+    }
+    if (error != 0) return failure(line_start, error, std::move(reason));
+  }
+  const std::string_view tail = bytes.substr(line_start);
+  if (unfinished_.size() + tail.size() > kMaxLineLength) {
+    unfinished_.clear();
+    return failure(line_start, EINVAL,
+                   "line longer than " + std::to_string(kMaxLineLength) + " bytes");
+  }
+  unfinished_.append(tail);
+  return WriteOutcome{bytes.size(), 0, {}};
+}
+
+WriteOutcome ChangeStream::finish(const ApplyRecord& apply) {
+  WriteOutcome outcome;
+  if (unfinished_.empty()) return outcome;
+  const std::string rest = std::exchange(unfinished_, {});
+  if (format_ == Format::binary) {
+    outcome.error = EINVAL;
+    outcome.reason = std::to_string(rest.size()) + (rest.size() == 1 ? " byte" : " bytes") +
+                     " left over, not a " + std::to_string(kBinaryRecordSize) + "-byte record";
+    return outcome;
+  }
+  outcome.error = apply_line(format_, rest, apply, outcome.reason);
+  return outcome;
+}
+
+size_t EventStream::wanted(size_t size) const {
+  if (!leftover_.empty()) return 0;
+  switch (format_) {
+    case Format::text:
+      return 1;
+    case Format::json:
+      return std::max<size_t>(1, size / max_record_size(Format::json));
+    case Format::binary:
+      break;
+  }
+  return size / kBinaryRecordSize;
+}
+
+std::string EventStream::read(size_t size, std::span<const Kevent> events) {
+  // Events go after what an earlier read left, so none is lost even when a
+  // caller passes more than wanted(size).
+  for (const Kevent& event : events) {
+    leftover_ += format_record(format_, event);
+  }
+  size_t length = std::min(size, leftover_.size());
+  if (format_ == Format::binary) {
+    length -= length % kBinaryRecordSize;  // whole records only
+  } else if (const size_t first_newline = leftover_.find('\n'); first_newline < length) {
+    // The first line fits: text returns it alone, JSON every whole line
+    // that fits. (When it does not fit, its first `size` bytes go now.)
+    length = format_ == Format::text ? first_newline + 1 : leftover_.rfind('\n', length - 1) + 1;
+  }
+  if (length == leftover_.size()) return std::exchange(leftover_, {});
+  std::string reply = leftover_.substr(0, length);
+  leftover_.erase(0, length);
+  return reply;
+}
+
+}  // namespace kqfs::codec
