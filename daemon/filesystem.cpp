@@ -24,6 +24,26 @@ Filesystem& owner_of(fuse_req_t request) {
   return *static_cast<Filesystem*>(static_cast<SessionData*>(fuse_req_userdata(request))->owner);
 }
 
+std::string detail(const char* text) {
+  return text;
+}
+std::string detail(uint64_t number) {
+  return std::to_string(number);
+}
+
+// -d: one line per request, with who asked.
+template <class... Parts>
+Filesystem& traced(fuse_req_t request, const char* operation, const Parts&... parts) {
+  Filesystem& filesystem = owner_of(request);
+  if (filesystem.log().debug_enabled()) {
+    std::string line = operation;
+    ((line += ' ', line += detail(parts)), ...);
+    line += " (pid " + std::to_string(fuse_req_ctx(request)->pid) + ")";
+    filesystem.log().debug(line);
+  }
+  return filesystem;
+}
+
 void reply_entry(fuse_req_t request, const struct stat& attributes) {
   fuse_entry_param entry{};
   entry.ino = attributes.st_ino;
@@ -44,40 +64,42 @@ std::string mode_text(mode_t mode) {
 // The operations table handed to libfuse: each forwards to the Filesystem.
 struct Operations {
   static void lookup(fuse_req_t r, fuse_ino_t parent, const char* name) {
-    owner_of(r).lookup(r, parent, name);
+    traced(r, "lookup", parent, name).lookup(r, parent, name);
   }
   static void getattr(fuse_req_t r, fuse_ino_t inode, fuse_file_info*) {
-    owner_of(r).getattr(r, inode);
+    traced(r, "getattr", inode).getattr(r, inode);
   }
   static void setattr(fuse_req_t r, fuse_ino_t inode, struct stat* attributes, int to_set,
                       fuse_file_info*) {
-    owner_of(r).setattr(r, inode, *attributes, to_set);
+    traced(r, "setattr", inode).setattr(r, inode, *attributes, to_set);
   }
   static void readdir(fuse_req_t r, fuse_ino_t inode, size_t size, off_t offset, fuse_file_info*) {
-    owner_of(r).readdir(r, inode, size, offset);
+    traced(r, "readdir", inode).readdir(r, inode, size, offset);
   }
   static void mkdir(fuse_req_t r, fuse_ino_t parent, const char* name, mode_t mode) {
-    owner_of(r).mkdir(r, parent, name, mode);
+    traced(r, "mkdir", name).mkdir(r, parent, name, mode);
   }
   static void rmdir(fuse_req_t r, fuse_ino_t parent, const char* name) {
-    owner_of(r).rmdir(r, parent, name);
+    traced(r, "rmdir", name).rmdir(r, parent, name);
   }
   static void open(fuse_req_t r, fuse_ino_t inode, fuse_file_info* info) {
-    owner_of(r).open(r, inode, *info);
+    traced(r, "open", inode).open(r, inode, *info);
   }
   static void release(fuse_req_t r, fuse_ino_t, fuse_file_info* info) {
-    owner_of(r).release(r, *info);
+    traced(r, "release", info->fh).release(r, *info);
   }
-  static void flush(fuse_req_t r, fuse_ino_t, fuse_file_info* info) { owner_of(r).flush(r, *info); }
+  static void flush(fuse_req_t r, fuse_ino_t, fuse_file_info* info) {
+    traced(r, "flush", info->fh).flush(r, *info);
+  }
   static void read(fuse_req_t r, fuse_ino_t, size_t size, off_t offset, fuse_file_info* info) {
-    owner_of(r).read(r, size, std::max<off_t>(offset, 0), *info);
+    traced(r, "read", info->fh, size).read(r, size, std::max<off_t>(offset, 0), *info);
   }
   static void write(fuse_req_t r, fuse_ino_t, const char* data, size_t size, off_t,
                     fuse_file_info* info) {
-    owner_of(r).write(r, data, size, *info);
+    traced(r, "write", info->fh, size).write(r, data, size, *info);
   }
   static void poll(fuse_req_t r, fuse_ino_t, fuse_file_info* info, fuse_pollhandle* handle) {
-    owner_of(r).poll(r, *info, handle);
+    traced(r, "poll", info->fh).poll(r, *info, handle);
   }
   // Runs inside libfuse's handling of an INTERRUPT: only mark the waiter,
   // as replying here could free the request under libfuse's lock.
@@ -157,6 +179,14 @@ void Filesystem::mount() {
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
 
   const fuse_lowlevel_ops operations = Operations::table();
+  // libfuse would mount over a file too, taking its type for the root.
+  struct stat target {};
+  if (::stat(options_.mount_point.c_str(), &target) != 0) {
+    throw std::runtime_error("mount point " + options_.mount_point + ": " + std::strerror(errno));
+  }
+  if (!S_ISDIR(target.st_mode)) {
+    throw std::runtime_error("mount point " + options_.mount_point + " is not a directory");
+  }
   session_ = fuse_session_new(&args, &operations, sizeof operations, &session_data_);
   fuse_opt_free_args(&args);
   if (session_ == nullptr) throw std::runtime_error("bad FUSE options");
@@ -679,10 +709,11 @@ void Filesystem::poll(fuse_req_t request, fuse_file_info& info, fuse_pollhandle*
     if (file->kind == FileKind::status) revents |= POLLIN | POLLRDNORM;
   }
   if (handle != nullptr) {
+    // Kept to notify when readiness comes later; what is ready now is in
+    // this reply (notifying as well would wake edge-triggered users twice).
     if (file->poll != nullptr) fuse_pollhandle_destroy(file->poll);
     file->poll = handle;
     queue.pollers.insert(file);
-    if (queue.removed() || (revents & POLLIN)) notify_pollers(queue);
   }
   fuse_reply_poll(request, revents);
 }

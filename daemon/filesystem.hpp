@@ -49,6 +49,7 @@ class Filesystem {
   // Ends every parked read with end of file and unmounts.
   void unmount();
   bool exited() const;
+  const Log& log() const { return log_; }
 
  private:
   friend struct Operations;

@@ -76,16 +76,15 @@ int main(int argc, char** argv) {
   if (!parsed.options) return parsed.exit_code;
   const kqfsd::Options& options = *parsed.options;
 
+  kqfs::UniqueFd log_file;
   if (!options.log_file.empty()) {
-    const int log =
-        ::open(options.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (log < 0) {
+    log_file.reset(
+        ::open(options.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+    if (!log_file) {
       std::fprintf(stderr, "kqfsd: cannot open log %s: %s\n", options.log_file.c_str(),
                    std::strerror(errno));
       return 1;
     }
-    ::dup2(log, STDERR_FILENO);
-    ::close(log);
   }
   if (options.mount_point == kqfs::default_mount_point()) {
     std::error_code ignored;
@@ -103,6 +102,8 @@ int main(int argc, char** argv) {
 
   Readiness readiness;
   if (!options.foreground) daemonize(readiness);
+  // After the fork, so that a failed start still reaches the terminal.
+  if (log_file) ::dup2(log_file.get(), STDERR_FILENO);
 
   const kqfsd::Log log(options.debug);
   try {

@@ -30,3 +30,12 @@ def write_result(fd, data):
 
 def errname(code):
     return errno.errorcode.get(code, str(code))
+
+
+def outcome(fn, *args, **kwargs):
+    """Calls fn and returns "ok", or the errno name of the OSError it raised."""
+    try:
+        fn(*args, **kwargs)
+        return "ok"
+    except OSError as e:
+        return errname(e.errno)

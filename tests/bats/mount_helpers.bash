@@ -28,6 +28,16 @@ stop_kqfsd() {
   fi
   mountpoint -q "$MNT" && umount -l "$MNT"
   rmdir "$MNT" 2>/dev/null || true
+  fail_on_sanitizer_reports "$KQFS_LOG"
+}
+
+# The daemon's stderr goes to its log: a sanitizer report there fails the suite.
+fail_on_sanitizer_reports() {
+  if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1" 2>/dev/null; then
+    echo "sanitizer report in $1:" >&2
+    cat "$1" >&2
+    return 1
+  fi
 }
 
 # A queue with a name unique to the test.

@@ -1,0 +1,475 @@
+#!/usr/bin/env bats
+# kqfsd's command line and lifecycle (DESIGN.md "Daemon").
+#
+# Every test starts the kqfsd instances it needs, each on a fresh mount point
+# under its own $BATS_TEST_TMPDIR; teardown stops them (by pid) and unmounts
+# whatever is left, also when the test failed.
+
+setup() {
+  load mount_helpers
+  export PYTHONPATH="$BATS_TEST_DIRNAME${PYTHONPATH:+:$PYTHONPATH}"
+  export KQFSD_OUT="$BATS_TEST_TMPDIR/kqfsd.out"
+  : >"$BATS_TEST_TMPDIR/mounts"
+}
+
+# The kqfsd processes of this test: those whose command line names a path in
+# this test's temporary directory.
+our_daemons() {
+  local pid
+  for pid in $(pgrep -x kqfsd); do
+    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$BATS_TEST_TMPDIR" && echo "$pid"
+  done
+  return 0
+}
+
+# The kqfsd process whose command line contains $1.
+daemon_of() {
+  local pid
+  for pid in $(our_daemons); do
+    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$1" && echo "$pid"
+  done
+  return 0
+}
+
+is_mounted() {
+  awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+not_mounted() {
+  ! is_mounted "$1"
+}
+
+gone() {
+  ! kill -0 "$1" 2>/dev/null
+}
+
+teardown() {
+  local pid m
+  for pid in $(our_daemons); do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in $(our_daemons); do
+    wait_until 5 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+  done
+  while read -r m; do
+    is_mounted "$m" && umount -l "$m"
+  done <"$BATS_TEST_TMPDIR/mounts"
+  return 0
+}
+
+# Polls "$@" every 50 ms until it succeeds or $1 seconds pass.
+wait_until() {
+  local seconds=$1
+  shift
+  local tries=$((seconds * 20)) i
+  for ((i = 0; i < tries; i++)); do
+    "$@" && return 0
+    sleep 0.05
+  done
+  "$@"
+}
+
+# Remembers $1 for teardown to unmount.
+remember_mount() {
+  echo "$1" >>"$BATS_TEST_TMPDIR/mounts"
+}
+
+# A fresh empty directory to mount on.
+new_mount_point() {
+  local m
+  m=$(mktemp -d "$BATS_TEST_TMPDIR/mnt.XXXXXX")
+  remember_mount "$m"
+  echo "$m"
+}
+
+# Runs kqfsd "$@" until it returns, under `run`. Its output goes through a
+# file: a daemon left running must not hold a pipe that `run` waits on.
+kqfsd_run() {
+  run timeout 30 bash -c '"$0" "$@" >"$KQFSD_OUT" 2>&1 3>&-; s=$?; cat "$KQFSD_OUT"; exit $s' \
+    "$KQFSD" "$@"
+}
+
+# Mounts kqfsd --log LOG "$@" on a fresh mount point: sets M, KQ and LOG.
+kqfsd_start() {
+  M=$(new_mount_point)
+  LOG="$M.log"
+  KQ="$M/kq"
+  kqfsd_run --log "$LOG" "$@" "$M"
+  assert_success
+  is_mounted "$M"
+}
+
+# Stops the daemon of mount $1 with signal $2 (TERM) and checks it
+# unmounted; $3 is a word of its command line (default: the mount point).
+kqfsd_stop() {
+  local pid
+  pid=$(daemon_of "${3:-$1}")
+  [ -n "$pid" ]
+  kill "-${2:-TERM}" "$pid"
+  wait_until 10 gone "$pid"
+  not_mounted "$1"
+}
+
+readers_are() {
+  [ "$(status_field "$1" readers)" = "$2" ]
+}
+
+errno_of_mkdir() {
+  python3 -c 'import os, sys, kq; print(kq.outcome(os.mkdir, sys.argv[1]))' "$1"
+}
+
+errno_of_clone() {
+  python3 -c 'import os, sys, kq; print(kq.outcome(os.open, sys.argv[1], os.O_RDWR))' "$1/clone"
+}
+
+# ------------------------------------------------------------ command line
+
+@test "--help exits 0 and describes the options" {
+  kqfsd_run --help
+  assert_success
+  assert_output --partial "Usage"
+  local option
+  for option in --help --version --foreground --debug --option --max-queues --max-knotes \
+    --config --log MOUNTPOINT allow_other; do
+    assert_output --partial -- "$option"
+  done
+}
+
+@test "--version exits 0 and prints a version" {
+  kqfsd_run --version
+  assert_success
+  assert_output --regexp '^kqfsd [0-9]+\.[0-9]+(\.[0-9]+)?'
+  assert_equal "${#lines[@]}" 1
+}
+
+@test "an unknown option fails with a usage message and mounts nothing" {
+  export KQFS_MOUNT
+  KQFS_MOUNT=$(new_mount_point)
+  kqfsd_run --no-such-option
+  assert_failure
+  assert_output --partial "no-such-option"
+  assert_output --partial "Usage"
+  not_mounted "$KQFS_MOUNT"
+  assert_equal "$(our_daemons)" ""
+}
+
+@test "a limit of 0 is refused" {
+  local m
+  m=$(new_mount_point)
+  kqfsd_run --max-queues 0 "$m"
+  assert_failure
+  not_mounted "$m"
+  kqfsd_run --max-knotes 0 "$m"
+  assert_failure
+  not_mounted "$m"
+}
+
+# ----------------------------------------------------------------- starting
+
+@test "-f stays in the foreground, serving the mount, until SIGTERM" {
+  local m pid rc=0
+  m=$(new_mount_point)
+  "$KQFSD" -f --log "$m.log" "$m" >"$KQFSD_OUT" 2>&1 3>&- &
+  pid=$!
+  wait_until 10 is_mounted "$m"
+  sleep 0.3
+  kill -0 "$pid" # still there: it did not fork off and return
+  run ls "$m/kq"
+  assert_output clone
+  mkdir "$m/kq/fg"
+  echo "1 user add" >"$m/kq/fg/changes"
+  assert_equal "$(status_field "$m/kq/fg" knotes)" 1
+  # The process serving the mount is the one started.
+  assert_equal "$(daemon_of "$m")" "$pid"
+  kill -TERM "$pid"
+  wait_until 10 gone "$pid"
+  wait "$pid" || rc=$?
+  assert_equal "$rc" 0
+  not_mounted "$m"
+}
+
+@test "without -f kqfsd returns only once the mount is ready" {
+  local m i
+  for i in 1 2 3; do
+    m=$(new_mount_point)
+    kqfsd_run --log "$m.log" "$m"
+    assert_success
+    # At once, no waiting.
+    run ls "$m/kq"
+    assert_success
+    assert_output clone
+    mkdir "$m/kq/q$i"
+    kqfsd_stop "$m"
+  done
+}
+
+@test "a missing mount point fails with a clear message" {
+  local m="$BATS_TEST_TMPDIR/missing"
+  remember_mount "$m"
+  kqfsd_run "$m"
+  assert_failure
+  assert_output --partial "$m"
+  not_mounted "$m"
+  wait_until 5 test -z "$(our_daemons)"
+}
+
+@test "a mount point that is not a directory fails with a clear message" {
+  local m="$BATS_TEST_TMPDIR/plainfile"
+  echo "not a directory" >"$m"
+  remember_mount "$m"
+  kqfsd_run "$m"
+  assert_failure
+  assert_output --partial "$m"
+  not_mounted "$m"
+  wait_until 5 test -z "$(our_daemons)"
+  run cat "$m"
+  assert_output "not a directory"
+}
+
+@test "with no MOUNTPOINT kqfsd mounts at \$KQFS_MOUNT" {
+  export KQFS_MOUNT
+  KQFS_MOUNT=$(new_mount_point)
+  export XDG_RUNTIME_DIR="$BATS_TEST_TMPDIR/xdg"
+  mkdir -p "$XDG_RUNTIME_DIR/kqfs"
+  remember_mount "$XDG_RUNTIME_DIR/kqfs"
+  kqfsd_run --log "$BATS_TEST_TMPDIR/log"
+  assert_success
+  is_mounted "$KQFS_MOUNT"
+  not_mounted "$XDG_RUNTIME_DIR/kqfs"
+  run ls "$KQFS_MOUNT/kq"
+  assert_output clone
+  kqfsd_stop "$KQFS_MOUNT" TERM "$BATS_TEST_TMPDIR/log"
+}
+
+@test "with no MOUNTPOINT and no KQFS_MOUNT kqfsd mounts at \$XDG_RUNTIME_DIR/kqfs" {
+  unset KQFS_MOUNT
+  export XDG_RUNTIME_DIR="$BATS_TEST_TMPDIR/xdg"
+  mkdir -p "$XDG_RUNTIME_DIR"
+  remember_mount "$XDG_RUNTIME_DIR/kqfs"
+  kqfsd_run --log "$BATS_TEST_TMPDIR/log"
+  assert_success
+  is_mounted "$XDG_RUNTIME_DIR/kqfs"
+  run ls "$XDG_RUNTIME_DIR/kqfs/kq"
+  assert_output clone
+  kqfsd_stop "$XDG_RUNTIME_DIR/kqfs" TERM "$BATS_TEST_TMPDIR/log"
+}
+
+# ------------------------------------------------------------------ options
+
+@test "--config FILE sets options: max-queues = 2 makes the third mkdir ENOSPC" {
+  printf '# limits\nmax-queues = 2\n' >"$BATS_TEST_TMPDIR/kqfsd.conf"
+  kqfsd_start --config "$BATS_TEST_TMPDIR/kqfsd.conf"
+  mkdir "$KQ/a" "$KQ/b"
+  run errno_of_mkdir "$KQ/c"
+  assert_output ENOSPC
+  run ls "$KQ"
+  refute_line c
+}
+
+@test "the command line wins over --config" {
+  printf 'max-queues = 1\n' >"$BATS_TEST_TMPDIR/kqfsd.conf"
+  kqfsd_start --config "$BATS_TEST_TMPDIR/kqfsd.conf" --max-queues 3
+  mkdir "$KQ/a" "$KQ/b" "$KQ/c"
+  run errno_of_mkdir "$KQ/d"
+  assert_output ENOSPC
+}
+
+@test "an unreadable or invalid --config fails with a message and mounts nothing" {
+  local m
+  m=$(new_mount_point)
+  kqfsd_run --config "$BATS_TEST_TMPDIR/no-such.conf" "$m"
+  assert_failure
+  assert_output --partial "no-such.conf"
+  not_mounted "$m"
+  printf 'no-such-setting = 1\n' >"$BATS_TEST_TMPDIR/bad.conf"
+  kqfsd_run --config "$BATS_TEST_TMPDIR/bad.conf" "$m"
+  assert_failure
+  assert_output --partial "no-such-setting"
+  not_mounted "$m"
+  wait_until 5 test -z "$(our_daemons)"
+}
+
+@test "--max-queues N: mkdir past N is ENOSPC, and rmdir frees a place" {
+  kqfsd_start --max-queues 3
+  mkdir "$KQ/a" "$KQ/b" "$KQ/c"
+  run errno_of_mkdir "$KQ/d"
+  assert_output ENOSPC
+  rmdir "$KQ/b"
+  mkdir "$KQ/d"
+  run errno_of_mkdir "$KQ/e"
+  assert_output ENOSPC
+}
+
+@test "--max-queues N: opening kq/clone past N is ENOSPC, and clones count" {
+  kqfsd_start --max-queues 2
+  mkdir "$KQ/a"
+  run timeout 10 python3 - "$KQ" <<'EOF'
+import os, sys, kq
+kqdir = sys.argv[1]
+fd = os.open(os.path.join(kqdir, "clone"), os.O_RDWR)  # the second queue
+print("clone", kq.outcome(os.open, os.path.join(kqdir, "clone"), os.O_RDWR))
+print("mkdir", kq.outcome(os.mkdir, os.path.join(kqdir, "b")))
+EOF
+  assert_success
+  assert_output "$(printf '%s\n' "clone ENOSPC" "mkdir ENOSPC")"
+  # The clone is gone with its handle: a place again (release may lag).
+  wait_until 5 test "$(ls "$KQ" | wc -l)" -eq 2
+  run errno_of_clone "$KQ"
+  assert_output ok
+}
+
+@test "--max-knotes N: the (N+1)th knote is ENOSPC and status last-error says so" {
+  kqfsd_start --max-knotes 3
+  mkdir "$KQ/q" "$KQ/other"
+  run timeout 10 python3 - "$KQ/q/changes.bin" "$KQ/other/changes" <<'EOF'
+import os, sys, kq
+fd = os.open(sys.argv[1], os.O_WRONLY)
+user = kq.EVFILT["user"]
+def add(ident):
+    r = kq.write_result(fd, kq.pack(ident, user, kq.EV_ADD))
+    return kq.errname(-r) if r < 0 else r
+print("adds", [add(i) for i in (1, 2, 3)])
+print("fourth", add(4))
+print("modify", kq.write_result(fd, kq.pack(2, user, 0, kq.NOTE_TRIGGER)))
+print("delete", kq.write_result(fd, kq.pack(3, user, kq.EV_DELETE)))
+print("again", add(4))
+other = os.open(sys.argv[2], os.O_WRONLY)
+print("other queue", kq.write_result(other, b"1 user add\n2 user add\n3 user add\n"))
+EOF
+  assert_success
+  assert_line "adds [32, 32, 32]"
+  assert_line "fourth ENOSPC"
+  assert_line "modify 32"
+  assert_line "delete 32"
+  assert_line "again 32"
+  assert_line "other queue 33"
+  assert_equal "$(status_field "$KQ/q" knotes)" 3
+  run status_field "$KQ/q" last-error
+  assert_output --regexp '(space|ENOSPC|limit)'
+}
+
+@test "-o options reach FUSE: allow_other shows in /proc/mounts and admits other users (setpriv 65534)" {
+  kqfsd_start -o allow_other
+  run awk -v m="$M" '$2 == m { print $4 }' /proc/mounts
+  assert_output --partial allow_other
+  cd "$KQ"
+  setpriv --reuid=65534 --regid=65534 --clear-groups mkdir -m 0700 theirs
+  run stat -c '%u %g %a' theirs
+  assert_output "65534 65534 700"
+}
+
+@test "without allow_other the mount is private to its user (setpriv 65534)" {
+  kqfsd_start
+  run awk -v m="$M" '$2 == m { print $4 }' /proc/mounts
+  refute_output --partial allow_other
+  cd "$M"
+  run setpriv --reuid=65534 --regid=65534 --clear-groups ls kq
+  assert_failure
+  run setpriv --reuid=65534 --regid=65534 --clear-groups mkdir kq/theirs
+  assert_failure
+  run ls "$KQ"
+  refute_line theirs
+}
+
+@test "an invalid -o option fails with a message and mounts nothing" {
+  local m
+  m=$(new_mount_point)
+  kqfsd_run -o no_such_fuse_option "$m"
+  assert_failure
+  assert_output --partial no_such_fuse_option
+  not_mounted "$m"
+  wait_until 5 test -z "$(our_daemons)"
+}
+
+@test "--log FILE receives the log, a rejected record included" {
+  kqfsd_start
+  grep -qF "$M" "$LOG"
+  mkdir "$KQ/q"
+  run bash -c "echo '1 EVFILT_RAED add' > '$KQ/q/changes'"
+  assert_failure
+  wait_until 5 grep -q "EVFILT_RAED" "$LOG"
+  run grep "EVFILT_RAED" "$LOG"
+  assert_output --partial "q" # names the queue
+  kqfsd_stop "$M"
+  # Nothing of it went to the terminal.
+  run cat "$KQFSD_OUT"
+  assert_output ""
+}
+
+@test "-d logs requests" {
+  local m pid
+  m=$(new_mount_point)
+  "$KQFSD" -d --log "$m.log" "$m" >"$KQFSD_OUT" 2>&1 3>&- &
+  pid=$!
+  wait_until 10 is_mounted "$m"
+  # -d implies the foreground: the process started serves the mount.
+  assert_equal "$(daemon_of "$m")" "$pid"
+  stat "$m/kq/looked-up-name" 2>/dev/null || true
+  mkdir "$m/kq/made-by-mkdir"
+  run cat "$m.log"
+  assert_output --partial "looked-up-name"
+  assert_output --partial "made-by-mkdir"
+}
+
+# ----------------------------------------------------------------- stopping
+
+# Several readers blocked on every events format, then signal $1: each ends
+# promptly with end of file, the mount goes, the process ends.
+stops_with_readers() {
+  kqfsd_start
+  local q="$KQ/q" f i start pid
+  mkdir "$q"
+  echo "1 user add" >"$q/changes"
+  i=0
+  for f in events events events.json events.bin; do
+    i=$((i + 1))
+    (
+      timeout 30 cat "$q/$f" >"$BATS_TEST_TMPDIR/reader$i.out"
+      echo $? >"$BATS_TEST_TMPDIR/reader$i.rc"
+    ) 3>&- &
+  done
+  wait_until 10 readers_are "$q" 4
+  pid=$(daemon_of "$M")
+  start=$SECONDS
+  kill "-$1" "$pid"
+  for i in 1 2 3 4; do
+    wait_until 10 test -s "$BATS_TEST_TMPDIR/reader$i.rc"
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/reader$i.rc")" 0
+    assert_equal "$(stat -c %s "$BATS_TEST_TMPDIR/reader$i.out")" 0
+  done
+  ((SECONDS - start < 10))
+  wait_until 10 gone "$pid"
+  not_mounted "$M"
+  # Unmounted cleanly: the directory is usable again, not a dead endpoint.
+  run ls -A "$M"
+  assert_success
+  assert_output ""
+}
+
+@test "SIGTERM unmounts cleanly and ends every blocked reader with end of file" {
+  stops_with_readers TERM
+}
+
+@test "SIGINT unmounts cleanly and ends every blocked reader with end of file" {
+  stops_with_readers INT
+}
+
+@test "SIGTERM unmounts cleanly while handles are open and the kernel waits on a poll" {
+  kqfsd_start
+  mkdir "$KQ/q"
+  python3 - "$KQ" >"$BATS_TEST_TMPDIR/poll.out" 3>&- <<'EOF' &
+import os, select, sys
+kqdir = sys.argv[1]
+clone = os.open(os.path.join(kqdir, "clone"), os.O_RDWR)
+changes = os.open(os.path.join(kqdir, "q", "changes"), os.O_WRONLY)
+p = select.poll()
+p.register(clone, select.POLLIN)
+print("polling", flush=True)
+print("woke", bool(p.poll(30000)), flush=True)
+EOF
+  local py=$!
+  wait_until 10 grep -q polling "$BATS_TEST_TMPDIR/poll.out"
+  sleep 0.2
+  kqfsd_stop "$M" TERM
+  wait_until 10 gone "$py"
+  run cat "$BATS_TEST_TMPDIR/poll.out"
+  assert_line "woke True"
+}
