@@ -554,8 +554,8 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> Filesystem::caller_of(fuse_req_t 
 kqfs::codec::WriteOutcome Filesystem::apply_changes(QueueNode& queue, OpenFile& file,
                                                     std::string_view bytes, bool finishing,
                                                     const kqfs::Caller& caller) {
-  const kqfs::codec::ApplyRecord apply = [&](const kqfs::Kevent& change, std::string&) {
-    const int error = queue.engine->apply(change, caller);
+  const kqfs::codec::ApplyRecord apply = [&](const kqfs::Kevent& change, std::string& why) {
+    const int error = queue.engine->apply(change, caller, &why);
     if (error == 0) ++queue.changes_applied;
     return error;
   };
@@ -757,7 +757,8 @@ std::string Filesystem::status_of(QueueNode& queue) const {
   line("mode", mode_text(queue.mode));
   line("anonymous", queue.anonymous ? "yes" : "no");
   line("knotes", std::to_string(engine.knote_count()));
-  for (const int16_t filter : {EVFILT_READ, EVFILT_WRITE, EVFILT_TIMER, EVFILT_USER}) {
+  for (const int16_t filter : {EVFILT_READ, EVFILT_WRITE, EVFILT_VNODE, EVFILT_PROC, EVFILT_SIGNAL,
+                               EVFILT_TIMER, EVFILT_USER}) {
     std::string key(kqfs::names::filter_name(filter).substr(7));  // after "EVFILT_"
     std::transform(key.begin(), key.end(), key.begin(), ::tolower);
     line("knotes." + key, std::to_string(engine.knote_count(filter)));

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -86,6 +87,18 @@ bool ProcessResolver::names_registered(int fd, int epfd, int registered_as) {
   std::snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", pid_, fd);
   const auto known = reopened_.find(fd);
   return known != reopened_.end() && file_identity(read_small_file(path)) == known->second;
+}
+
+bool ProcessResolver::sees_process(int pid) const {
+  char theirs[48];
+  std::snprintf(theirs, sizeof theirs, "/proc/%d/ns/pid", pid_);
+  struct stat caller_namespace {};
+  struct stat own_namespace {};
+  if (::stat(theirs, &caller_namespace) != 0 || ::stat("/proc/self/ns/pid", &own_namespace) != 0 ||
+      caller_namespace.st_ino != own_namespace.st_ino) {
+    return false;
+  }
+  return DescriptorResolver::sees_process(pid);
 }
 
 kqfs::Result<std::shared_ptr<ProcessResolver>> Processes::of_thread(pid_t tid, bool& created) {

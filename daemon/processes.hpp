@@ -23,6 +23,9 @@ class ProcessResolver final : public kqfs::DescriptorResolver {
 
   kqfs::Result<kqfs::BorrowedFd> borrow(int fd) override;
   bool names_registered(int fd, int epfd, int registered_as) override;
+  int process_id() const override { return pid_; }
+  // Pids are the daemon's: a process in another pid namespace sees none.
+  bool sees_process(int pid) const override;
 
   pid_t pid() const { return pid_; }
   int pidfd() const { return pidfd_.get(); }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 namespace kqfs {
 
@@ -13,7 +14,7 @@ FileEvents::~FileEvents() {
   if (inotify_) host_.remove_source(inotify_.get());
 }
 
-Result<int> FileEvents::subscribe(int fd, uint32_t mask, Subscriber& subscriber) {
+Result<int> FileEvents::subscribe(int fd, uint32_t mask, Subscriber& subscriber, bool parent) {
   if (!inotify_) {
     UniqueFd created(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     if (!created) return last_errno();
@@ -21,11 +22,13 @@ Result<int> FileEvents::subscribe(int fd, uint32_t mask, Subscriber& subscriber)
     host_.add_source(inotify_.get(), EPOLLIN, *this);
   }
   // inotify follows /proc/self/fd/N to the open inode, even after a rename.
-  char path[32];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  char path[40];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d%s", fd, parent ? "/.." : "");
   const int watch = ::inotify_add_watch(inotify_.get(), path, mask | IN_MASK_ADD);
   if (watch < 0) return last_errno();
-  subscribers_[watch].push_back(&subscriber);
+  // The same inode twice gives the same watch: list each subscriber once.
+  auto& list = subscribers_[watch];
+  if (std::find(list.begin(), list.end(), &subscriber) == list.end()) list.push_back(&subscriber);
   return watch;
 }
 
@@ -45,32 +48,43 @@ void FileEvents::on_ready(uint32_t) {
   for (;;) {
     const ssize_t length = ::read(inotify_.get(), buffer, sizeof buffer);
     if (length <= 0) return;
+    std::vector<inotify_event> events;  // headers only; a name shows as len > 0
     for (ssize_t offset = 0; offset < length;) {
-      inotify_event event;
+      inotify_event& event = events.emplace_back();
       std::memcpy(&event, buffer + offset, sizeof event);
       offset += static_cast<ssize_t>(sizeof event + event.len);
+    }
+    for (size_t i = 0; i < events.size(); ++i) {
+      inotify_event event = events[i];
+      // A rename within one watched directory: its two halves as one event.
+      if ((event.mask & IN_MOVED_FROM) && i + 1 < events.size() &&
+          (events[i + 1].mask & IN_MOVED_TO) && events[i + 1].wd == event.wd &&
+          events[i + 1].cookie == event.cookie) {
+        event.mask |= events[++i].mask;
+      }
       if (event.mask & IN_Q_OVERFLOW) {
         notify_all(IN_MODIFY | IN_ATTRIB);
       } else {
-        notify(event.wd, event.mask);
+        notify(FileEvent{event.wd, event.mask, event.len > 0});
         if (event.mask & IN_IGNORED) subscribers_.erase(event.wd);
       }
     }
   }
 }
 
-void FileEvents::notify(int watch, uint32_t mask) {
-  auto found = subscribers_.find(watch);
+void FileEvents::notify(const FileEvent& event) {
+  auto found = subscribers_.find(event.watch);
   if (found == subscribers_.end()) return;
   // Subscribers only post knotes here; none unsubscribes during the call.
   for (Subscriber* subscriber : found->second)
-    subscriber->on_file_event(mask);
+    subscriber->on_file_event(event);
 }
 
+// Events were lost: everyone looks again.
 void FileEvents::notify_all(uint32_t mask) {
   for (auto& [watch, list] : subscribers_) {
     for (Subscriber* subscriber : list)
-      subscriber->on_file_event(mask);
+      subscriber->on_file_event(FileEvent{watch, mask, false});
   }
 }
 

@@ -12,12 +12,20 @@
 
 namespace kqfs {
 
+// One inotify event as subscribers see it.
+struct FileEvent {
+  int watch;
+  // inotify's mask (IN_MODIFY, ...); IN_IGNORED when the watch ended;
+  // IN_MOVED_FROM|IN_MOVED_TO together for a rename within one directory.
+  uint32_t mask;
+  bool about_entry;  // it names an entry of the watched directory
+};
+
 class FileEvents final : public Source {
  public:
   class Subscriber {
    public:
-    // inotify's event mask (IN_MODIFY, ...); IN_IGNORED when the watch ended.
-    virtual void on_file_event(uint32_t mask) = 0;
+    virtual void on_file_event(const FileEvent& event) = 0;
 
    protected:
     ~Subscriber() = default;
@@ -28,15 +36,16 @@ class FileEvents final : public Source {
   FileEvents(const FileEvents&) = delete;
   FileEvents& operator=(const FileEvents&) = delete;
 
-  // Watch the inode of `fd` (a descriptor of this process) for `mask`.
-  // Returns the watch descriptor to unsubscribe with.
-  Result<int> subscribe(int fd, uint32_t mask, Subscriber& subscriber);
+  // Watch the inode of `fd` (a descriptor of this process), or with
+  // `parent` the directory it is in, for `mask`. Returns the watch
+  // descriptor to unsubscribe with.
+  Result<int> subscribe(int fd, uint32_t mask, Subscriber& subscriber, bool parent = false);
   void unsubscribe(int watch, Subscriber& subscriber);
 
   void on_ready(uint32_t epoll_events) override;
 
  private:
-  void notify(int watch, uint32_t mask);
+  void notify(const FileEvent& event);
   void notify_all(uint32_t mask);
 
   FilterHost& host_;

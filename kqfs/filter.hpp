@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "kqfs/knote.hpp"
 #include "kqfs/resolver.hpp"
@@ -36,6 +37,12 @@ class FilterHost {
   virtual void add_source(int fd, uint32_t epoll_events, Source& source) = 0;
   virtual void remove_source(int fd) = 0;
 
+  // Says why the change being applied is refused, in words (for status).
+  virtual void explain(std::string reason) = 0;
+  // Adds a knote the filter made itself (NOTE_TRACK children). False when
+  // its (ident, filter) is taken or the queue is full.
+  virtual bool insert(std::unique_ptr<Knote> kn) = 0;
+
   // The queue's own epoll descriptor (so a queue can refuse to watch itself).
   virtual int queue_fd() const = 0;
   // Changes each time the queue starts applying a change or collecting, so
@@ -52,6 +59,9 @@ class Filter {
 
   // True when the ident is a descriptor of the process writing the change.
   virtual bool takes_descriptor() const { return false; }
+  // True when knotes belong to the process that registered them, and go
+  // when it exits (descriptors, signals).
+  virtual bool tied_to_caller() const { return takes_descriptor(); }
 
   // f_attach: make the knote for a new registration and bind it to its
   // source. Returns EINVAL, EBADF, ... without side effects on failure.

@@ -41,6 +41,7 @@ struct Knote {
   bool active = false;  // the condition held and was not yet reported
   bool queued = false;  // on the ready list
   bool disabled = false;
+  bool requeue = false;  // set by a filter's process(): more to report at once
 
   boost::intrusive::list_member_hook<> ready_hook;
 };

@@ -9,6 +9,7 @@
 #include "kqfs/file_events.hpp"
 #include "kqfs/filters/descriptor.hpp"
 #include "kqfs/filters/filters.hpp"
+#include "kqfs/process_events.hpp"
 
 namespace kqfs {
 namespace {
@@ -45,6 +46,10 @@ Kqueue::Kqueue(Limits limits)
   filters_[slot_of(EVFILT_WRITE)] = make_write_filter(*descriptor_watches_);
   filters_[slot_of(EVFILT_TIMER)] = make_timer_filter(host);
   filters_[slot_of(EVFILT_USER)] = make_user_filter(host);
+  filters_[slot_of(EVFILT_VNODE)] = make_vnode_filter(host, *file_events_);
+  process_events_ = std::make_unique<ProcessEvents>(host);
+  filters_[slot_of(EVFILT_PROC)] = make_proc_filter(host, *process_events_);
+  filters_[slot_of(EVFILT_SIGNAL)] = make_signal_filter(host, *process_events_);
 }
 
 Kqueue::~Kqueue() {
@@ -63,9 +68,33 @@ int Kqueue::apply(const Kevent& change) {
   return apply(change, own_descriptors_);
 }
 
+Knote& Kqueue::add(std::unique_ptr<Knote> made) {
+  Knote& kn = *made;
+  if (filter_for(kn.filter)->tied_to_caller()) caller_knotes_.insert(&kn);
+  ++counts_[slot_of(kn.filter)];
+  knotes_.emplace(Key{kn.ident, kn.filter}, std::move(made));
+  return kn;
+}
+
+bool Kqueue::insert(std::unique_ptr<Knote> kn) {
+  if (knotes_.size() >= limits_.max_knotes || knotes_.contains(Key{kn->ident, kn->filter})) {
+    return false;
+  }
+  add(std::move(kn));
+  return true;
+}
+
 // The order of checks and effects follows FreeBSD's kqueue_register.
-int Kqueue::apply(const Kevent& request, const Caller& caller) {
+int Kqueue::apply(const Kevent& request, const Caller& caller, std::string* why) {
   ++pass_;
+  reason_.clear();
+  const int error = apply_change(request, caller);
+  if (why != nullptr) *why = error != 0 ? std::move(reason_) : std::string();
+  update_readiness();
+  return error;
+}
+
+int Kqueue::apply_change(const Kevent& request, const Caller& caller) {
   Kevent change = request;
   change.flags &= static_cast<uint16_t>(~EV_SYSFLAGS);
   const uint16_t flags = change.flags;
@@ -84,8 +113,9 @@ int Kqueue::apply(const Kevent& request, const Caller& caller) {
   const Key key{change.ident, change.filter};
   auto found = knotes_.find(key);
   Knote* kn = found == knotes_.end() ? nullptr : found->second.get();
-  // A knote whose descriptor was closed and reused is not the caller's now.
-  if (kn != nullptr && filter->takes_descriptor() && !filter->current(*kn, caller)) {
+  // A knote of another file (a descriptor closed and reused) or of another
+  // process (a signal) is not the one this caller names.
+  if (kn != nullptr && filter->tied_to_caller() && !filter->current(*kn, caller)) {
     drop(*kn);
     kn = nullptr;
   }
@@ -95,13 +125,10 @@ int Kqueue::apply(const Kevent& request, const Caller& caller) {
     if (knotes_.size() >= limits_.max_knotes) return ENOSPC;
     auto made = filter->attach(change, caller);
     if (!made) return made.error();
-    kn = made->get();
+    kn = &add(std::move(made.value()));
     kn->disabled = flags & EV_DISABLE;
-    knotes_.emplace(key, std::move(made.value()));
-    ++counts_[slot_of(change.filter)];
   } else if (flags & EV_DELETE) {
     drop(*kn);
-    update_readiness();
     return 0;
   } else {
     if (const int error = filter->touch(*kn, change); error != 0) return error;
@@ -121,7 +148,6 @@ int Kqueue::apply(const Kevent& request, const Caller& caller) {
   // A change re-evaluates the condition: re-adding or enabling re-arms it.
   if (!kn->disabled && filter->event(*kn)) kn->active = true;
   if (kn->active && !kn->disabled && !kn->queued) enqueue(*kn);
-  update_readiness();
   return 0;
 }
 
@@ -137,7 +163,9 @@ size_t Kqueue::collect(std::span<Kevent> out) {
     Knote& kn = ready_.front();
     dequeue(kn);
     Filter* filter = filter_for(kn.filter);
-    if (!filter->alive(kn)) {
+    // EV_DROP: gone without a word (a process that exited with nothing
+    // asked for, as FreeBSD); not alive: its descriptor was closed.
+    if ((kn.flags & EV_DROP) || !filter->alive(kn)) {
       drop(kn);
       continue;
     }
@@ -151,7 +179,10 @@ size_t Kqueue::collect(std::span<Kevent> out) {
       continue;
     }
     out[count++] = filter->process(kn);
-    if (kn.flags & (EV_CLEAR | EV_DISPATCH)) {
+    if (kn.requeue && !(kn.flags & EV_DISPATCH)) {
+      kn.requeue = false;
+      enqueue(kn);  // the filter has more to report right away
+    } else if (kn.flags & (EV_CLEAR | EV_DISPATCH)) {
       kn.active = false;
       if (kn.flags & EV_DISPATCH) kn.disabled = true;
     } else {
@@ -171,7 +202,7 @@ void Kqueue::process() {
 void Kqueue::sweep() {
   ++pass_;
   std::vector<Knote*> stale;
-  for (Knote* kn : descriptor_watches_->knotes()) {
+  for (Knote* kn : caller_knotes_) {
     if (!filter_for(kn->filter)->alive(*kn)) stale.push_back(kn);
   }
   for (Knote* kn : stale)
@@ -181,7 +212,7 @@ void Kqueue::sweep() {
 
 void Kqueue::forget(const DescriptorResolver& caller) {
   std::vector<Knote*> theirs;
-  for (Knote* kn : descriptor_watches_->knotes()) {
+  for (Knote* kn : caller_knotes_) {
     if (filter_for(kn->filter)->registered_by(*kn, caller)) theirs.push_back(kn);
   }
   for (Knote* kn : theirs)
@@ -233,6 +264,7 @@ void Kqueue::drop(Knote& kn) {
   const Key key{kn.ident, kn.filter};
   filter_for(kn.filter)->detach(kn);
   --counts_[slot_of(key.filter)];
+  caller_knotes_.erase(&kn);
   knotes_.erase(key);
 }
 

@@ -14,7 +14,10 @@
 #include <limits>
 #include <memory>
 #include <span>
+#include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "kqfs/filter.hpp"
 #include "kqfs/kevent.hpp"
@@ -24,6 +27,7 @@ namespace kqfs {
 
 class DescriptorWatches;
 class FileEvents;
+class ProcessEvents;
 
 class Kqueue final : private FilterHost {
  public:
@@ -48,7 +52,9 @@ class Kqueue final : private FilterHost {
   // Descriptor idents name descriptors of `caller`; the first form uses this
   // process's own.
   int apply(const Kevent& change);
-  int apply(const Kevent& change, const Caller& caller);
+  // `why`, when given, receives the reason in words if the filter has one
+  // beyond the errno (e.g. which kernel facility is missing).
+  int apply(const Kevent& change, const Caller& caller, std::string* why = nullptr);
 
   // Moves up to out.size() events into `out` in activation order and
   // returns how many; never blocks.
@@ -89,12 +95,16 @@ class Kqueue final : private FilterHost {
   // FilterHost
   void post(Knote& kn) override;
   void deactivate(Knote& kn) override;
+  void explain(std::string reason) override { reason_ = std::move(reason); }
+  bool insert(std::unique_ptr<Knote> kn) override;
   void add_source(int fd, uint32_t epoll_events, Source& source) override;
   void remove_source(int fd) override;
   int queue_fd() const override { return epoll_.get(); }
   uint64_t pass() const override { return pass_; }
 
   Filter* filter_for(int16_t filter) const;
+  Knote& add(std::unique_ptr<Knote> kn);
+  int apply_change(const Kevent& change, const Caller& caller);
   void enqueue(Knote& kn);
   void dequeue(Knote& kn);
   void drop(Knote& kn);
@@ -109,11 +119,14 @@ class Kqueue final : private FilterHost {
 
   Caller own_descriptors_;
   std::unique_ptr<FileEvents> file_events_;
+  std::unique_ptr<ProcessEvents> process_events_;
   std::unique_ptr<DescriptorWatches> descriptor_watches_;
   std::array<std::unique_ptr<Filter>, kFilterSlots> filters_;
   std::array<size_t, kFilterSlots> counts_{};
 
   std::unordered_map<Key, std::unique_ptr<Knote>, KeyHash> knotes_;
+  std::unordered_set<Knote*> caller_knotes_;  // of filters tied to their caller
+  std::string reason_;                        // explain() during one apply()
   ReadyList ready_;
   size_t ready_count_ = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -14,6 +15,15 @@ Result<BorrowedFd> InProcessResolver::borrow(int fd) {
 
 bool InProcessResolver::names_registered(int fd, int epfd, int registered_as) {
   return process_fd_names_registered(::getpid(), fd, epfd, registered_as);
+}
+
+int InProcessResolver::process_id() const {
+  return ::getpid();
+}
+
+bool DescriptorResolver::sees_process(int pid) const {
+  // EPERM: it exists but may not be signalled, which is still "seen".
+  return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
 }
 
 bool process_fd_names_registered(int pid, int fd, int epfd, int registered_as) {

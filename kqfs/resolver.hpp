@@ -48,6 +48,14 @@ class DescriptorResolver {
   // False once the caller closed (or replaced) that descriptor, or the file
   // is gone.
   virtual bool names_registered(int fd, int epfd, int registered_as) = 0;
+
+  // The process whose descriptors these are: EVFILT_SIGNAL counts signals
+  // sent to it.
+  virtual int process_id() const = 0;
+
+  // Whether that process may watch process `pid` (EVFILT_PROC): the pid
+  // names a process in its view.
+  virtual bool sees_process(int pid) const;
 };
 
 using Caller = std::shared_ptr<DescriptorResolver>;
@@ -57,6 +65,7 @@ class InProcessResolver final : public DescriptorResolver {
  public:
   Result<BorrowedFd> borrow(int fd) override;
   bool names_registered(int fd, int epfd, int registered_as) override;
+  int process_id() const override;
 };
 
 // kcmp(KCMP_EPOLL_TFD): does descriptor `fd` of process `pid` name the file

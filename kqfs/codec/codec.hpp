@@ -41,7 +41,8 @@ Kevent decode_binary(std::span<const char, kBinaryRecordSize> in);
 size_t max_record_size(Format format);
 
 // Applies one record; returns 0 or an errno, and may set `reason` to say
-// why in words (else the codec describes the errno).
+// more than the errno does. The failure is described as the errno's text,
+// that reason in parentheses, and the record.
 using ApplyRecord = std::function<int(const Kevent& record, std::string& reason)>;
 
 struct WriteOutcome {

@@ -52,12 +52,12 @@ int apply_record(const Kevent& record, const ApplyRecord& apply, std::string& re
   std::string why;
   const int error = apply(record, why);
   if (error == 0) return 0;
-  if (why.empty()) {
-    std::string text = format_text(record);
-    text.pop_back();  // its '\n'
-    why = describe_errno(error) + ": " + text;
-  }
-  reason = one_line(std::move(why));
+  // "Operation not supported (no signal tracing: ...): SIGUSR1 EVFILT_SIGNAL ..."
+  std::string text = format_text(record);
+  text.pop_back();  // its '\n'
+  std::string description = describe_errno(error);
+  if (!why.empty()) description += " (" + why + ")";
+  reason = one_line(description + ": " + text);
   return error;
 }
 

@@ -344,7 +344,7 @@ void DescriptorWatch::on_ready(uint32_t) {
   post_all();
 }
 
-void DescriptorWatch::on_file_event(uint32_t) {
+void DescriptorWatch::on_file_event(const FileEvent&) {
   post_all();
 }
 
@@ -398,9 +398,13 @@ void DescriptorFilter::detach(Knote& kn) {
   watches_.release_if_empty(watch);
 }
 
-int DescriptorFilter::check_descriptor(uint64_t ident, const Caller& caller) {
+int check_caller_descriptor(uint64_t ident, const Caller& caller) {
   if (ident > static_cast<uint64_t>(std::numeric_limits<int>::max())) return EBADF;
   return caller->borrow(static_cast<int>(ident)).error();
+}
+
+int DescriptorFilter::check_descriptor(uint64_t ident, const Caller& caller) {
+  return check_caller_descriptor(ident, caller);
 }
 
 bool DescriptorFilter::current(Knote& kn, const Caller& caller) {

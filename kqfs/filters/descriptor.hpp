@@ -81,7 +81,7 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
   void detach(DescriptorKnote& kn);
 
   void on_ready(uint32_t epoll_events) override;
-  void on_file_event(uint32_t mask) override;
+  void on_file_event(const FileEvent& event) override;
 
  private:
   int update_interest();
@@ -129,6 +129,9 @@ class DescriptorWatches {
   FileEvents& files_;
   std::unordered_multimap<int, std::unique_ptr<DescriptorWatch>> watches_;
 };
+
+// EBADF unless `ident` is a descriptor `caller` has open.
+int check_caller_descriptor(uint64_t ident, const Caller& caller);
 
 // The filterops both descriptor filters share; each adds its own event().
 class DescriptorFilter : public Filter {

@@ -8,10 +8,15 @@
 namespace kqfs {
 
 class DescriptorWatches;
+class FileEvents;
+class ProcessEvents;
 
 std::unique_ptr<Filter> make_read_filter(DescriptorWatches& watches);
 std::unique_ptr<Filter> make_write_filter(DescriptorWatches& watches);
 std::unique_ptr<Filter> make_timer_filter(FilterHost& host);
 std::unique_ptr<Filter> make_user_filter(FilterHost& host);
+std::unique_ptr<Filter> make_vnode_filter(FilterHost& host, FileEvents& files);
+std::unique_ptr<Filter> make_proc_filter(FilterHost& host, ProcessEvents& processes);
+std::unique_ptr<Filter> make_signal_filter(FilterHost& host, ProcessEvents& processes);
 
 }  // namespace kqfs

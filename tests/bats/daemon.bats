@@ -55,18 +55,6 @@ teardown() {
   return 0
 }
 
-# Polls "$@" every 50 ms until it succeeds or $1 seconds pass.
-wait_until() {
-  local seconds=$1
-  shift
-  local tries=$((seconds * 20)) i
-  for ((i = 0; i < tries; i++)); do
-    "$@" && return 0
-    sleep 0.05
-  done
-  "$@"
-}
-
 # Remembers $1 for teardown to unmount.
 remember_mount() {
   echo "$1" >>"$BATS_TEST_TMPDIR/mounts"
@@ -108,16 +96,21 @@ kqfsd_stop() {
   not_mounted "$1"
 }
 
-readers_are() {
-  [ "$(status_field "$1" readers)" = "$2" ]
-}
-
-errno_of_mkdir() {
-  python3 -c 'import os, sys, kq; print(kq.outcome(os.mkdir, sys.argv[1]))' "$1"
-}
-
-errno_of_clone() {
+# Opens kq/clone of $1 O_RDWR in python: "ok", or the errno name.
+outcome_of_clone() {
   python3 -c 'import os, sys, kq; print(kq.outcome(os.open, sys.argv[1], os.O_RDWR))' "$1/clone"
+}
+
+# assert_mount_point_refused PATH: kqfsd on mount point PATH fails with a
+# message naming it, mounts nothing and leaves no daemon running.
+assert_mount_point_refused() {
+  local m=$1
+  remember_mount "$m"
+  kqfsd_run "$m"
+  assert_failure
+  assert_output --partial "$m"
+  not_mounted "$m"
+  wait_until 5 test -z "$(our_daemons)"
 }
 
 # ------------------------------------------------------------ command line
@@ -202,24 +195,13 @@ errno_of_clone() {
 }
 
 @test "a missing mount point fails with a clear message" {
-  local m="$BATS_TEST_TMPDIR/missing"
-  remember_mount "$m"
-  kqfsd_run "$m"
-  assert_failure
-  assert_output --partial "$m"
-  not_mounted "$m"
-  wait_until 5 test -z "$(our_daemons)"
+  assert_mount_point_refused "$BATS_TEST_TMPDIR/missing"
 }
 
 @test "a mount point that is not a directory fails with a clear message" {
   local m="$BATS_TEST_TMPDIR/plainfile"
   echo "not a directory" >"$m"
-  remember_mount "$m"
-  kqfsd_run "$m"
-  assert_failure
-  assert_output --partial "$m"
-  not_mounted "$m"
-  wait_until 5 test -z "$(our_daemons)"
+  assert_mount_point_refused "$m"
   run cat "$m"
   assert_output "not a directory"
 }
@@ -258,7 +240,7 @@ errno_of_clone() {
   printf '# limits\nmax-queues = 2\n' >"$BATS_TEST_TMPDIR/kqfsd.conf"
   kqfsd_start --config "$BATS_TEST_TMPDIR/kqfsd.conf"
   mkdir "$KQ/a" "$KQ/b"
-  run errno_of_mkdir "$KQ/c"
+  run outcome_of mkdir "$KQ/c"
   assert_output ENOSPC
   run ls "$KQ"
   refute_line c
@@ -268,7 +250,7 @@ errno_of_clone() {
   printf 'max-queues = 1\n' >"$BATS_TEST_TMPDIR/kqfsd.conf"
   kqfsd_start --config "$BATS_TEST_TMPDIR/kqfsd.conf" --max-queues 3
   mkdir "$KQ/a" "$KQ/b" "$KQ/c"
-  run errno_of_mkdir "$KQ/d"
+  run outcome_of mkdir "$KQ/d"
   assert_output ENOSPC
 }
 
@@ -290,11 +272,11 @@ errno_of_clone() {
 @test "--max-queues N: mkdir past N is ENOSPC, and rmdir frees a place" {
   kqfsd_start --max-queues 3
   mkdir "$KQ/a" "$KQ/b" "$KQ/c"
-  run errno_of_mkdir "$KQ/d"
+  run outcome_of mkdir "$KQ/d"
   assert_output ENOSPC
   rmdir "$KQ/b"
   mkdir "$KQ/d"
-  run errno_of_mkdir "$KQ/e"
+  run outcome_of mkdir "$KQ/e"
   assert_output ENOSPC
 }
 
@@ -312,7 +294,7 @@ EOF
   assert_output "$(printf '%s\n' "clone ENOSPC" "mkdir ENOSPC")"
   # The clone is gone with its handle: a place again (release may lag).
   wait_until 5 test "$(ls "$KQ" | wc -l)" -eq 2
-  run errno_of_clone "$KQ"
+  run outcome_of_clone "$KQ"
   assert_output ok
 }
 
@@ -324,8 +306,7 @@ import os, sys, kq
 fd = os.open(sys.argv[1], os.O_WRONLY)
 user = kq.EVFILT["user"]
 def add(ident):
-    r = kq.write_result(fd, kq.pack(ident, user, kq.EV_ADD))
-    return kq.errname(-r) if r < 0 else r
+    return kq.write_outcome(fd, kq.pack(ident, user, kq.EV_ADD))
 print("adds", [add(i) for i in (1, 2, 3)])
 print("fourth", add(4))
 print("modify", kq.write_result(fd, kq.pack(2, user, 0, kq.NOTE_TRIGGER)))
@@ -342,8 +323,7 @@ EOF
   assert_line "again 32"
   assert_line "other queue 33"
   assert_equal "$(status_field "$KQ/q" knotes)" 3
-  run status_field "$KQ/q" last-error
-  assert_output --regexp '(space|ENOSPC|limit)'
+  assert_last_error "$KQ/q" --regexp '(space|ENOSPC|limit)'
 }
 
 @test "-o options reach FUSE: allow_other shows in /proc/mounts and admits other users (setpriv 65534)" {
@@ -351,7 +331,7 @@ EOF
   run awk -v m="$M" '$2 == m { print $4 }' /proc/mounts
   assert_output --partial allow_other
   cd "$KQ"
-  setpriv --reuid=65534 --regid=65534 --clear-groups mkdir -m 0700 theirs
+  as_nobody mkdir -m 0700 theirs
   run stat -c '%u %g %a' theirs
   assert_output "65534 65534 700"
 }
@@ -361,9 +341,9 @@ EOF
   run awk -v m="$M" '$2 == m { print $4 }' /proc/mounts
   refute_output --partial allow_other
   cd "$M"
-  run setpriv --reuid=65534 --regid=65534 --clear-groups ls kq
+  run as_nobody ls kq
   assert_failure
-  run setpriv --reuid=65534 --regid=65534 --clear-groups mkdir kq/theirs
+  run as_nobody mkdir kq/theirs
   assert_failure
   run ls "$KQ"
   refute_line theirs
@@ -421,19 +401,14 @@ stops_with_readers() {
   i=0
   for f in events events events.json events.bin; do
     i=$((i + 1))
-    (
-      timeout 30 cat "$q/$f" >"$BATS_TEST_TMPDIR/reader$i.out"
-      echo $? >"$BATS_TEST_TMPDIR/reader$i.rc"
-    ) 3>&- &
+    start_cat_reader "$q/$f" "reader$i" 30
   done
-  wait_until 10 readers_are "$q" 4
+  wait_status "$q" readers 4
   pid=$(daemon_of "$M")
   start=$SECONDS
   kill "-$1" "$pid"
   for i in 1 2 3 4; do
-    wait_until 10 test -s "$BATS_TEST_TMPDIR/reader$i.rc"
-    assert_equal "$(cat "$BATS_TEST_TMPDIR/reader$i.rc")" 0
-    assert_equal "$(stat -c %s "$BATS_TEST_TMPDIR/reader$i.out")" 0
+    assert_reader_got_eof "reader$i" 10
   done
   ((SECONDS - start < 10))
   wait_until 10 gone "$pid"

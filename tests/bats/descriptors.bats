@@ -8,89 +8,6 @@
 setup_file() {
   load mount_helpers
   start_kqfsd
-  # Python helpers shared by the tests of this file (stdlib + kq.py).
-  cat > "$BATS_FILE_TMPDIR/dq.py" <<'EOF'
-import collections, errno, os, select, socket, subprocess, sys, time
-from kq import *
-
-Ev = collections.namedtuple("Ev", "ident filter flags fflags data udata")
-READ, WRITE = EVFILT["read"], EVFILT["write"]
-
-
-def queue_files(q):
-    """(changes fd, non-blocking events.bin fd) of queue directory q."""
-    return (os.open(q + "/changes", os.O_WRONLY),
-            os.open(q + "/events.bin", os.O_RDONLY | os.O_NONBLOCK))
-
-
-def change(c, text):
-    """One write(2) of text change lines: byte count or -errno."""
-    if not text.endswith("\n"):
-        text += "\n"
-    return write_result(c, text.encode())
-
-
-def events(e, timeout):
-    """The records of the first read that brings any within timeout, or []."""
-    deadline = time.monotonic() + timeout
-    p = select.poll()
-    p.register(e, select.POLLIN)
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return []
-        p.poll(max(1, int(left * 1000)))
-        try:
-            blob = os.read(e, 32 * 256)
-        except BlockingIOError:
-            time.sleep(0.01)  # a stale knote: readiness without an event
-            continue
-        return [Ev(*r) for r in unpack_all(blob)]
-
-
-def wait_event(e, pred, timeout=5.0):
-    """The first delivered record satisfying pred within timeout, or None."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        for ev in events(e, left):
-            if pred(ev):
-                return ev
-
-
-def quiet(e, pred=lambda ev: True, timeout=0.3):
-    """Fails if a record satisfying pred is delivered within timeout."""
-    ev = wait_event(e, pred, timeout)
-    assert ev is None, "unexpected event %r" % (ev,)
-
-
-def status(q):
-    d = {}
-    with open(q + "/status") as f:
-        for line in f:
-            k, _, v = line.rstrip("\n").partition(": ")
-            d[k] = v
-    return d
-
-
-def wait_knotes(q, n, timeout=3.0):
-    """Polls status until `knotes` is n; returns the last value seen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        k = int(status(q)["knotes"])
-        if k == n or time.monotonic() > deadline:
-            return k
-        time.sleep(0.05)
-
-
-def moved(fd, to):
-    """fd renumbered to `to` (dup2 + close), for idents that cannot clash."""
-    os.dup2(fd, to)
-    os.close(fd)
-    return to
-EOF
 }
 
 teardown_file() {
@@ -102,54 +19,24 @@ setup() {
   load mount_helpers
 }
 
-# python3 with dq.py and kq.py importable, never running longer than $1 s.
-dpy() {
-  local limit=$1
-  shift
-  timeout -k 3 "$limit" env PYTHONPATH="$BATS_FILE_TMPDIR:$BATS_TEST_DIRNAME" python3 "$@"
-}
-
-# Waits up to $3 seconds (default 3) for status field $2 of queue $1 to read
-# $4 (default 0); prints the last value and fails if it never did.
-wait_status() {
-  local q=$1 field=$2 limit=${3:-3} want=${4:-0} value
-  local deadline=$((SECONDS + limit))
-  while :; do
-    value=$(status_field "$q" "$field")
-    [ "$value" = "$want" ] && return 0
-    if [ "$SECONDS" -gt "$deadline" ]; then
-      echo "status $field stayed '$value', wanted '$want'" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
-}
-
-kqfsd_pid() {
-  pgrep -f "kqfsd --log $KQFS_LOG" | head -n1
-}
-
 @test "READ on a pipe from python: data = bytes written, EV_EOF when the write end closes" {
   q=$(new_queue)
-  dpy 30 - "$q" <<'EOF'
-import sys
-from dq import *
+  py_timeout 30 - "$q" <<'EOF'
+import os, sys
+from kq import *
 c, e = queue_files(sys.argv[1])
 r, w = os.pipe()
 assert change(c, "%d read add 0 0 11" % r) > 0
 quiet(e)  # nothing to read yet
 os.write(w, b"hello")
-ev = wait_event(e, lambda ev: ev.ident == r)
-assert ev is not None, "no event after writing"
+ev = expect_event(e, lambda ev: ev.ident == r, "no event after writing")
 assert (ev.filter, ev.data, ev.udata) == (READ, 5, 11), ev
 assert not ev.flags & EV_EOF, ev
 os.close(w)
-ev = wait_event(e, lambda ev: ev.flags & EV_EOF)
-assert ev is not None, "no EV_EOF after closing the write end"
+ev = expect_event(e, lambda ev: ev.flags & EV_EOF, "no EV_EOF after closing the write end")
 assert (ev.ident, ev.filter, ev.data, ev.fflags) == (r, READ, 5, 0), ev
 assert os.read(r, 10) == b"hello"
-ev = wait_event(e, lambda ev: ev.flags & EV_EOF and ev.data == 0)
-assert ev is not None, "EV_EOF with data 0 once drained"
+expect_event(e, lambda ev: ev.flags & EV_EOF and ev.data == 0, "EV_EOF with data 0 once drained")
 EOF
 }
 
@@ -196,94 +83,82 @@ EOF
 
 @test "WRITE on a pipe: data = free space (capacity - queued), EV_EOF when the reader closes" {
   q=$(new_queue)
-  dpy 30 - "$q" <<'EOF'
-import fcntl, sys
-from dq import *
+  py_timeout 30 - "$q" <<'EOF'
+import fcntl, os, sys
+from kq import *
 c, e = queue_files(sys.argv[1])
 r, w = os.pipe()
 size = fcntl.fcntl(w, 1032)  # F_GETPIPE_SZ
 assert size == 65536, size
 assert change(c, "%d write add" % w) > 0
-ev = wait_event(e, lambda ev: ev.ident == w)
-assert ev is not None and (ev.filter, ev.data) == (WRITE, 65536), ev
+ev = expect_event(e, lambda ev: ev.ident == w, "no event for the write end")
+assert (ev.filter, ev.data) == (WRITE, 65536), ev
 os.write(w, b"x" * 1000)
-ev = wait_event(e, lambda ev: ev.data != 65536)
-assert ev is not None and (ev.ident, ev.data) == (w, 64536), ev
+ev = expect_event(e, lambda ev: ev.data != 65536, "free space does not follow the write")
+assert (ev.ident, ev.data) == (w, 64536), ev
 assert not ev.flags & EV_EOF, ev
 os.close(r)
-ev = wait_event(e, lambda ev: ev.flags & EV_EOF)
-assert ev is not None, "no EV_EOF after the reader closed"
+ev = expect_event(e, lambda ev: ev.flags & EV_EOF, "no EV_EOF after the reader closed")
 assert (ev.ident, ev.filter) == (w, WRITE), ev
 EOF
 }
 
 @test "READ on a unix socketpair end: data = bytes, EV_EOF when the peer closes" {
   q=$(new_queue)
-  dpy 30 - "$q" <<'EOF'
-import sys
-from dq import *
+  py_timeout 30 - "$q" <<'EOF'
+import socket, sys
+from kq import *
 c, e = queue_files(sys.argv[1])
 a, b = socket.socketpair()
 assert change(c, "%d read add" % a.fileno()) > 0
 quiet(e)
 b.send(b"xyz")
-ev = wait_event(e, lambda ev: ev.ident == a.fileno())
-assert ev is not None and (ev.filter, ev.data, ev.flags & EV_EOF) == (READ, 3, 0), ev
+ev = expect_event(e, lambda ev: ev.ident == a.fileno(), "no event after the send")
+assert (ev.filter, ev.data, ev.flags & EV_EOF) == (READ, 3, 0), ev
 b.close()
-ev = wait_event(e, lambda ev: ev.flags & EV_EOF)
-assert ev is not None, "no EV_EOF after the peer closed"
+ev = expect_event(e, lambda ev: ev.flags & EV_EOF, "no EV_EOF after the peer closed")
 assert (ev.ident, ev.data, ev.fflags) == (a.fileno(), 3, 0), ev
 EOF
 }
 
 @test "READ on a TCP connection (127.0.0.1): data = bytes, EV_EOF on the peer's FIN" {
   q=$(new_queue)
-  dpy 30 - "$q" <<'EOF'
+  py_timeout 30 - "$q" <<'EOF'
 import sys
-from dq import *
+from kq import *
 c, e = queue_files(sys.argv[1])
-lst = socket.socket()
-lst.bind(("127.0.0.1", 0))
-lst.listen(1)
-cl = socket.create_connection(lst.getsockname())
-sv, _ = lst.accept()
+cl, sv = tcp_connection()
 assert change(c, "%d read add" % cl.fileno()) > 0
 quiet(e)
 sv.sendall(b"abcd")
-ev = wait_event(e, lambda ev: ev.ident == cl.fileno() and ev.data == 4)
-assert ev is not None and ev.filter == READ and not ev.flags & EV_EOF, ev
+ev = expect_event(e, lambda ev: ev.ident == cl.fileno() and ev.data == 4, "no event with the 4 bytes")
+assert ev.filter == READ and not ev.flags & EV_EOF, ev
 sv.close()  # FIN
-ev = wait_event(e, lambda ev: ev.flags & EV_EOF)
-assert ev is not None, "no EV_EOF after the FIN"
+ev = expect_event(e, lambda ev: ev.flags & EV_EOF, "no EV_EOF after the FIN")
 assert (ev.ident, ev.data, ev.fflags) == (cl.fileno(), 4, 0), ev
 EOF
 }
 
 @test "READ on a TCP connection: a reset gives EV_EOF with fflags = ECONNRESET (104)" {
   q=$(new_queue)
-  dpy 30 - "$q" <<'EOF'
-import struct, sys
-from dq import *
+  py_timeout 30 - "$q" <<'EOF'
+import errno, socket, struct, sys
+from kq import *
 c, e = queue_files(sys.argv[1])
-lst = socket.socket()
-lst.bind(("127.0.0.1", 0))
-lst.listen(1)
-cl = socket.create_connection(lst.getsockname())
-sv, _ = lst.accept()
+cl, sv = tcp_connection()
 assert change(c, "%d read add" % cl.fileno()) > 0
 sv.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 sv.close()  # RST
-ev = wait_event(e, lambda ev: ev.flags & EV_EOF)
-assert ev is not None, "no EV_EOF after the reset"
+ev = expect_event(e, lambda ev: ev.flags & EV_EOF, "no EV_EOF after the reset")
 assert (ev.ident, ev.filter, ev.fflags) == (cl.fileno(), READ, errno.ECONNRESET), ev
 EOF
 }
 
 @test "READ on a listening TCP socket: data = pending connections" {
   q=$(new_queue)
-  dpy 30 - "$q" <<'EOF'
-import sys
-from dq import *
+  py_timeout 30 - "$q" <<'EOF'
+import socket, sys
+from kq import *
 c, e = queue_files(sys.argv[1])
 lst = socket.socket()
 lst.bind(("127.0.0.1", 0))
@@ -291,40 +166,38 @@ lst.listen(8)
 assert change(c, "%d read add" % lst.fileno()) > 0
 quiet(e)
 clients = [socket.create_connection(lst.getsockname()) for _ in range(3)]
-ev = wait_event(e, lambda ev: ev.data == 3)
-assert ev is not None, "no event with data 3"
+ev = expect_event(e, lambda ev: ev.data == 3, "no event with data 3")
 assert (ev.ident, ev.filter) == (lst.fileno(), READ), ev
 lst.accept()
-ev = wait_event(e, lambda ev: ev.data == 2)
-assert ev is not None, "data does not follow accept()"
+expect_event(e, lambda ev: ev.data == 2, "data does not follow accept()")
 EOF
 }
 
 @test "READ on a regular file: data = size - offset" {
   q=$(new_queue)
-  dpy 30 - "$q" "$BATS_TEST_TMPDIR/file" <<'EOF'
-import sys
-from dq import *
+  py_timeout 30 - "$q" "$BATS_TEST_TMPDIR/file" <<'EOF'
+import os, sys
+from kq import *
 c, e = queue_files(sys.argv[1])
 with open(sys.argv[2], "wb") as f:
     f.write(b"a" * 100)
 fd = os.open(sys.argv[2], os.O_RDONLY)
 os.lseek(fd, 30, os.SEEK_SET)
 assert change(c, "%d read add" % fd) > 0
-ev = wait_event(e, lambda ev: ev.ident == fd)
-assert ev is not None and (ev.filter, ev.data) == (READ, 70), ev
+ev = expect_event(e, lambda ev: ev.ident == fd, "no event for the file")
+assert (ev.filter, ev.data) == (READ, 70), ev
 with open(sys.argv[2], "ab") as f:  # grows: data follows
     f.write(b"b" * 50)
-ev = wait_event(e, lambda ev: ev.data != 70)
-assert ev is not None and ev.data == 120, ev
+ev = expect_event(e, lambda ev: ev.data != 70, "data does not follow the file's growth")
+assert ev.data == 120, ev
 EOF
 }
 
 @test "the daemon never hides EOF: READ and WRITE on both ends of one pipe, close the write end" {
   q=$(new_queue)
-  dpy 30 - "$q" <<'EOF'
-import sys
-from dq import *
+  py_timeout 30 - "$q" <<'EOF'
+import os, select, sys
+from kq import *
 q = sys.argv[1]
 c, e = queue_files(q)
 r, w = os.pipe()
@@ -334,8 +207,7 @@ os.close(w)
 # The client itself sees end of file at once: nobody else holds the write end.
 assert select.select([r], [], [], 2)[0] == [r], "the read end did not see EOF"
 assert os.read(r, 10) == b""
-ev = wait_event(e, lambda ev: ev.ident == r and ev.flags & EV_EOF)
-assert ev is not None, "the READ knote never reported EV_EOF"
+ev = expect_event(e, lambda ev: ev.ident == r and ev.flags & EV_EOF, "the READ knote never reported EV_EOF")
 assert ev.filter == READ and ev.data == 0, ev
 # The WRITE knote went with its descriptor.
 assert wait_knotes(q, 1) == 1
@@ -344,9 +216,9 @@ EOF
 
 @test "the daemon never hides FIN: a socketpair end registered then closed by the client, the peer reads 0" {
   q=$(new_queue)
-  dpy 30 - "$q" <<'EOF'
-import sys
-from dq import *
+  py_timeout 30 - "$q" <<'EOF'
+import select, socket, sys
+from kq import *
 q = sys.argv[1]
 c, e = queue_files(q)
 a, b = socket.socketpair()
@@ -361,9 +233,9 @@ EOF
 
 @test "closing a registered descriptor drops its knote, even while a dup keeps the file open" {
   q=$(new_queue)
-  dpy 30 - "$q" <<'EOF'
-import sys
-from dq import *
+  py_timeout 30 - "$q" <<'EOF'
+import os, sys
+from kq import *
 q = sys.argv[1]
 c, e = queue_files(q)
 r, w = os.pipe()
@@ -383,9 +255,9 @@ EOF
 
 @test "a writer exiting drops its knotes; knotes of other living processes in the queue stay" {
   q=$(new_queue)
-  dpy 40 - "$q" <<'EOF'
-import sys
-from dq import *
+  py_timeout 40 - "$q" <<'EOF'
+import os, subprocess, sys, time
+from kq import *
 q = sys.argv[1]
 c, e = queue_files(q)
 r, w = os.pipe()
@@ -393,7 +265,7 @@ r = moved(r, 60)
 assert change(c, "%d read add" % r) > 0
 child = r'''
 import os, sys
-from dq import *
+from kq import *
 r, w = os.pipe()
 r = moved(r, 50)
 c, e = queue_files(sys.argv[1])
@@ -407,17 +279,17 @@ st = status(q)
 assert st["knotes"] == "1", st
 quiet(e, lambda ev: ev.ident == 50, timeout=0.3)
 os.write(w, b"abc")
-ev = wait_event(e, lambda ev: ev.ident == 60)
-assert ev is not None and ev.data == 3, ev
+ev = expect_event(e, lambda ev: ev.ident == 60, "no event for the living process's pipe")
+assert ev.data == 3, ev
 quiet(e, lambda ev: ev.ident == 50, timeout=0.3)
 EOF
 }
 
 @test "a writer exiting drops its knotes even while its file lives on in the parent (inherited fd)" {
   q=$(new_queue)
-  dpy 40 - "$q" <<'EOF'
-import sys
-from dq import *
+  py_timeout 40 - "$q" <<'EOF'
+import errno, os, subprocess, sys
+from kq import *
 q = sys.argv[1]
 c, e = queue_files(q)
 # The child registers fd 50, inherited from this process, which keeps the
@@ -426,7 +298,7 @@ r, w = os.pipe()
 r = moved(r, 50)
 child = r'''
 import sys
-from dq import *
+from kq import *
 c, e = queue_files(sys.argv[1])
 assert change(c, "50 read add") > 0
 '''
@@ -467,17 +339,16 @@ EOF
   run timeout -k 3 10 bash -c 'exec 77>&-; echo "77 read add" > "$1/changes"' _ "$q"
   assert_failure
   assert_output --partial "Bad file descriptor"
-  run status_field "$q" last-error
-  assert_output --regexp '(EBADF|[Bb]ad file descriptor).*77|77.*(EBADF|[Bb]ad file descriptor)'
+  assert_last_error "$q" --regexp '(EBADF|[Bb]ad file descriptor).*77|77.*(EBADF|[Bb]ad file descriptor)'
   run status_field "$q" knotes
   assert_output 0
 }
 
 @test "fd-number reuse: after close, EV_DELETE on the number is ENOENT and EV_ADD registers the new file" {
   q=$(new_queue)
-  dpy 30 - "$q" <<'EOF'
-import sys
-from dq import *
+  py_timeout 30 - "$q" <<'EOF'
+import errno, os, sys
+from kq import *
 q = sys.argv[1]
 c, e = queue_files(q)
 r1, w1 = os.pipe()
@@ -494,17 +365,17 @@ assert wait_knotes(q, 1) == 1
 os.write(w1, b"old")
 quiet(e, timeout=0.5)
 os.write(w2, b"new!")
-ev = wait_event(e, lambda ev: ev.ident == 40)
-assert ev is not None and (ev.data, ev.udata) == (4, 2), ev
+ev = expect_event(e, lambda ev: ev.ident == 40, "no event for the new file")
+assert (ev.data, ev.udata) == (4, 2), ev
 EOF
 }
 
 @test "a kqfs descriptor as ident: a prompt answer (no hang), and the daemon serves on" {
   q=$(new_queue)
   other=$(new_queue b)
-  dpy 30 - "$q" "$other" "$KQ" <<'EOF'
-import sys
-from dq import *
+  py_timeout 30 - "$q" "$other" "$KQ" <<'EOF'
+import errno, os, sys, time
+from kq import *
 q, other, kq = sys.argv[1:4]
 c, e = queue_files(q)
 fds = {
@@ -533,9 +404,9 @@ EOF
 
 @test "two processes registering the same fd number in one queue: the second EV_ADD replaces the first" {
   q=$(new_queue)
-  dpy 40 - "$q" <<'EOF'
-import sys
-from dq import *
+  py_timeout 40 - "$q" <<'EOF'
+import os, subprocess, sys
+from kq import *
 q = sys.argv[1]
 c, e = queue_files(q)
 r, w = os.pipe()
@@ -543,7 +414,7 @@ r = moved(r, 45)
 assert change(c, "45 read add 0 0 1") > 0
 child = r'''
 import os, sys
-from dq import *
+from kq import *
 r, w = os.pipe()
 r = moved(r, 45)
 c, e = queue_files(sys.argv[1])
@@ -562,8 +433,8 @@ try:
     quiet(e, timeout=0.5)
     p.stdin.write("go\n"); p.stdin.flush()
     assert p.stdout.readline() == "written\n"
-    ev = wait_event(e, lambda ev: ev.ident == 45)
-    assert ev is not None and (ev.data, ev.udata) == (6, 2), ev
+    ev = expect_event(e, lambda ev: ev.ident == 45, "no event for the second process's pipe")
+    assert (ev.data, ev.udata) == (6, 2), ev
 finally:
     p.stdin.close()
     p.wait(timeout=10)
@@ -575,9 +446,9 @@ EOF
   pid=$(kqfsd_pid)
   [ -n "$pid" ]
   before=$(ls "/proc/$pid/fd" | wc -l)
-  dpy 60 - "$q" <<'EOF'
-import sys
-from dq import *
+  py_timeout 60 - "$q" <<'EOF'
+import os, sys, time
+from kq import *
 q = sys.argv[1]
 c, e = queue_files(q)
 pipes = [os.pipe() for _ in range(200)]
@@ -595,7 +466,7 @@ missing = {r for r, w in pipes} - seen
 assert not missing, "%d pipes never fired, e.g. %s" % (len(missing), sorted(missing)[:5])
 print(status(q)["knotes"])
 EOF
-  wait_status "$q" knotes 3 0
+  wait_status "$q" knotes 0 3
   after=$(ls "/proc/$pid/fd" | wc -l)
   echo "daemon fds: $before before, $after after"
   [ "$after" -le $((before + 4)) ]
@@ -603,9 +474,9 @@ EOF
 
 @test "a change written by a non-main thread takes its process's descriptor, and the knote outlives the thread" {
   q=$(new_queue)
-  dpy 30 - "$q" <<'EOF'
-import sys, threading
-from dq import *
+  py_timeout 30 - "$q" <<'EOF'
+import os, sys, threading, time
+from kq import *
 q = sys.argv[1]
 c, e = queue_files(q)
 r, w = os.pipe()
@@ -617,7 +488,7 @@ assert result[0] > 0, "registration from a thread: %s" % result
 time.sleep(1.2)  # the thread is gone; a sweep passes
 assert wait_knotes(q, 1) == 1, "the knote went with the thread"
 os.write(w, b"thread")
-ev = wait_event(e, lambda ev: ev.ident == r)
-assert ev is not None and ev.data == 6, ev
+ev = expect_event(e, lambda ev: ev.ident == r, "no event after writing")
+assert ev.data == 6, ev
 EOF
 }

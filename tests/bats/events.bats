@@ -11,74 +11,6 @@ bats_require_minimum_version 1.5.0
 setup_file() {
   load mount_helpers
   start_kqfsd
-  # Python helpers of this suite, importable by every `py` below.
-  cat >"$BATS_FILE_TMPDIR/evhelp.py" <<'EOF'
-import os
-import time
-
-from kq import *  # noqa: F401,F403 (pack, unpack_all, RECORD, constants)
-
-
-def write_changes(q, text):
-    with open(os.path.join(q, "changes"), "w") as f:
-        f.write(text)
-
-
-def add_users(q, flags, *idents):
-    write_changes(q, "".join(f"{i} user {flags}\n" for i in idents))
-
-
-def trigger(q, *idents):
-    write_changes(q, "".join(f"{i} user 0 trigger\n" for i in idents))
-
-
-def status(q):
-    fields = {}
-    with open(os.path.join(q, "status")) as f:
-        for line in f:
-            key, _, value = line.rstrip("\n").partition(": ")
-            fields[key] = value
-    return fields
-
-
-def wait_status(q, field, value, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if status(q).get(field) == str(value):
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"status {field} never became {value}: {status(q)}")
-
-
-def read_nonblocking(fd, size):
-    """One read on a descriptor switched to O_NONBLOCK: bytes, or None on EAGAIN."""
-    import fcntl
-    old = fcntl.fcntl(fd, fcntl.F_GETFL)
-    fcntl.fcntl(fd, fcntl.F_SETFL, old | os.O_NONBLOCK)
-    try:
-        return os.read(fd, size)
-    except BlockingIOError:
-        return None
-    finally:
-        fcntl.fcntl(fd, fcntl.F_SETFL, old)
-
-
-def drain_text(q):
-    """Every text event pending now, read without blocking."""
-    fd = os.open(os.path.join(q, "events"), os.O_RDONLY | os.O_NONBLOCK)
-    lines = []
-    try:
-        while True:
-            try:
-                chunk = os.read(fd, 4096)
-            except BlockingIOError:
-                return lines
-            if not chunk:
-                return lines
-            lines.append(chunk.decode())
-    finally:
-        os.close(fd)
-EOF
 }
 
 teardown_file() {
@@ -88,8 +20,8 @@ teardown_file() {
 
 setup() {
   load mount_helpers
-  # `py` is a function, which timeout cannot run: python3 finds the helpers here.
-  export PYTHONPATH="$BATS_FILE_TMPDIR:$BATS_TEST_DIRNAME"
+  # `py` is a function, which timeout cannot run: python3 finds kq.py here.
+  export PYTHONPATH="$BATS_TEST_DIRNAME${PYTHONPATH:+:$PYTHONPATH}"
   BG_PIDS=()
 }
 
@@ -116,18 +48,6 @@ trigger() {
   for i; do echo "$i user 0 trigger"; done >"$q/changes"
 }
 
-# wait_status DIR FIELD VALUE: waits (up to 10 s) for a status field.
-wait_status() {
-  local i
-  for i in $(seq 200); do
-    [ "$(status_field "$1" "$2")" = "$3" ] && return 0
-    sleep 0.05
-  done
-  echo "status $2 never became $3:" >&2
-  cat "$1/status" >&2
-  return 1
-}
-
 # True while process $1 runs (a zombie does not count).
 alive() {
   [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
@@ -145,6 +65,44 @@ wait_gone() {
   local rc=0
   wait "$pid" || rc=$?
   return "$rc"
+}
+
+# assert_exit_status PID STATUS SECONDS: background process PID ends within
+# SECONDS (see wait_gone) with exit status STATUS.
+assert_exit_status() {
+  local rc=0
+  wait_gone "$1" "$3" || rc=$?
+  assert_equal "$rc" "$2"
+}
+
+# signal_blocked_cat DIR SIGNAL STATUS [COMMAND...]: starts `COMMAND cat
+# DIR/events` in the background (its output in $BATS_TEST_TMPDIR/out),
+# waits until it blocks in the daemon, sends it SIGNAL and asserts that it
+# ends within 5 s with exit status STATUS.
+signal_blocked_cat() {
+  local q=$1 signal=$2 want=$3 pid
+  shift 3
+  "$@" cat "$q/events" >"$BATS_TEST_TMPDIR/out" 3>&- &
+  pid=$!
+  BG_PIDS+=("$pid")
+  wait_status "$q" readers 1
+  kill "-$signal" "$pid"
+  assert_exit_status "$pid" "$want" 5
+}
+
+# assert_trigger_delivered DIR IDENT: triggers user knote IDENT (added with
+# add|clear) of queue DIR, and the next text event read is its event.
+assert_trigger_delivered() {
+  trigger "$1" "$2"
+  run timeout 10 head -n1 "$1/events"
+  assert_success
+  assert_output "$2 EVFILT_USER EV_ADD|EV_CLEAR 0 0 0"
+}
+
+# pending_text_events DIR: every text event pending in queue DIR, read
+# without blocking, printed as a python list ([] when there is none).
+pending_text_events() {
+  py_timeout 10 -c 'import sys, kq; print(kq.drain_text(sys.argv[1]))' "$1"
 }
 
 now_ms() {
@@ -200,7 +158,7 @@ idents_of() {
   q=$(new_queue)
   run timeout 20 python3 - "$q" <<'EOF'
 import os, sys, time
-from evhelp import *
+from kq import *
 q = sys.argv[1]
 fd = os.open(os.path.join(q, "events"), os.O_RDONLY)
 write_changes(q, "4 timer add|oneshot 0 300 9\n")
@@ -338,7 +296,7 @@ EOF
   add_users "$q" "add|clear" 5
   run timeout 20 python3 - "$q" <<'PY'
 import errno, os, signal, sys, time
-from evhelp import *
+from kq import *
 q = sys.argv[1]
 class TimedOut(Exception):
     pass
@@ -371,67 +329,34 @@ PY
   assert_equal "$status" 124
   assert_output ""
   ((elapsed < 5000)) || fail "cat took ${elapsed} ms to end"
-  trigger "$q" 3
-  run timeout 10 head -n1 "$q/events"
-  assert_success
-  assert_output "3 EVFILT_USER EV_ADD|EV_CLEAR 0 0 0"
+  assert_trigger_delivered "$q" 3
 }
 
 @test "SIGINT (Ctrl-C) ends a blocked background cat and no event is lost" {
   q=$(new_queue)
   add_users "$q" "add|clear" 4
   # Background jobs of a script ignore SIGINT: give cat the default action.
-  env --default-signal=INT cat "$q/events" >"$BATS_TEST_TMPDIR/out" 3>&- &
-  pid=$!
-  BG_PIDS+=("$pid")
-  wait_status "$q" readers 1
-  kill -INT "$pid"
-  rc=0
-  wait_gone "$pid" 5 || rc=$?
-  assert_equal "$rc" 130
+  signal_blocked_cat "$q" INT 130 env --default-signal=INT
   assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" ""
   wait_status "$q" readers 0
-  trigger "$q" 4
-  run timeout 10 head -n1 "$q/events"
-  assert_success
-  assert_output "4 EVFILT_USER EV_ADD|EV_CLEAR 0 0 0"
+  assert_trigger_delivered "$q" 4
 }
 
 @test "SIGTERM ends a blocked background cat and no event is lost" {
   q=$(new_queue)
   add_users "$q" "add|clear" 4
-  cat "$q/events" >"$BATS_TEST_TMPDIR/out" 3>&- &
-  pid=$!
-  BG_PIDS+=("$pid")
-  wait_status "$q" readers 1
-  kill -TERM "$pid"
-  rc=0
-  wait_gone "$pid" 5 || rc=$?
-  assert_equal "$rc" 143
+  signal_blocked_cat "$q" TERM 143
   assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" ""
   wait_status "$q" readers 0
-  trigger "$q" 4
-  run timeout 10 head -n1 "$q/events"
-  assert_success
-  assert_output "4 EVFILT_USER EV_ADD|EV_CLEAR 0 0 0"
+  assert_trigger_delivered "$q" 4
 }
 
 @test "SIGKILL of a blocked reader does not lose a later event" {
   q=$(new_queue)
   add_users "$q" "add|clear" 4
-  cat "$q/events" >"$BATS_TEST_TMPDIR/out" 3>&- &
-  pid=$!
-  BG_PIDS+=("$pid")
-  wait_status "$q" readers 1
-  kill -KILL "$pid"
-  rc=0
-  wait_gone "$pid" 5 || rc=$?
-  assert_equal "$rc" 137
+  signal_blocked_cat "$q" KILL 137
   wait_status "$q" readers 0
-  trigger "$q" 4
-  run timeout 10 head -n1 "$q/events"
-  assert_success
-  assert_output "4 EVFILT_USER EV_ADD|EV_CLEAR 0 0 0"
+  assert_trigger_delivered "$q" 4
 }
 
 @test "interrupted readers lose nothing: 10 cycles of timeout -s INT cat and a trigger, each event arrives exactly once" {
@@ -451,11 +376,9 @@ PY
     rc=0
     timeout -s INT 0.3 cat "$q/events" >>"$got" || rc=$?
     assert_equal "$rc" 124
-    rc=0
-    wait_gone "$trigger_pid" 10 || rc=$?
-    assert_equal "$rc" 0
+    assert_exit_status "$trigger_pid" 0 10
   done
-  run timeout 20 python3 -c 'import sys; from evhelp import *; print("".join(drain_text(sys.argv[1])), end="")' "$q"
+  run timeout 20 python3 -c 'import sys; from kq import *; print("".join(drain_text(sys.argv[1])), end="")' "$q"
   assert_success
   [ -z "$output" ] || echo "$output" >>"$got"
   run idents_of "$got"
@@ -467,7 +390,7 @@ PY
   q=$(new_queue)
   run timeout 60 python3 - "$q" <<'PY'
 import os, random, signal, sys, threading, time
-from evhelp import *
+from kq import *
 q = sys.argv[1]
 N = 40
 add_users(q, "add|clear", *range(1, N + 1))
@@ -594,7 +517,7 @@ EOF
   trigger "$q" 1 2 3
   run timeout 20 python3 - "$q" <<'EOF'
 import os, sys
-from evhelp import *
+from kq import *
 q = sys.argv[1]
 fd = os.open(os.path.join(q, "events.bin"), os.O_RDONLY)
 data = os.read(fd, 1024)
@@ -608,24 +531,20 @@ EOF
 @test "events.bin: a read buffer below 32 bytes is EINVAL and takes no event" {
   q=$(new_queue)
   run timeout 20 python3 - "$q" <<'EOF'
-import errno, os, sys
-from evhelp import *
+import os, sys
+from kq import *
 q = sys.argv[1]
 fd = os.open(os.path.join(q, "events.bin"), os.O_RDONLY)
-for size in (1, 31):
-    try:
-        os.read(fd, size)
-        raise AssertionError(f"read({size}) with nothing pending succeeded")
-    except OSError as e:
-        assert e.errno == errno.EINVAL, (size, errname(e.errno))
+
+def assert_einval_below_32(pending):
+    for size in (1, 31):
+        result = outcome(os.read, fd, size)
+        assert result == "EINVAL", f"read({size}) with {pending} pending: {result}"
+
+assert_einval_below_32("nothing")
 add_users(q, "add|clear", 1)
 trigger(q, 1)
-for size in (1, 31):
-    try:
-        os.read(fd, size)
-        raise AssertionError(f"read({size}) succeeded")
-    except OSError as e:
-        assert e.errno == errno.EINVAL, (size, errname(e.errno))
+assert_einval_below_32("an event")
 print([r[0] for r in unpack_all(os.read(fd, 32))])
 EOF
   assert_success
@@ -658,7 +577,7 @@ EOF
   q=$(new_queue)
   run timeout 20 python3 - "$q" <<'EOF'
 import errno, os, sys
-from evhelp import *
+from kq import *
 q = sys.argv[1]
 add_users(q, "add|clear", 1, 2, 3)
 for n, name in enumerate(("events", "events.json", "events.bin"), 1):
@@ -682,7 +601,7 @@ EOF
   q=$(new_queue)
   run timeout 30 python3 - "$q" <<'EOF'
 import errno, fcntl, os, sys, time
-from evhelp import *
+from kq import *
 q = sys.argv[1]
 for n, name in enumerate(("events", "events.json", "events.bin"), 1):
     fd = os.open(os.path.join(q, name), os.O_RDONLY)
@@ -713,7 +632,7 @@ EOF
   q=$(new_queue)
   run timeout 40 python3 - "$q" <<'EOF'
 import os, select, sys, time
-from evhelp import *
+from kq import *
 q = sys.argv[1]
 for n, name in enumerate(("events", "events.json", "events.bin"), 1):
     fd = os.open(os.path.join(q, name), os.O_RDONLY)
@@ -740,7 +659,7 @@ EOF
   q=$(new_queue)
   run timeout 40 python3 - "$q" <<'EOF'
 import os, select, sys, time
-from evhelp import *
+from kq import *
 q = sys.argv[1]
 for n, name in enumerate(("events", "events.json", "events.bin"), 1):
     fd = os.open(os.path.join(q, name), os.O_RDONLY)
@@ -764,7 +683,7 @@ EOF
   q=$(new_queue)
   run timeout 40 python3 - "$q" <<'EOF'
 import os, select, sys, time
-from evhelp import *
+from kq import *
 q = sys.argv[1]
 for n, name in enumerate(("events", "events.json", "events.bin"), 1):
     fd = os.open(os.path.join(q, name), os.O_RDONLY)
@@ -792,7 +711,7 @@ EOF
   q=$(new_queue)
   run timeout 40 python3 - "$q" <<'EOF'
 import os, select, sys
-from evhelp import *
+from kq import *
 q = sys.argv[1]
 for base, name in ((10, "events"), (20, "events.json"), (30, "events.bin")):
     fd = os.open(os.path.join(q, name), os.O_RDONLY | os.O_NONBLOCK)
@@ -829,7 +748,7 @@ EOF
   q=$(new_queue)
   run timeout 20 python3 - "$q" <<'EOF'
 import asyncio, os, sys
-from evhelp import *
+from kq import *
 q = sys.argv[1]
 
 async def main():
@@ -872,9 +791,7 @@ EOF
   wait_status "$q" readers 2
   trigger "$q" 1 2
   for k in 1 2; do
-    rc=0
-    wait_gone "${pids[k]}" 10 || rc=$?
-    assert_equal "$rc" 0
+    assert_exit_status "${pids[k]}" 0 10
     assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/out$k")" 1
   done
   cat "$BATS_TEST_TMPDIR/out1" "$BATS_TEST_TMPDIR/out2" >"$BATS_TEST_TMPDIR/all"
@@ -900,9 +817,7 @@ EOF
   wait_status "$q" readers 4
   for k in 1 2 3 4; do kill -TERM "${pids[k]}"; done
   for k in 1 2 3 4; do
-    rc=0
-    wait_gone "${pids[k]}" 5 || rc=$?
-    assert_equal "$rc" 143
+    assert_exit_status "${pids[k]}" 143 5
   done
   cat "$BATS_TEST_TMPDIR"/out[1-4] >"$BATS_TEST_TMPDIR/all"
   run idents_of "$BATS_TEST_TMPDIR/all"
@@ -914,7 +829,7 @@ EOF
   q=$(new_queue)
   run timeout 30 python3 - "$q" <<'EOF'
 import os, sys, threading, time
-from evhelp import *
+from kq import *
 q = sys.argv[1]
 add_users(q, "add|clear", 1, 2)
 fd = os.open(os.path.join(q, "events.bin"), os.O_RDONLY)
@@ -957,7 +872,7 @@ EOF
   trigger "$q" 1
   run timeout 10 head -n1 "$q/events"
   assert_output "1 EVFILT_USER EV_ADD|EV_CLEAR 0 0 0"
-  run timeout 10 python3 -c 'import sys; from evhelp import *; print(drain_text(sys.argv[1]))' "$q"
+  run pending_text_events "$q"
   assert_success
   assert_output "[]"
   assert_equal "$(status_field "$q" knotes)" 1
@@ -970,7 +885,7 @@ EOF
   trigger "$q" 1
   run timeout 10 head -n1 "$q/events"
   assert_output "1 EVFILT_USER EV_ADD|EV_ONESHOT 0 0 0"
-  run timeout 10 python3 -c 'import sys; from evhelp import *; print(drain_text(sys.argv[1]))' "$q"
+  run pending_text_events "$q"
   assert_output "[]"
   assert_equal "$(status_field "$q" knotes)" 0
   run bash -c 'echo "1 user 0 trigger" >"$1/changes"' _ "$q"
@@ -983,13 +898,13 @@ EOF
   trigger "$q" 1
   run timeout 10 head -n1 "$q/events"
   assert_output "1 EVFILT_USER EV_ADD|EV_DISPATCH 0 0 0"
-  run timeout 10 python3 -c 'import sys; from evhelp import *; print(drain_text(sys.argv[1]))' "$q"
+  run pending_text_events "$q"
   assert_output "[]"
   echo "1 user enable" >"$q/changes"
   run timeout 10 head -n1 "$q/events"
   assert_success
   assert_output "1 EVFILT_USER EV_ADD|EV_DISPATCH 0 0 0"
-  run timeout 10 python3 -c 'import sys; from evhelp import *; print(drain_text(sys.argv[1]))' "$q"
+  run pending_text_events "$q"
   assert_output "[]"
 }
 
@@ -1009,12 +924,8 @@ print("eof" if data == b"" else repr(data))' "$q/events.bin" >"$BATS_TEST_TMPDIR
   BG_PIDS+=("$py_pid")
   wait_status "$q" readers 2
   rmdir "$q"
-  rc=0
-  wait_gone "$cat_pid" 5 || rc=$?
-  assert_equal "$rc" 0
-  rc=0
-  wait_gone "$py_pid" 5 || rc=$?
-  assert_equal "$rc" 0
+  assert_exit_status "$cat_pid" 0 5
+  assert_exit_status "$py_pid" 0 5
   assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" ""
   assert_equal "$(cat "$BATS_TEST_TMPDIR/py")" "eof"
 }
@@ -1045,9 +956,7 @@ print("eof" if data == b"" else repr(data))' "$q/events.bin" >"$BATS_TEST_TMPDIR
   BG_PIDS+=("$pid")
   wait_status "$q" readers 1
   trigger "$q" 2
-  rc=0
-  wait_gone "$pid" 10 || rc=$?
-  assert_equal "$rc" 0
+  assert_exit_status "$pid" 0 10
   assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" "2 EVFILT_USER EV_ADD|EV_CLEAR 0 0 0"
   assert_equal "$(status_field "$q" readers)" 0
   assert_equal "$(status_field "$q" delivered)" 4

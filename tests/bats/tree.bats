@@ -23,27 +23,6 @@ setup() {
   export PYTHONPATH="$BATS_TEST_DIRNAME${PYTHONPATH:+:$PYTHONPATH}"
 }
 
-# Runs "$@" as uid/gid 65534 with no supplementary groups.
-as_nobody() {
-  setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
-}
-
-# Polls "$@" every 50 ms until it succeeds or $1 seconds pass.
-wait_until() {
-  local seconds=$1
-  shift
-  local tries=$((seconds * 20)) i
-  for ((i = 0; i < tries; i++)); do
-    "$@" && return 0
-    sleep 0.05
-  done
-  "$@"
-}
-
-kqfsd_pid() {
-  pgrep -f "kqfsd --log $KQFS_LOG" | head -n1
-}
-
 # The daemon's open descriptors, less the pidfds it keeps for writers
 # (those follow client processes, not queues).
 daemon_fds() {
@@ -63,10 +42,6 @@ clone_names() {
 
 absent() {
   [ ! -e "$1" ]
-}
-
-readers_are() {
-  [ "$(status_field "$1" readers)" = "$2" ]
 }
 
 # ------------------------------------------------------------------ listing
@@ -136,7 +111,7 @@ readers_are() {
 @test "a queue name of 65 characters is EINVAL" {
   local name=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-
   assert_equal "${#name}" 65
-  run py -c 'import os, sys, kq; print(kq.outcome(os.mkdir, sys.argv[1]))' "$KQ/$name"
+  run outcome_of mkdir "$KQ/$name"
   assert_output EINVAL
   run ls "$KQ"
   refute_line "$name"
@@ -159,7 +134,7 @@ EOF
 }
 
 @test "'/' cannot be part of a name: mkdir kq/NOSUCH/b is ENOENT" {
-  run py -c 'import os, sys, kq; print(kq.outcome(os.mkdir, sys.argv[1]))' "$KQ/nosuch$BATS_TEST_NUMBER/b"
+  run outcome_of mkdir "$KQ/nosuch$BATS_TEST_NUMBER/b"
   assert_output ENOENT
 }
 
@@ -183,13 +158,13 @@ EOF
   local q
   q=$(new_queue)
   echo "1 user add" >"$q/changes"
-  run py -c 'import os, sys, kq; print(kq.outcome(os.mkdir, sys.argv[1]))' "$q"
+  run outcome_of mkdir "$q"
   assert_output EEXIST
   assert_equal "$(status_field "$q" knotes)" 1
 }
 
 @test "mkdir kq/clone is EEXIST" {
-  run py -c 'import os, sys, kq; print(kq.outcome(os.mkdir, sys.argv[1]))' "$KQ/clone"
+  run outcome_of mkdir "$KQ/clone"
   assert_output EEXIST
   run stat -c %F "$KQ/clone"
   assert_output "regular empty file"
@@ -308,7 +283,7 @@ EOF
 }
 
 @test "rmdir of an unknown name is ENOENT" {
-  run py -c 'import os, sys, kq; print(kq.outcome(os.rmdir, sys.argv[1]))' "$KQ/nosuch$BATS_TEST_NUMBER"
+  run outcome_of rmdir "$KQ/nosuch$BATS_TEST_NUMBER"
   assert_output ENOENT
 }
 
@@ -317,18 +292,13 @@ EOF
   q=$(new_queue)
   echo "1 user add" >"$q/changes"
   for f in events events.json events.bin; do
-    (
-      timeout 20 cat "$q/$f" >"$BATS_TEST_TMPDIR/$f.out"
-      echo $? >"$BATS_TEST_TMPDIR/$f.rc"
-    ) 3>&- &
+    start_cat_reader "$q/$f" "$f" 20
   done
-  wait_until 10 readers_are "$q" 3
+  wait_status "$q" readers 3
   start=$SECONDS
   rmdir "$q"
   for f in events events.json events.bin; do
-    wait_until 5 test -s "$BATS_TEST_TMPDIR/$f.rc"
-    assert_equal "$(cat "$BATS_TEST_TMPDIR/$f.rc")" 0
-    assert_equal "$(stat -c %s "$BATS_TEST_TMPDIR/$f.out")" 0
+    assert_reader_got_eof "$f" 5
   done
   ((SECONDS - start < 5))
 }
@@ -348,8 +318,7 @@ for f, fd in readers.items():
 records = {"changes": b"2 user add\n", "changes.json": b'{"ident": 2, "filter": "user", "flags": "add"}\n',
            "changes.bin": kq.pack(2, kq.EVFILT["user"], kq.EV_ADD)}
 for f, fd in writers.items():
-    r = kq.write_result(fd, records[f])
-    print(f, "write", kq.errname(-r) if r < 0 else r)
+    print(f, "write", kq.write_outcome(fd, records[f]))
 EOF
   assert_success
   assert_output "$(printf '%s\n' "events read 0" "events.json read 0" "events.bin read 0" \
@@ -393,7 +362,7 @@ EOF
 @test "a path below a queue file (kq/QUEUE/events/x) is ENOTDIR" {
   local q
   q=$(new_queue)
-  run py -c 'import os, sys, kq; print(kq.outcome(os.stat, sys.argv[1]))' "$q/events/x"
+  run outcome_of stat "$q/events/x"
   assert_output ENOTDIR
 }
 
@@ -477,8 +446,7 @@ record = {"": b"1 user add\n", ".json": b'{"ident": 1, "filter": "user", "flags"
           ".bin": kq.pack(1, kq.EVFILT["user"], kq.EV_ADD)}
 for ext, data in record.items():
     fd = os.open(os.path.join(q, "events" + ext), os.O_RDWR)
-    r = kq.write_result(fd, data)
-    print("write events" + ext, kq.errname(-r) if r < 0 else r)
+    print("write events" + ext, kq.write_outcome(fd, data))
     os.close(fd)
 for ext in record:
     fd = os.open(os.path.join(q, "changes" + ext), os.O_RDWR)
@@ -497,7 +465,7 @@ EOF
 @test "writing status fails" {
   local q
   q=$(new_queue)
-  run py -c 'import os, sys, kq; fd = os.open(sys.argv[1], os.O_RDWR); r = kq.write_result(fd, b"1 user add\n"); print(kq.errname(-r) if r < 0 else r)' "$q/status"
+  run py -c 'import os, sys, kq; fd = os.open(sys.argv[1], os.O_RDWR); print(kq.write_outcome(fd, b"1 user add\n"))' "$q/status"
   assert_output --regexp '^(EBADF|EINVAL|EPERM|EACCES)$'
   assert_equal "$(status_field "$q" knotes)" 0
 }

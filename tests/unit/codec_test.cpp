@@ -740,7 +740,8 @@ TEST(ChangeStream, ApplyErrnoAndReasonArePassedThrough) {
       stream.write("1 user add\n2 read add\n3 user add\n", applier.function());
   EXPECT_EQ(outcome.accepted, 11u);
   EXPECT_EQ(outcome.error, EBADF);
-  EXPECT_EQ(outcome.reason, "fd 2 is not open in the writer");
+  EXPECT_EQ(outcome.reason,
+            "Bad file descriptor (fd 2 is not open in the writer): 2 EVFILT_READ EV_ADD 0 0 0");
   EXPECT_EQ(applier.idents(), Idents{1});
 }
 
@@ -758,7 +759,8 @@ TEST(ChangeStream, ReasonsStayOnOneLine) {
   ChangeStream stream(Format::text);
   Applier applier;
   applier.fail(1, EPERM, "first\nsecond\r");
-  EXPECT_EQ(stream.write("1 user add\n", applier.function()).reason, "first second ");
+  EXPECT_EQ(stream.write("1 user add\n", applier.function()).reason,
+            "Operation not permitted (first second ): 1 EVFILT_USER EV_ADD 0 0 0");
 }
 
 TEST(ChangeStream, FinishAppliesAnUnfinishedLine) {
@@ -791,7 +793,8 @@ TEST(ChangeStream, FinishReportsTheUnfinishedLinesApplyError) {
   EXPECT_EQ(stream.write("5 user delete", applier.function()).error, 0);
   const WriteOutcome outcome = stream.finish(applier.function());
   EXPECT_EQ(outcome.error, ENOENT);
-  EXPECT_EQ(outcome.reason, "no knote 5/EVFILT_USER");
+  EXPECT_EQ(outcome.reason,
+            "No such file or directory (no knote 5/EVFILT_USER): 5 EVFILT_USER EV_DELETE 0 0 0");
 }
 
 TEST(ChangeStream, FinishWithNothingKeptDoesNothing) {
@@ -937,7 +940,7 @@ TEST(ChangeStream, BinaryFailureAcceptsTheWholeRecordsBeforeIt) {
   const WriteOutcome outcome = stream.write(bytes, applier.function());
   EXPECT_EQ(outcome.accepted, 32u);
   EXPECT_EQ(outcome.error, EINVAL);
-  EXPECT_EQ(outcome.reason, "unknown filter 99");
+  EXPECT_EQ(outcome.reason, "Invalid argument (unknown filter 99): 2 99 EV_ADD 0 0 0");
   EXPECT_EQ(applier.idents(), Idents{1});
   EXPECT_FALSE(stream.has_unfinished());
 }

@@ -165,10 +165,6 @@ TEST(KqueueRegistration, FreeBsdFiltersNotImplementedAreEnotsup) {
   ASSERT_TRUE(pipe.read_end);
   const uint64_t fd = static_cast<uint64_t>(pipe.r());
   EXPECT_EQ(kq.apply(change(fd, EVFILT_AIO, EV_ADD)), ENOTSUP);
-  EXPECT_EQ(kq.apply(change(fd, EVFILT_VNODE, EV_ADD, NOTE_WRITE)), ENOTSUP);
-  EXPECT_EQ(kq.apply(change(static_cast<uint64_t>(::getpid()), EVFILT_PROC, EV_ADD, NOTE_EXIT)),
-            ENOTSUP);
-  EXPECT_EQ(kq.apply(change(SIGUSR1, EVFILT_SIGNAL, EV_ADD)), ENOTSUP);
   EXPECT_EQ(kq.apply(change(fd, EVFILT_PROCDESC, EV_ADD, NOTE_EXIT)), ENOTSUP);
   EXPECT_EQ(kq.apply(change(0, EVFILT_FS, EV_ADD)), ENOTSUP);
   EXPECT_EQ(kq.apply(change(fd, EVFILT_LIO, EV_ADD)), ENOTSUP);

@@ -37,6 +37,7 @@ class ForwardingResolver final : public DescriptorResolver {
   bool names_registered(int fd, int epfd, int registered_as) override {
     return own_.names_registered(fd, epfd, registered_as);
   }
+  int process_id() const override { return own_.process_id(); }
 
  private:
   InProcessResolver own_;
@@ -58,6 +59,7 @@ class RemappingResolver final : public DescriptorResolver {
     if (fd != ident_ || real_ < 0) return false;
     return process_fd_names_registered(::getpid(), real_, epfd, registered_as);
   }
+  int process_id() const override { return ::getpid(); }
 
  private:
   const int ident_;

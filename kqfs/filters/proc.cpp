@@ -1,0 +1,239 @@
+// EVFILT_PROC: exit (with its wait(2) status), fork and exec of any
+// process the caller can see, not only children, and NOTE_TRACK. The
+// process-events connector reports all three; without it a pidfd per knote
+// still reports exits.
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kqfs/filters/filters.hpp"
+#include "kqfs/process_events.hpp"
+#include "kqfs/unique_fd.hpp"
+
+namespace kqfs {
+namespace {
+
+constexpr uint32_t kNeedsConnector = NOTE_FORK | NOTE_EXEC | NOTE_TRACK;
+
+// What /proc says of a process: gone, alive, or a zombie with its status.
+struct ProcessState {
+  bool exists = false;
+  bool zombie = false;
+  uint32_t exit_status = 0;  // for a zombie, as wait(2) reports it
+};
+
+ProcessState state_of(pid_t pid) {
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  std::ifstream file(path);
+  std::string line;
+  if (!std::getline(file, line)) return {};
+  ProcessState state;
+  state.exists = true;
+  // The command name may hold anything: the fields start after its last ')'.
+  std::istringstream fields(line.substr(line.rfind(')') + 2));
+  std::string field;
+  std::vector<std::string> values;
+  while (fields >> field)
+    values.push_back(field);
+  state.zombie = !values.empty() && values[0] == "Z";
+  // Field 52, exit_code, counted from field 3 (the state).
+  if (state.zombie && values.size() >= 50) state.exit_status = std::stoul(values[49]);
+  return state;
+}
+
+class ProcFilter;
+
+struct ProcKnote final : Knote, ProcessEvents::Subscriber, Source {
+  ProcKnote(const Kevent& change, ProcFilter& filter) : Knote(change), filter(filter) {}
+  ~ProcKnote() override;
+
+  pid_t pid() const { return static_cast<pid_t>(ident); }
+  void on_process_event(const ProcessEvent& event) override;
+  void on_ready(uint32_t) override;  // the pidfd, without the connector
+  void exited(uint32_t status);
+
+  ProcFilter& filter;
+  UniqueFd pidfd;
+  std::set<pid_t> threads;  // the process ends with the last of them
+  bool has_exited = false;
+  uint32_t exit_status = 0;
+  pid_t announce_parent = 0;  // NOTE_TRACK: NOTE_CHILD with this pid is due
+};
+
+class ProcFilter final : public Filter {
+ public:
+  ProcFilter(FilterHost& host, ProcessEvents& processes) : host_(host), processes_(processes) {}
+
+  Result<std::unique_ptr<Knote>> attach(const Kevent& change, const Caller& caller) override {
+    const pid_t pid = static_cast<pid_t>(change.ident);
+    if (change.ident == 0 || change.ident > INT32_MAX || !caller->sees_process(pid)) {
+      return Errno{ESRCH};
+    }
+    // Listen before looking, so that no exit falls in between.
+    const bool connector = processes_.open();
+    if (!connector && (change.fflags & kNeedsConnector)) {
+      host_.explain(processes_.why_unavailable());
+      return Errno{ENOTSUP};
+    }
+    auto kn = std::make_unique<ProcKnote>(change, *this);
+    kn->flags |= EV_CLEAR;  // as on every BSD
+    if (connector) {
+      processes_.subscribe(pid, *kn);
+    } else if (const int error = watch_with_pidfd(*kn); error != 0) {
+      return Errno{error};
+    }
+    const ProcessState state = state_of(pid);
+    if (!state.exists) return Errno{ESRCH};
+    kn->threads = live_threads_of(pid);
+    // All threads gone, not yet reaped: FreeBSD fires at once.
+    if (kn->threads.empty()) kn->exited(state.exit_status);
+    return std::unique_ptr<Knote>(std::move(kn));
+  }
+
+  void detach(Knote& kn) override { stop(proc(kn)); }
+
+  bool event(Knote& kn) override {
+    const ProcKnote& p = proc(kn);
+    return p.announce_parent != 0 || p.fflags != 0 || (p.flags & EV_DROP);
+  }
+
+  Kevent process(Knote& kn) override {
+    ProcKnote& p = proc(kn);
+    Kevent out = p.as_event();
+    if (p.announce_parent != 0) {
+      // A tracked child's first event: NOTE_CHILD, data = its parent.
+      out.fflags = NOTE_CHILD;
+      out.data = p.announce_parent;
+      out.flags &= static_cast<uint16_t>(~EV_EOF);
+      p.announce_parent = 0;
+      // Already gone: what it asked for once more, else silently.
+      if (p.has_exited) p.flags |= p.fflags != 0 ? EV_ONESHOT : EV_DROP;
+      p.requeue = p.fflags != 0 || p.has_exited;
+      return out;
+    }
+    out.data = (p.fflags & NOTE_EXIT) ? p.exit_status : 0;
+    if (p.flags & EV_CLEAR) p.fflags = 0;
+    return out;
+  }
+
+  // A child of a NOTE_TRACK process: a knote of its own with the parent's
+  // fflags and udata, announcing itself with NOTE_CHILD.
+  bool track(ProcKnote& parent, pid_t child) {
+    Kevent change{
+        static_cast<uint64_t>(child), EVFILT_PROC, parent.flags, parent.sfflags, 0, parent.udata};
+    change.flags &= static_cast<uint16_t>(~(EV_EOF | EV_ONESHOT | EV_DROP));
+    auto kn = std::make_unique<ProcKnote>(change, *this);
+    kn->announce_parent = parent.pid();
+    kn->threads = {child};
+    ProcKnote& made = *kn;
+    processes_.subscribe(child, made);
+    if (!host_.insert(std::move(kn))) return false;  // unsubscribed by its destructor
+    host_.post(made);
+    return true;
+  }
+
+  void post(ProcKnote& kn) { host_.post(kn); }
+
+  void stop(ProcKnote& kn) {
+    processes_.unsubscribe(kn.pid(), kn);
+    if (kn.pidfd) {
+      host_.remove_source(kn.pidfd.get());
+      kn.pidfd.reset();
+    }
+  }
+
+ private:
+  static ProcKnote& proc(Knote& kn) { return static_cast<ProcKnote&>(kn); }
+
+  int watch_with_pidfd(ProcKnote& kn) {
+    kn.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, kn.pid(), 0)));
+    if (!kn.pidfd) return errno == EMFILE || errno == ENFILE ? ENOMEM : ESRCH;
+    host_.add_source(kn.pidfd.get(), EPOLLIN, kn);
+    return 0;
+  }
+
+  FilterHost& host_;
+  ProcessEvents& processes_;
+};
+
+// Also for a tracked child whose knote could not be added.
+ProcKnote::~ProcKnote() {
+  filter.stop(*this);
+}
+
+void ProcKnote::exited(uint32_t status) {
+  has_exited = true;
+  exit_status = status;
+  fflags |= sfflags & NOTE_EXIT;
+  flags |= EV_EOF;
+  // Delivered once, then gone; with nothing asked for, gone at once.
+  if (announce_parent == 0) flags |= EV_ONESHOT;
+  if (fflags == 0 && announce_parent == 0) flags |= EV_DROP;
+}
+
+void ProcKnote::on_process_event(const ProcessEvent& event) {
+  if (has_exited) return;
+  switch (event.kind) {
+    case ProcessEvent::Kind::fork:
+      if (event.pid != event.tgid) {  // a new thread, not a process
+        threads.insert(event.pid);
+        return;
+      }
+      fflags |= sfflags & NOTE_FORK;
+      if ((sfflags & NOTE_TRACK) && !filter.track(*this, event.pid)) fflags |= NOTE_TRACKERR;
+      break;
+    case ProcessEvent::Kind::exec:
+      fflags |= sfflags & NOTE_EXEC;
+      break;
+    case ProcessEvent::Kind::exit:
+      // The process ends with its last thread, the main one or not; the
+      // status is that thread's (the whole group's after exit_group()).
+      threads.erase(event.pid);
+      if (!threads.empty()) return;
+      exited(event.exit_status);
+      break;
+    case ProcessEvent::Kind::lost: {
+      threads = live_threads_of(pid());
+      if (threads.empty()) exited(state_of(pid()).exit_status);
+      break;
+    }
+  }
+  if (fflags != 0 || (flags & EV_DROP) || announce_parent != 0) filter.post(*this);
+}
+
+// Without the connector: the pidfd turned readable, the process is gone.
+void ProcKnote::on_ready(uint32_t) {
+  if (has_exited) return;
+  const ProcessState state = state_of(pid());
+  siginfo_t info{};
+  uint32_t status = state.exit_status;
+  // A child of ours can say more, without being reaped.
+  if (!state.zombie &&
+      ::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+      info.si_pid != 0) {
+    status = info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0)
+                                        : static_cast<uint32_t>(info.si_status) |
+                                              (info.si_code == CLD_DUMPED ? WCOREFLAG : 0);
+  }
+  exited(status);
+  filter.post(*this);
+}
+
+}  // namespace
+
+std::unique_ptr<Filter> make_proc_filter(FilterHost& host, ProcessEvents& processes) {
+  return std::make_unique<ProcFilter>(host, processes);
+}
+
+}  // namespace kqfs

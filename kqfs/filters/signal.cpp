@@ -1,0 +1,195 @@
+// EVFILT_SIGNAL: counts every signal sent to the process that registered
+// the knote, ignored ones too (but an ignored SIGCHLD, as FreeBSD), while
+// the process's own handlers, mask and dispositions stay as they are.
+#include <signal.h>
+
+#include <fstream>
+#include <string>
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "kqfs/filters/filters.hpp"
+#include "kqfs/process_events.hpp"
+#include "kqfs/signal_trace.hpp"
+
+namespace kqfs {
+namespace {
+
+constexpr uint64_t kLastSignal = 64;  // Linux: 1..64, realtime ones included
+
+// Whether `process` set `signal` to SIG_IGN (not merely left a default
+// that ignores it): SigIgn in /proc/PID/status.
+bool set_to_ignore(pid_t process, int signal) {
+  std::ifstream status("/proc/" + std::to_string(process) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("SigIgn:", 0) == 0) {
+      const unsigned long long mask = std::stoull(line.substr(7), nullptr, 16);
+      return (mask >> (signal - 1)) & 1;
+    }
+  }
+  return false;
+}
+
+struct SignalKnote final : Knote {
+  SignalKnote(const Kevent& change, Caller caller)
+      : Knote(change), caller(std::move(caller)), process(this->caller->process_id()) {}
+  const Caller caller;
+  const pid_t process;
+  int64_t count = 0;  // sent since the last delivery
+};
+
+class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
+ public:
+  SignalFilter(FilterHost& host, ProcessEvents& processes)
+      : host_(host),
+        processes_(processes),
+        trace_(host, [this](const GeneratedSignal& signal) { on_signal(signal); }) {}
+
+  ~SignalFilter() override {
+    for (const auto& [process, watched] : watched_)
+      processes_.unsubscribe(process, *this);
+  }
+
+  bool tied_to_caller() const override { return true; }
+
+  Result<std::unique_ptr<Knote>> attach(const Kevent& change, const Caller& caller) override {
+    if (change.ident == 0 || change.ident > kLastSignal) return Errno{EINVAL};
+    std::string why_not;
+    if (!trace_.open(why_not)) {
+      host_.explain(why_not);
+      return Errno{ENOTSUP};
+    }
+    auto kn = std::make_unique<SignalKnote>(change, caller);
+    kn->flags |= EV_CLEAR;  // as on every BSD
+    if (!watched_.contains(kn->process)) {
+      // Thread-directed signals name the thread: follow the threads too;
+      // process-directed ones name the main thread, even after it ended.
+      Watched& watched = watched_[kn->process];
+      watched.threads = live_threads_of(kn->process);
+      watched.threads.insert(kn->process);
+      if (processes_.open()) processes_.subscribe(kn->process, *this);
+      update_targets();
+    }
+    watched_[kn->process].knotes[static_cast<int>(change.ident)] = kn.get();
+    return std::unique_ptr<Knote>(std::move(kn));
+  }
+
+  void detach(Knote& kn) override {
+    const SignalKnote& s = signal(kn);
+    const auto found = watched_.find(s.process);
+    if (found == watched_.end()) return;
+    found->second.knotes.erase(static_cast<int>(s.ident));
+    if (found->second.knotes.empty()) {
+      processes_.unsubscribe(s.process, *this);
+      watched_.erase(found);
+      update_targets();
+    }
+  }
+
+  bool event(Knote& kn) override { return signal(kn).count > 0; }
+
+  Kevent process(Knote& kn) override {
+    SignalKnote& s = signal(kn);
+    Kevent out = s.as_event();
+    out.fflags = 0;
+    out.data = s.count;
+    if (s.flags & EV_CLEAR) s.count = 0;
+    return out;
+  }
+
+  // The knote counts for one process: another process's EV_ADD replaces it.
+  bool current(Knote& kn, const Caller& caller) override {
+    return signal(kn).process == caller->process_id();
+  }
+  bool registered_by(const Knote& kn, const DescriptorResolver& caller) const override {
+    return static_cast<const SignalKnote&>(kn).caller.get() == &caller;
+  }
+
+  void on_process_event(const ProcessEvent& event) override {
+    const auto found = watched_.find(event.tgid);
+    if (found == watched_.end() || event.pid == event.tgid) return;
+    if (event.kind == ProcessEvent::Kind::fork) found->second.threads.insert(event.pid);
+    if (event.kind == ProcessEvent::Kind::exit) found->second.threads.erase(event.pid);
+    update_targets();
+  }
+
+ private:
+  struct Watched {
+    std::set<pid_t> threads;             // alive now
+    std::map<int, SignalKnote*> knotes;  // by signal number
+  };
+
+  static SignalKnote& signal(Knote& kn) { return static_cast<SignalKnote&>(kn); }
+
+  // The watched process `thread` belongs to, if any.
+  std::pair<const pid_t, Watched>* owner_of(pid_t thread) {
+    for (auto& entry : watched_) {
+      if (entry.second.threads.contains(thread)) return &entry;
+    }
+    return nullptr;
+  }
+
+  // The threads of every watched process, and any thread born since the
+  // newest pid now known: a thread can be signalled before the queue has
+  // read of its birth.
+  void update_targets() {
+    std::set<pid_t> targets;
+    for (const auto& [process, watched] : watched_) {
+      targets.insert(watched.threads.begin(), watched.threads.end());
+    }
+    newest_known_ = last_pid();
+    trace_.set_targets(targets, newest_known_);
+  }
+
+  static pid_t last_pid() {
+    std::ifstream last("/proc/sys/kernel/ns_last_pid");
+    pid_t pid = 0;
+    last >> pid;
+    return pid;
+  }
+
+  void on_signal(const GeneratedSignal& generated) {
+    auto* owner = owner_of(generated.target);
+    if (owner == nullptr && generated.target > newest_known_) {
+      // A thread born since: read the births not read yet. Not one of ours:
+      // raise the bound, so that its signals stay out.
+      processes_.on_ready(0);
+      owner = owner_of(generated.target);
+      if (owner == nullptr) update_targets();
+    }
+    if (owner == nullptr) return;
+    auto& [process, watched] = *owner;
+    const auto knote = watched.knotes.find(generated.signal);
+    if (knote == watched.knotes.end()) return;
+    // FreeBSD sends no SIGCHLD at a child's exit when the parent set it to
+    // SIG_IGN, so records none; Linux sends it as "ignored", for the default
+    // disposition too (which FreeBSD records), and for kill(2) FreeBSD
+    // records it whatever the disposition.
+    if (generated.signal == SIGCHLD && generated.ignored && generated.code > 0 &&
+        set_to_ignore(process, SIGCHLD)) {
+      return;
+    }
+    ++knote->second->count;
+    host_.post(*knote->second);
+  }
+
+  FilterHost& host_;
+  ProcessEvents& processes_;
+  std::unordered_map<pid_t, Watched> watched_;
+  pid_t newest_known_ = 0;
+  SignalTrace trace_;  // after watched_: its handler reads it
+};
+
+}  // namespace
+
+std::unique_ptr<Filter> make_signal_filter(FilterHost& host, ProcessEvents& processes) {
+  return std::make_unique<SignalFilter>(host, processes);
+}
+
+}  // namespace kqfs

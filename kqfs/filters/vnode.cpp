@@ -1,0 +1,265 @@
+// EVFILT_VNODE: what happens to a file or directory, from the queue's one
+// inotify instance. inotify says less than FreeBSD's VFS hooks, so some
+// notes are derived: NOTE_DELETE from the link count falling, NOTE_EXTEND
+// from the size growing, NOTE_LINK from the link count rising (files) or a
+// subdirectory coming or going (directories).
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "kqfs/file_events.hpp"
+#include "kqfs/filters/descriptor.hpp"
+#include "kqfs/filters/filters.hpp"
+
+namespace kqfs {
+namespace {
+
+constexpr uint32_t kEntryChanges = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO;
+
+std::optional<struct stat> stat_of(const Caller& caller, uint64_t ident) {
+  auto borrowed = caller->borrow(static_cast<int>(ident));
+  struct stat st {};
+  if (!borrowed || ::fstat(borrowed->get(), &st) != 0) return std::nullopt;
+  return st;
+}
+
+bool anonymous_pipe(int fd) {
+  char path[32];
+  char target[16];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  const ssize_t length = ::readlink(path, target, sizeof target);
+  return length >= 5 && std::string(target, 5) == "pipe:";
+}
+
+bool same_time(const timespec& a, const timespec& b) {
+  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+// What inotify must report for the notes asked for.
+uint32_t inotify_mask(uint32_t notes, bool directory) {
+  uint32_t mask = IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+  mask |= directory ? kEntryChanges : IN_MODIFY;
+  if (notes & NOTE_OPEN) mask |= IN_OPEN;
+  if (notes & NOTE_CLOSE) mask |= IN_CLOSE_NOWRITE;
+  if (notes & NOTE_CLOSE_WRITE) mask |= IN_CLOSE_WRITE;
+  if (notes & NOTE_READ) mask |= IN_ACCESS;
+  return mask;
+}
+
+struct VnodeKnote final : Knote, FileEvents::Subscriber {
+  VnodeKnote(const Kevent& change, FilterHost& host, FileEvents& files, Caller caller,
+             const struct stat& st)
+      : Knote(change),
+        host(host),
+        files(files),
+        caller(std::move(caller)),
+        device(st.st_dev),
+        inode(st.st_ino),
+        directory(S_ISDIR(st.st_mode)),
+        last(st) {}
+
+  void on_file_event(const FileEvent& event) override;
+  uint32_t notes_for(const FileEvent& event);
+  int subscribe(int fd);
+  void unsubscribe();
+
+  FilterHost& host;
+  FileEvents& files;
+  const Caller caller;
+  const dev_t device;  // identity: the open file's inode
+  const ino_t inode;
+  const bool directory;
+  // What inotify cannot say is read from the inode: the last look at it.
+  // Each event updates only what it is about, since a later change may
+  // already show when an earlier event is handled.
+  struct stat last;
+  int watch = -1;
+  // A directory also watches its parent: rmdir of a directory that is still
+  // open tells the directory itself nothing until its last close.
+  int parent_watch = -1;
+};
+
+int VnodeKnote::subscribe(int fd) {
+  auto self = files.subscribe(fd, inotify_mask(sfflags, directory), *this);
+  if (!self) return self.error();
+  watch = *self;
+  if (directory) {
+    auto parent = files.subscribe(fd, IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR, *this, true);
+    if (parent) parent_watch = *parent;
+  }
+  return 0;
+}
+
+void VnodeKnote::unsubscribe() {
+  if (watch >= 0) files.unsubscribe(watch, *this);
+  // "/" is its own parent: one watch, unsubscribed once.
+  if (parent_watch >= 0 && parent_watch != watch) files.unsubscribe(parent_watch, *this);
+  watch = parent_watch = -1;
+}
+
+// The FreeBSD notes an inotify event stands for.
+uint32_t VnodeKnote::notes_for(const FileEvent& event) {
+  const uint32_t mask = event.mask;
+  uint32_t notes = 0;
+  if (event.watch == parent_watch) {
+    // An entry of the parent went: was it this directory?
+    if (event.about_entry && (mask & IN_ISDIR)) {
+      if (auto st = stat_of(caller, ident); st && st->st_nlink == 0) notes |= NOTE_DELETE;
+    }
+    return notes;
+  }
+  if (event.about_entry) {  // a directory's entries (its own events carry no name)
+    if (mask & (IN_CREATE | IN_DELETE)) notes |= NOTE_WRITE;
+    const bool moved_from = mask & IN_MOVED_FROM;
+    const bool moved_to = mask & IN_MOVED_TO;
+    if (moved_from || moved_to) {
+      notes |= NOTE_WRITE;
+      if (moved_from != moved_to) notes |= NOTE_EXTEND;  // into or out of this directory
+    }
+    // Subdirectories change the link count (their ".."), except when one
+    // is only renamed within this directory.
+    if ((mask & IN_ISDIR) && (mask & (IN_CREATE | IN_DELETE))) notes |= NOTE_LINK;
+    if ((mask & IN_ISDIR) && moved_from != moved_to) notes |= NOTE_LINK;
+    return notes;
+  }
+
+  if (mask & IN_DELETE_SELF) notes |= NOTE_DELETE;
+  if (mask & IN_MOVE_SELF) notes |= NOTE_RENAME;
+  if (mask & IN_OPEN) notes |= NOTE_OPEN;
+  if (mask & IN_CLOSE_NOWRITE) notes |= NOTE_CLOSE;
+  if (mask & IN_CLOSE_WRITE) notes |= NOTE_CLOSE_WRITE;
+  if (mask & IN_ACCESS) notes |= NOTE_READ;
+  if (mask & (IN_MODIFY | IN_ATTRIB)) {
+    if (auto st = stat_of(caller, ident)) {
+      if (mask & IN_MODIFY) {
+        // A write; one that grew the file extends it; a shrink is a
+        // truncation, which FreeBSD reports as an attribute change.
+        if (st->st_size > last.st_size) notes |= NOTE_WRITE | NOTE_EXTEND;
+        if (st->st_size == last.st_size) notes |= NOTE_WRITE;
+        if (st->st_size < last.st_size) notes |= NOTE_ATTRIB;
+        last.st_size = st->st_size;
+        last.st_mtim = st->st_mtim;
+      }
+      if (mask & IN_ATTRIB) {
+        // inotify merges repeated IN_ATTRIBs, so each kind of change is
+        // read off the inode: unlink (even with links left) is NOTE_DELETE,
+        // as FreeBSD; link(2) NOTE_LINK; mode, owner or times NOTE_ATTRIB;
+        // a change that shows nowhere (xattrs) NOTE_ATTRIB too.
+        if (st->st_nlink < last.st_nlink) notes |= NOTE_DELETE;
+        if (st->st_nlink > last.st_nlink) notes |= NOTE_LINK;
+        const bool attributes_changed =
+            st->st_mode != last.st_mode || st->st_uid != last.st_uid || st->st_gid != last.st_gid ||
+            !same_time(st->st_mtim, last.st_mtim) || !same_time(st->st_atim, last.st_atim);
+        if (attributes_changed || st->st_nlink == last.st_nlink) notes |= NOTE_ATTRIB;
+        const off_t size = last.st_size;  // a write's to see: its IN_MODIFY may follow
+        last = *st;
+        last.st_size = size;
+      }
+    } else if (mask & IN_MODIFY) {
+      notes |= NOTE_WRITE;
+    } else {
+      notes |= NOTE_ATTRIB;
+    }
+  }
+  return notes;
+}
+
+void VnodeKnote::on_file_event(const FileEvent& event) {
+  if (event.mask & IN_UNMOUNT) {
+    // Revoked: reported once, with EV_EOF, whether asked for or not (BSD).
+    fflags |= sfflags & NOTE_REVOKE;
+    flags |= EV_EOF | EV_ONESHOT;
+  }
+  if (event.mask & IN_IGNORED) {
+    if (event.watch == watch) watch = -1;
+    if (event.watch == parent_watch) parent_watch = -1;
+  }
+  if (event.mask & IN_MOVE_SELF && directory && parent_watch >= 0) {
+    // The parent changed; the next look at it will be through a new watch.
+    files.unsubscribe(parent_watch, *this);
+    parent_watch = -1;
+    if (auto borrowed = caller->borrow(static_cast<int>(ident))) {
+      if (auto parent = files.subscribe(borrowed->get(), IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR,
+                                        *this, true)) {
+        parent_watch = *parent;
+      }
+    }
+  }
+  fflags |= notes_for(event) & sfflags;
+  if (fflags != 0 || (flags & EV_EOF)) host.post(*this);
+}
+
+class VnodeFilter final : public Filter {
+ public:
+  VnodeFilter(FilterHost& host, FileEvents& files) : host_(host), files_(files) {}
+
+  bool takes_descriptor() const override { return true; }
+
+  Result<std::unique_ptr<Knote>> attach(const Kevent& change, const Caller& caller) override {
+    auto borrowed = caller->borrow(static_cast<int>(change.ident));
+    if (!borrowed) return Errno{borrowed.error()};
+    struct stat st {};
+    if (::fstat(borrowed->get(), &st) != 0) return last_errno();
+    // Files, directories, devices and named pipes; not sockets or pipes.
+    if (S_ISSOCK(st.st_mode) || (S_ISFIFO(st.st_mode) && anonymous_pipe(borrowed->get()))) {
+      return Errno{EINVAL};
+    }
+    auto kn = std::make_unique<VnodeKnote>(change, host_, files_, caller, st);
+    if (const int error = kn->subscribe(borrowed->get()); error != 0) {
+      host_.explain("inotify cannot watch it");
+      return Errno{error};
+    }
+    return std::unique_ptr<Knote>(std::move(kn));
+  }
+
+  void detach(Knote& kn) override { vnode(kn).unsubscribe(); }
+
+  // The interest may grow: inotify adds to the watch's mask.
+  int touch(Knote& kn, const Kevent& change) override {
+    VnodeKnote& v = vnode(kn);
+    v.sfflags = change.fflags;
+    v.sdata = change.data;
+    if (v.watch >= 0) {
+      if (auto borrowed = v.caller->borrow(static_cast<int>(v.ident))) {
+        files_.subscribe(borrowed->get(), inotify_mask(v.sfflags, v.directory), v);
+      }
+    }
+    return 0;
+  }
+
+  // What happened since the last delivery; data stays 0.
+  bool event(Knote& kn) override { return kn.fflags != 0 || (kn.flags & EV_EOF); }
+
+  int check_descriptor(uint64_t ident, const Caller& caller) override {
+    return check_caller_descriptor(ident, caller);
+  }
+  bool current(Knote& kn, const Caller& caller) override { return names_it(vnode(kn), caller); }
+  bool alive(Knote& kn) override { return names_it(vnode(kn), vnode(kn).caller); }
+  bool registered_by(const Knote& kn, const DescriptorResolver& caller) const override {
+    return static_cast<const VnodeKnote&>(kn).caller.get() == &caller;
+  }
+
+ private:
+  static VnodeKnote& vnode(Knote& kn) { return static_cast<VnodeKnote&>(kn); }
+
+  // Whether `caller`'s descriptor still names the watched inode.
+  static bool names_it(const VnodeKnote& v, const Caller& caller) {
+    const auto st = stat_of(caller, v.ident);
+    return st && st->st_dev == v.device && st->st_ino == v.inode;
+  }
+
+  FilterHost& host_;
+  FileEvents& files_;
+};
+
+}  // namespace
+
+std::unique_ptr<Filter> make_vnode_filter(FilterHost& host, FileEvents& files) {
+  return std::make_unique<VnodeFilter>(host, files);
+}
+
+}  // namespace kqfs

@@ -1,0 +1,153 @@
+#include "kqfs/process_events.hpp"
+
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+namespace kqfs {
+
+std::set<pid_t> live_threads_of(pid_t process) {
+  std::set<pid_t> threads;
+  const std::string tasks = "/proc/" + std::to_string(process) + "/task";
+  DIR* directory = ::opendir(tasks.c_str());
+  if (directory == nullptr) return threads;
+  while (const dirent* entry = ::readdir(directory)) {
+    const long thread = std::atol(entry->d_name);
+    if (thread <= 0) continue;
+    // A main thread that ended before the others stays listed, as a zombie.
+    std::ifstream stat(tasks + "/" + entry->d_name + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    const size_t after_name = line.rfind(')');
+    const char state = after_name != std::string::npos && after_name + 2 < line.size()
+                           ? line[after_name + 2]
+                           : 'X';
+    if (state != 'Z' && state != 'X') threads.insert(static_cast<pid_t>(thread));
+  }
+  ::closedir(directory);
+  return threads;
+}
+
+ProcessEvents::~ProcessEvents() {
+  if (socket_) host_.remove_source(socket_.get());
+}
+
+bool ProcessEvents::open() {
+  if (socket_) return true;
+  if (tried_) return false;
+  tried_ = true;
+  UniqueFd socket(
+      ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR));
+  sockaddr_nl address{};
+  address.nl_family = AF_NETLINK;
+  address.nl_groups = CN_IDX_PROC;
+  if (!socket || ::bind(socket.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    why_unavailable_ = std::string("no process-events connector: ") + std::strerror(errno);
+    return false;
+  }
+  // Subscribe: a connector message holding PROC_CN_MCAST_LISTEN.
+  const uint32_t operation = PROC_CN_MCAST_LISTEN;
+  alignas(nlmsghdr) char request[NLMSG_SPACE(sizeof(cn_msg) + sizeof operation)] = {};
+  auto* header = reinterpret_cast<nlmsghdr*>(request);
+  header->nlmsg_len = NLMSG_LENGTH(sizeof(cn_msg) + sizeof operation);
+  header->nlmsg_type = NLMSG_DONE;
+  header->nlmsg_pid = static_cast<uint32_t>(::getpid());
+  auto* message = static_cast<cn_msg*>(NLMSG_DATA(header));
+  message->id.idx = CN_IDX_PROC;
+  message->id.val = CN_VAL_PROC;
+  message->len = sizeof operation;
+  std::memcpy(message->data, &operation, sizeof operation);
+  if (::send(socket.get(), request, header->nlmsg_len, 0) < 0) {
+    why_unavailable_ = std::string("process-events connector refused: ") + std::strerror(errno);
+    return false;
+  }
+  socket_ = std::move(socket);
+  host_.add_source(socket_.get(), EPOLLIN, *this);
+  return true;
+}
+
+void ProcessEvents::subscribe(pid_t tgid, Subscriber& subscriber) {
+  auto& list = subscribers_[tgid];
+  if (std::find(list.begin(), list.end(), &subscriber) == list.end()) list.push_back(&subscriber);
+}
+
+void ProcessEvents::unsubscribe(pid_t tgid, Subscriber& subscriber) {
+  auto found = subscribers_.find(tgid);
+  if (found == subscribers_.end()) return;
+  auto& list = found->second;
+  list.erase(std::remove(list.begin(), list.end(), &subscriber), list.end());
+  if (list.empty()) subscribers_.erase(found);
+}
+
+void ProcessEvents::on_ready(uint32_t) {
+  if (!socket_) return;
+  alignas(nlmsghdr) char buffer[8192];
+  for (;;) {
+    const ssize_t length = ::recv(socket_.get(), buffer, sizeof buffer, 0);
+    if (length < 0) {
+      if (errno != ENOBUFS) return;  // drained
+      // The kernel dropped messages: everyone looks at their process.
+      std::vector<pid_t> watched;
+      for (const auto& [tgid, list] : subscribers_)
+        watched.push_back(tgid);
+      for (const pid_t tgid : watched)
+        notify(tgid, ProcessEvent{ProcessEvent::Kind::lost, tgid, tgid});
+      continue;
+    }
+    int remaining = static_cast<int>(length);
+    for (auto* header = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(header, remaining);
+         header = NLMSG_NEXT(header, remaining)) {
+      const auto* message = static_cast<const cn_msg*>(NLMSG_DATA(header));
+      if (message->id.idx != CN_IDX_PROC || message->len < sizeof(proc_event)) continue;
+      proc_event event;
+      std::memcpy(&event, message->data, sizeof event);
+      switch (event.what) {
+        case proc_event::PROC_EVENT_FORK: {
+          const auto& fork = event.event_data.fork;
+          // A new thread's parent is its process's parent (CLONE_THREAD
+          // shares real_parent): tell its own process instead.
+          const bool thread = fork.child_pid != fork.child_tgid;
+          notify(thread ? fork.child_tgid : fork.parent_tgid,
+                 ProcessEvent{ProcessEvent::Kind::fork, fork.child_pid, fork.child_tgid});
+          break;
+        }
+        case proc_event::PROC_EVENT_EXEC: {
+          const auto& exec = event.event_data.exec;
+          notify(exec.process_tgid,
+                 ProcessEvent{ProcessEvent::Kind::exec, exec.process_pid, exec.process_tgid});
+          break;
+        }
+        case proc_event::PROC_EVENT_EXIT: {
+          const auto& exit = event.event_data.exit;
+          notify(exit.process_tgid, ProcessEvent{ProcessEvent::Kind::exit, exit.process_pid,
+                                                 exit.process_tgid, exit.exit_code});
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+}
+
+// Subscribers post knotes and may subscribe others (NOTE_TRACK); the list
+// is copied so that neither disturbs this loop.
+void ProcessEvents::notify(pid_t tgid, const ProcessEvent& event) {
+  const auto found = subscribers_.find(tgid);
+  if (found == subscribers_.end()) return;
+  const std::vector<Subscriber*> listeners = found->second;
+  for (Subscriber* subscriber : listeners)
+    subscriber->on_process_event(event);
+}
+
+}  // namespace kqfs
