@@ -208,7 +208,8 @@ void Filesystem::mount() {
       !(mount_info.stx_mask & STATX_MNT_ID)) {
     throw std::runtime_error("cannot read the mount's id");
   }
-  processes_ = std::make_unique<Processes>(mount_info.stx_mnt_id);
+  processes_ = std::make_unique<Processes>(mount_info.stx_mnt_id,
+                                           [this](uint64_t inode) { return readiness_of(inode); });
 
   fuse_watch_ = loop_.watch(fd, EPOLLIN, [this](uint32_t) { on_fuse_readable(); });
   sweep_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
@@ -266,12 +267,15 @@ std::optional<struct stat> Filesystem::attributes_of_inode(fuse_ino_t inode) con
     case kQueuesInode:
       return attributes_of_queues(owner_uid_, owner_gid_, mounted_at_);
     case kCloneInode:
-      return attributes_of_clone(owner_uid_, owner_gid_, mounted_at_);
+      return attributes_of_clone(kCloneInode, owner_uid_, owner_gid_, mounted_at_);
     default:
       break;
   }
   const auto decoded = decode_inode(inode);
   if (!decoded) return std::nullopt;
+  if (decoded->second == FileKind::clone) {
+    return attributes_of_clone(inode, owner_uid_, owner_gid_, mounted_at_);
+  }
   const auto queue = tree_.find(decoded->first);
   if (queue == nullptr) return std::nullopt;
   return attributes_of(*queue, decoded->second);
@@ -283,7 +287,7 @@ void Filesystem::lookup(fuse_req_t request, fuse_ino_t parent, const char* name)
   if (parent == kRootInode && wanted == "kq") {
     found = attributes_of_inode(kQueuesInode);
   } else if (parent == kQueuesInode && wanted == "clone") {
-    found = attributes_of_inode(kCloneInode);
+    found = attributes_of_inode(file_inode(tree_.reserve_id(), FileKind::clone));
   } else if (parent == kQueuesInode) {
     if (const auto queue = tree_.find(wanted)) found = attributes_of(*queue, FileKind::directory);
   } else if (const auto decoded = decode_inode(parent);
@@ -315,7 +319,8 @@ void Filesystem::setattr(fuse_req_t request, fuse_ino_t inode, const struct stat
   const auto queue = decoded ? tree_.find(decoded->first) : nullptr;
   if (to_set & FUSE_SET_ATTR_SIZE) {
     // "> changes" truncates: a stream has nothing to cut, so size 0 is fine.
-    const bool writable = inode == kCloneInode || (queue != nullptr && is_changes(decoded->second));
+    const bool writable = decoded && (decoded->second == FileKind::clone ||
+                                      (queue != nullptr && is_changes(decoded->second)));
     if (!writable || attributes.st_size != 0) {
       fuse_reply_err(request, EINVAL);
       return;
@@ -390,8 +395,8 @@ void Filesystem::readdir(fuse_req_t request, fuse_ino_t inode, size_t size, off_
 }
 
 std::shared_ptr<QueueNode> Filesystem::create_queue(std::string name, const fuse_ctx& context,
-                                                    mode_t mode, bool anonymous) {
-  auto queue = tree_.add(std::move(name));
+                                                    mode_t mode, bool anonymous, uint64_t id) {
+  auto queue = tree_.add(std::move(name), id);
   queue->uid = context.uid;
   queue->gid = context.gid;
   queue->mode = mode & 07777;
@@ -458,15 +463,17 @@ void Filesystem::remove_queue(QueueNode& queue) {
 void Filesystem::open(fuse_req_t request, fuse_ino_t inode, fuse_file_info& info) {
   std::shared_ptr<QueueNode> queue;
   FileKind kind;
-  if (inode == kCloneInode) {
+  const auto decoded = decode_inode(inode);
+  if (inode == kCloneInode || (decoded && decoded->second == FileKind::clone)) {
     if (tree_.size() >= options_.max_queues) {
       fuse_reply_err(request, ENOSPC);
       return;
     }
-    queue = create_queue(tree_.unused_anonymous_name(), *fuse_req_ctx(request), 0700, true);
+    // The queue takes the id its inode was given at lookup.
+    const uint64_t id = decoded ? decoded->first : tree_.reserve_id();
+    queue = create_queue(tree_.unused_anonymous_name(id), *fuse_req_ctx(request), 0700, true, id);
     kind = FileKind::clone;
   } else {
-    const auto decoded = decode_inode(inode);
     queue = decoded ? tree_.find(decoded->first) : nullptr;
     if (queue == nullptr || decoded->second == FileKind::directory) {
       fuse_reply_err(request, queue == nullptr ? ENOENT : EISDIR);
@@ -476,6 +483,8 @@ void Filesystem::open(fuse_req_t request, fuse_ino_t inode, fuse_file_info& info
   }
 
   auto file = std::make_unique<OpenFile>(queue, kind);
+  // A kqueue is its opener's: a forked child cannot use it (BSD).
+  if (kind == FileKind::clone) file->owner = process_of_thread(fuse_req_ctx(request)->pid);
   if (kind == FileKind::status) {
     queue->engine->sweep();
     file->status_text = status_of(*queue);
@@ -490,7 +499,8 @@ void Filesystem::open(fuse_req_t request, fuse_ino_t inode, fuse_file_info& info
   // queue on its lock (FOPEN_STREAM). The text events file and status stay
   // seekable: GNU head lseeks back after its line and complains on a
   // regular file that refuses; reads of events ignore the offset.
-  uint32_t flags = is_changes(kind) ? 0 : FOPEN_NOFLUSH;  // close() matters to changes only
+  // close() matters to changes files only: an unfinished line or record.
+  uint32_t flags = is_changes(kind) ? 0 : FOPEN_NOFLUSH;
   if (kind != FileKind::events && kind != FileKind::status) flags |= FOPEN_STREAM;
   if (reply_open_with(request, info, flags) != 0) {
     // The opener is gone: undo, as release will never come.
@@ -503,6 +513,15 @@ void Filesystem::open(fuse_req_t request, fuse_ino_t inode, fuse_file_info& info
 OpenFile* Filesystem::file_of(const fuse_file_info& info) const {
   const auto found = open_files_.find(info.fh);
   return found == open_files_.end() ? nullptr : found->second.get();
+}
+
+// The open file for a read, write or poll, or null for EBADF: a kqueue
+// handle answers only the process that opened it.
+OpenFile* Filesystem::usable_file(fuse_req_t request, const fuse_file_info& info) const {
+  OpenFile* file = file_of(info);
+  if (file == nullptr || file->kind != FileKind::clone) return file;
+  const pid_t thread = fuse_req_ctx(request)->pid;
+  return thread == file->owner || process_of_thread(thread) == file->owner ? file : nullptr;
 }
 
 void Filesystem::release(fuse_req_t request, fuse_file_info& info) {
@@ -568,7 +587,7 @@ kqfs::codec::WriteOutcome Filesystem::apply_changes(QueueNode& queue, OpenFile& 
 }
 
 void Filesystem::write(fuse_req_t request, const char* data, size_t size, fuse_file_info& info) {
-  OpenFile* file = file_of(info);
+  OpenFile* file = usable_file(request, info);
   if (file == nullptr || !is_changes(file->kind)) {
     fuse_reply_err(request, EBADF);
     return;
@@ -612,7 +631,7 @@ bool Filesystem::try_answer(QueueNode& queue, fuse_req_t request, size_t size, O
 }
 
 void Filesystem::read(fuse_req_t request, size_t size, off_t offset, fuse_file_info& info) {
-  OpenFile* file = file_of(info);
+  OpenFile* file = usable_file(request, info);
   if (file == nullptr) {
     fuse_reply_err(request, EBADF);
     return;
@@ -688,7 +707,7 @@ void Filesystem::notify_pollers(QueueNode& queue) {
 }
 
 void Filesystem::poll(fuse_req_t request, fuse_file_info& info, fuse_pollhandle* handle) {
-  OpenFile* file = file_of(info);
+  OpenFile* file = usable_file(request, info);
   if (file == nullptr) {
     if (handle != nullptr) fuse_pollhandle_destroy(handle);
     fuse_reply_err(request, EBADF);
@@ -720,8 +739,12 @@ void Filesystem::poll(fuse_req_t request, fuse_file_info& info, fuse_pollhandle*
 
 void Filesystem::on_queue_ready(QueueNode& queue) {
   if (queue.removed()) return;
-  queue.engine->process();
+  // Waiting readers collect, which takes in the kernel's news itself (a
+  // pass before would look at every descriptor twice); what no reader took
+  // in is taken in after, usually with nothing left to look at.
   serve(queue);
+  queue.engine->process();
+  if (queue.engine->pending() > 0) notify_pollers(queue);
 }
 
 // ------------------------------------------------------------------ upkeep
@@ -738,6 +761,14 @@ void Filesystem::on_process_exit(pid_t pid) {
     }
   }
   processes_->erase(pid);
+}
+
+// Nesting: a kqueue handle or an events file stands for its queue.
+int Filesystem::readiness_of(uint64_t inode) const {
+  const auto decoded = decode_inode(inode);
+  if (!decoded || !(decoded->second == FileKind::clone || is_events(decoded->second))) return -1;
+  const auto queue = tree_.find(decoded->first);
+  return queue != nullptr && !queue->removed() ? queue->engine->readiness_fd() : -1;
 }
 
 void Filesystem::sweep_all() {

@@ -35,6 +35,7 @@ class OpenFile {
   kqfs::codec::EventStream events;
   std::string status_text;          // a status file's snapshot, taken at open
   fuse_pollhandle* poll = nullptr;  // kept to say when it becomes readable
+  pid_t owner = 0;                  // kq/clone handles: the process that opened it
 };
 
 class Filesystem {
@@ -73,14 +74,16 @@ class Filesystem {
   void on_queue_ready(QueueNode& queue);
   void on_process_exit(pid_t pid);
   void sweep_all();
+  int readiness_of(uint64_t inode) const;
   void answer_interrupted();
 
   // Helpers.
   std::optional<struct stat> attributes_of_inode(fuse_ino_t inode) const;
   std::shared_ptr<QueueNode> create_queue(std::string name, const fuse_ctx& context, mode_t mode,
-                                          bool anonymous);
+                                          bool anonymous, uint64_t id = 0);
   void remove_queue(QueueNode& queue);
   OpenFile* file_of(const fuse_file_info& info) const;
+  OpenFile* usable_file(fuse_req_t request, const fuse_file_info& info) const;
   kqfs::Result<std::shared_ptr<ProcessResolver>> caller_of(fuse_req_t request);
   kqfs::codec::WriteOutcome apply_changes(QueueNode& queue, OpenFile& file, std::string_view bytes,
                                           bool finishing, const kqfs::Caller& caller);

@@ -60,7 +60,10 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow(int fd) {
   const std::string info = read_small_file(path);
   if (info.empty()) return kqfs::Errno{EBADF};
   if (static_cast<uint64_t>(number_field(info, "mnt_id:")) == own_mount_id_) {
-    return kqfs::Errno{EINVAL};
+    const int readiness = own_queues_(static_cast<uint64_t>(number_field(info, "\nino:")));
+    if (readiness < 0) return kqfs::Errno{EINVAL};  // a changes or status file
+    by_inode_[fd] = file_identity(info);
+    return kqfs::BorrowedFd::queue(readiness);
   }
   if (!reopening_) {
     const int mine = take_fd(pidfd_.get(), fd);
@@ -71,22 +74,36 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow(int fd) {
   return reopen(fd, info);
 }
 
+kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow_registered(int fd) {
+  if (reopening_ || by_inode_.contains(fd)) return borrow(fd);
+  const int mine = take_fd(pidfd_.get(), fd);
+  if (mine < 0) return kqfs::Errno{EBADF};
+  return kqfs::BorrowedFd::owned(kqfs::UniqueFd(mine));
+}
+
 kqfs::Result<kqfs::BorrowedFd> ProcessResolver::reopen(int fd, const std::string& info) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/fd/%d", pid_, fd);
   const int access_mode = static_cast<int>(number_field(info, "flags:")) & O_ACCMODE;
   kqfs::UniqueFd mine(::open(path, access_mode | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!mine) return kqfs::Errno{errno == ENXIO ? ENOTSUP : EACCES};  // sockets cannot be reopened
-  reopened_[fd] = file_identity(info);
+  by_inode_[fd] = file_identity(info);
   return kqfs::BorrowedFd::owned(std::move(mine));
 }
 
-bool ProcessResolver::names_registered(int fd, int epfd, int registered_as) {
-  if (!reopening_) return kqfs::process_fd_names_registered(pid_, fd, epfd, registered_as);
+bool ProcessResolver::same_identity(int fd) const {
+  const auto known = by_inode_.find(fd);
+  if (known == by_inode_.end()) return false;
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", pid_, fd);
-  const auto known = reopened_.find(fd);
-  return known != reopened_.end() && file_identity(read_small_file(path)) == known->second;
+  return file_identity(read_small_file(path)) == known->second;
+}
+
+// A number once borrowed by inode may since name a file borrowed the
+// usual way: the inode is tried first, then kcmp.
+bool ProcessResolver::names_registered(int fd, int epfd, int registered_as) {
+  return same_identity(fd) ||
+         (!reopening_ && kqfs::process_fd_names_registered(pid_, fd, epfd, registered_as));
 }
 
 bool ProcessResolver::sees_process(int pid) const {
@@ -108,7 +125,8 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> Processes::of_thread(pid_t tid, b
   if (auto known = processes_.find(pid); known != processes_.end()) return known->second;
   kqfs::UniqueFd pidfd(open_pidfd(pid));
   if (!pidfd) return kqfs::Errno{errno};
-  auto resolver = std::make_shared<ProcessResolver>(pid, std::move(pidfd), own_mount_id_);
+  auto resolver =
+      std::make_shared<ProcessResolver>(pid, std::move(pidfd), own_mount_id_, own_queues_);
   processes_.emplace(pid, resolver);
   created = true;
   return resolver;

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,15 +14,25 @@
 
 namespace kqfsd {
 
+// The readiness descriptor of the queue behind an inode of kqfs's own tree
+// (a kqueue handle or an events file), or -1.
+using OwnQueues = std::function<int(uint64_t inode)>;
+
 // The descriptor table of one client process, reached through its pidfd.
-// Files on kqfs's own mount are refused: looking at them (fstat, poll,
-// close) would send this single-threaded daemon a request to itself.
+// Files on kqfs's own mount are never borrowed: looking at them (fstat,
+// poll, close) would send this single-threaded daemon a request to itself.
+// A kqueue handle or events file stands for its queue instead (nesting).
 class ProcessResolver final : public kqfs::DescriptorResolver {
  public:
-  ProcessResolver(pid_t pid, kqfs::UniqueFd pidfd, uint64_t own_mount_id)
-      : pid_(pid), pidfd_(std::move(pidfd)), own_mount_id_(own_mount_id) {}
+  ProcessResolver(pid_t pid, kqfs::UniqueFd pidfd, uint64_t own_mount_id, OwnQueues own_queues)
+      : pid_(pid),
+        pidfd_(std::move(pidfd)),
+        own_mount_id_(own_mount_id),
+        own_queues_(std::move(own_queues)) {}
 
   kqfs::Result<kqfs::BorrowedFd> borrow(int fd) override;
+  // Skips reading fdinfo: the file was vetted when it was registered.
+  kqfs::Result<kqfs::BorrowedFd> borrow_registered(int fd) override;
   bool names_registered(int fd, int epfd, int registered_as) override;
   int process_id() const override { return pid_; }
   // Pids are the daemon's: a process in another pid namespace sees none.
@@ -35,17 +46,22 @@ class ProcessResolver final : public kqfs::DescriptorResolver {
 
   const pid_t pid_;
   const kqfs::UniqueFd pidfd_;
+  bool same_identity(int fd) const;
+
   const uint64_t own_mount_id_;
+  const OwnQueues own_queues_;
   // Without ptrace access pidfd_getfd is refused; then /proc/PID/fd/N is
-  // reopened (not for sockets), and identity falls back to the inode.
+  // reopened (not for sockets). Reopened files, and kqfs's own, are not the
+  // files registered, so they are known by (mount, inode) instead.
   bool reopening_ = false;
-  std::map<int, std::pair<long long, long long>> reopened_;  // fd -> (mount, inode)
+  std::map<int, std::pair<long long, long long>> by_inode_;
 };
 
 // The client processes seen so far, by process id.
 class Processes {
  public:
-  explicit Processes(uint64_t own_mount_id) : own_mount_id_(own_mount_id) {}
+  Processes(uint64_t own_mount_id, OwnQueues own_queues)
+      : own_mount_id_(own_mount_id), own_queues_(std::move(own_queues)) {}
 
   // The process of thread `tid` (FUSE gives the thread, not the process).
   // `created` tells whether it is new, so the caller can watch its pidfd.
@@ -58,6 +74,7 @@ class Processes {
 
  private:
   const uint64_t own_mount_id_;
+  const OwnQueues own_queues_;
   std::unordered_map<pid_t, std::shared_ptr<ProcessResolver>> processes_;
 };
 

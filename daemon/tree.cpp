@@ -73,7 +73,7 @@ fuse_ino_t file_inode(uint64_t queue_id, FileKind kind) {
 std::optional<std::pair<uint64_t, FileKind>> decode_inode(fuse_ino_t inode) {
   const uint64_t id = inode >> kKindBits;
   const auto kind = static_cast<uint8_t>(inode & ((1u << kKindBits) - 1));
-  if (id == 0 || kind > static_cast<uint8_t>(FileKind::status)) return std::nullopt;
+  if (id == 0 || kind > static_cast<uint8_t>(FileKind::clone)) return std::nullopt;
   return std::make_pair(id, static_cast<FileKind>(kind));
 }
 
@@ -95,8 +95,8 @@ struct stat attributes_of_queues(uid_t uid, gid_t gid, const timespec& mounted) 
   return base_attributes(kQueuesInode, S_IFDIR | S_ISVTX | 0777, uid, gid, mounted);
 }
 
-struct stat attributes_of_clone(uid_t uid, gid_t gid, const timespec& mounted) {
-  return base_attributes(kCloneInode, S_IFREG | 0666, uid, gid, mounted);
+struct stat attributes_of_clone(fuse_ino_t inode, uid_t uid, gid_t gid, const timespec& mounted) {
+  return base_attributes(inode, S_IFREG | 0666, uid, gid, mounted);
 }
 
 // A queue's files take the directory's permission bits for their direction:
@@ -121,17 +121,17 @@ std::shared_ptr<QueueNode> Tree::find(uint64_t id) const {
   return found == by_id_.end() ? nullptr : found->second;
 }
 
-std::shared_ptr<QueueNode> Tree::add(std::string name) {
+std::shared_ptr<QueueNode> Tree::add(std::string name, uint64_t id) {
   auto queue = std::make_shared<QueueNode>();
-  queue->id = next_id_++;
+  queue->id = id != 0 && !by_id_.contains(id) ? id : next_id_++;
   queue->name = std::move(name);
   by_name_.emplace(queue->name, queue);
   by_id_.emplace(queue->id, queue);
   return queue;
 }
 
-std::string Tree::unused_anonymous_name() const {
-  for (uint64_t n = next_id_;; ++n) {
+std::string Tree::unused_anonymous_name(uint64_t preferred) const {
+  for (uint64_t n = preferred;; ++n) {
     std::string name = "clone-" + std::to_string(n);
     if (!by_name_.contains(name)) return name;
   }

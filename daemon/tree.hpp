@@ -24,7 +24,10 @@ namespace kqfsd {
 
 inline constexpr fuse_ino_t kRootInode = 1;
 inline constexpr fuse_ino_t kQueuesInode = 2;  // kq/
-inline constexpr fuse_ino_t kCloneInode = 3;   // kq/clone
+// kq/clone as listed. Each lookup of it gives a fresh inode of kind clone,
+// numbered as the queue its open will make, so a kqueue handle is told from
+// every other by its inode alone (fdinfo shows it, without asking FUSE).
+inline constexpr fuse_ino_t kCloneInode = 3;
 
 // The files of a queue directory.
 enum class FileKind : uint8_t {
@@ -96,7 +99,7 @@ bool valid_queue_name(std::string_view name);
 // Attributes of every node in the tree.
 struct stat attributes_of_root(uid_t uid, gid_t gid, const timespec& mounted);
 struct stat attributes_of_queues(uid_t uid, gid_t gid, const timespec& mounted);
-struct stat attributes_of_clone(uid_t uid, gid_t gid, const timespec& mounted);
+struct stat attributes_of_clone(fuse_ino_t inode, uid_t uid, gid_t gid, const timespec& mounted);
 struct stat attributes_of(const QueueNode& queue, FileKind kind);
 
 // The queues by name and id.
@@ -109,10 +112,12 @@ class Tree {
     return by_name_;
   }
 
-  // Adds a queue under `name` with a fresh id.
-  std::shared_ptr<QueueNode> add(std::string name);
-  // A name no queue has, for an anonymous queue.
-  std::string unused_anonymous_name() const;
+  // An id no queue will take but the one that asks for it.
+  uint64_t reserve_id() { return next_id_++; }
+  // Adds a queue under `name` with `id` (reserved), or a fresh id.
+  std::shared_ptr<QueueNode> add(std::string name, uint64_t id = 0);
+  // A name no queue has, for an anonymous queue: clone-N, N from `preferred`.
+  std::string unused_anonymous_name(uint64_t preferred) const;
   void erase(const QueueNode& queue);
 
  private:

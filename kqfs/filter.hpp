@@ -43,8 +43,9 @@ class FilterHost {
   // its (ident, filter) is taken or the queue is full.
   virtual bool insert(std::unique_ptr<Knote> kn) = 0;
 
-  // The queue's own epoll descriptor (so a queue can refuse to watch itself).
+  // The queue's own descriptors (so a queue can refuse to watch itself).
   virtual int queue_fd() const = 0;
+  virtual int queue_readiness_fd() const = 0;
   // Changes each time the queue starts applying a change or collecting, so
   // filters can share one look at a kernel object within one pass.
   virtual uint64_t pass() const = 0;

@@ -29,19 +29,21 @@ struct Knote {
   // given at creation, flags the filter set itself, EV_EOF) and the outputs.
   Kevent as_event() const { return Kevent{ident, filter, flags, fflags, data, udata}; }
 
+  // Ordered for size (no padding): a queue may hold millions.
   const uint64_t ident;
   const int16_t filter;
   uint16_t flags;
-  uint32_t sfflags;  // fflags saved from the last change
-  int64_t sdata;     // data saved from the last change
-  uint64_t udata;
+  uint32_t sfflags;     // fflags saved from the last change
   uint32_t fflags = 0;  // what the next event reports
-  int64_t data = 0;
 
   bool active = false;  // the condition held and was not yet reported
   bool queued = false;  // on the ready list
   bool disabled = false;
   bool requeue = false;  // set by a filter's process(): more to report at once
+
+  int64_t sdata;  // data saved from the last change
+  uint64_t udata;
+  int64_t data = 0;
 
   boost::intrusive::list_member_hook<> ready_hook;
 };

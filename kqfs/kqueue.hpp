@@ -48,6 +48,10 @@ class Kqueue final : private FilterHost {
   // turns out stale on collection.
   int fd() const { return epoll_.get(); }
 
+  // An eventfd readable exactly while the ready list is not empty: what a
+  // queue watching this one registers (no deeper chain of nested epolls).
+  int readiness_fd() const { return readiness_.get(); }
+
   // Applies one change: 0, or the errno that rejected it (nothing applied).
   // Descriptor idents name descriptors of `caller`; the first form uses this
   // process's own.
@@ -100,6 +104,7 @@ class Kqueue final : private FilterHost {
   void add_source(int fd, uint32_t epoll_events, Source& source) override;
   void remove_source(int fd) override;
   int queue_fd() const override { return epoll_.get(); }
+  int queue_readiness_fd() const override { return readiness_.get(); }
   uint64_t pass() const override { return pass_; }
 
   Filter* filter_for(int16_t filter) const;

@@ -29,10 +29,19 @@ class BorrowedFd {
     b.fd_ = fd;
     return b;
   }
+  // The caller's descriptor is a kqueue; `readiness` is readable while it
+  // has events pending (Kqueue::readiness_fd()).
+  static BorrowedFd queue(int readiness) {
+    BorrowedFd b = shared(readiness);
+    b.queue_ = true;
+    return b;
+  }
   int get() const { return fd_; }
+  bool is_queue() const { return queue_; }
 
  private:
   int fd_ = -1;
+  bool queue_ = false;
   UniqueFd owned_;
 };
 
@@ -42,6 +51,9 @@ class DescriptorResolver {
 
   // The caller's descriptor `fd` as one of ours; EBADF when it is not open.
   virtual Result<BorrowedFd> borrow(int fd) = 0;
+  // The same, for a descriptor names_registered() has just matched to a
+  // registered file: what was checked at registration need not be again.
+  virtual Result<BorrowedFd> borrow_registered(int fd) { return borrow(fd); }
 
   // Whether the caller's descriptor `fd` still names the open file that was
   // registered in the epoll instance `epfd` under the number `registered_as`.

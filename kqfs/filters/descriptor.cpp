@@ -121,10 +121,14 @@ Result<std::unique_ptr<DescriptorWatch>> DescriptorWatch::create(FilterHost& hos
   struct stat st {};
   if (::fstat(fd, &st) < 0) return last_errno();
   // A queue may watch another queue, but not itself.
-  if (kernel_same_file(fd, host.queue_fd())) return Errno{EINVAL};
+  if (kernel_same_file(fd, host.queue_fd()) || kernel_same_file(fd, host.queue_readiness_fd())) {
+    return Errno{EINVAL};
+  }
   const DescriptorKind kind = classify(fd, st);
-  return std::make_unique<DescriptorWatch>(Key{}, host, files, ident, caller, kind, st.st_dev,
-                                           st.st_ino);
+  auto watch = std::make_unique<DescriptorWatch>(Key{}, host, files, ident, caller, kind, st.st_dev,
+                                                 st.st_ino);
+  watch->queue_ = borrowed->is_queue();
+  return watch;
 }
 
 DescriptorWatch::DescriptorWatch(Key, FilterHost& host, FileEvents& files, int ident, Caller caller,
@@ -151,6 +155,7 @@ bool DescriptorWatch::names_same_file(const Caller& caller) {
 }
 
 int DescriptorWatch::attach(DescriptorKnote& kn) {
+  if (queue_ && kn.filter != EVFILT_READ) return EINVAL;  // a kqueue only reads (BSD)
   (kn.filter == EVFILT_READ ? reader_ : writer_) = &kn;
   const int error = update_interest();
   if (error == 0 && kn.filter == EVFILT_WRITE && kind_ == DescriptorKind::pipe &&
@@ -237,7 +242,7 @@ const DescriptorState& DescriptorWatch::state() {
 DescriptorState DescriptorWatch::probe() {
   DescriptorState s;
   if (epoll_ && !caller_->names_registered(ident_, epoll_.get(), registered_as_)) return s;
-  auto borrowed = caller_->borrow(ident_);
+  auto borrowed = epoll_ ? caller_->borrow_registered(ident_) : caller_->borrow(ident_);
   if (!borrowed) return s;
   const int fd = borrowed->get();
   if (!epoll_) {

@@ -99,6 +99,7 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
   const dev_t device_;  // identity of files, which epoll cannot hold
   const ino_t inode_;
 
+  bool queue_ = false;  // the caller's descriptor is a kqueue
   DescriptorKnote* reader_ = nullptr;
   DescriptorKnote* writer_ = nullptr;
 

@@ -1,0 +1,32 @@
+// The benchmark's cases, each measuring kqfs and its baselines in one run.
+#pragma once
+
+#include <array>
+#include <string_view>
+
+#include "bench/context.hpp"
+
+namespace kqfs::bench {
+
+void run_user_events(Context& context);   // user_events.cpp
+void run_latency(Context& context);       // latency.cpp
+void run_registration(Context& context);  // registration.cpp
+void run_scale(Context& context);         // scale.cpp
+void run_text_path(Context& context);     // text_path.cpp
+
+struct Case {
+  std::string_view name;  // for --case
+  std::string_view summary;
+  void (*run)(Context&);
+};
+
+inline constexpr std::array<Case, 5> kCases{{
+    {"user-events", "user-event throughput: mount, engine, epoll + eventfds", run_user_events},
+    {"latency", "wake-up latency of a pipe write: mount, engine, epoll", run_latency},
+    {"registration", "10 000 timer registrations: mount, engine, timerfd + epoll",
+     run_registration},
+    {"scale", "a million idle timers: daemon memory, registration, event cost", run_scale},
+    {"text-path", "head -n1 and bash read of an event, against a FIFO", run_text_path},
+}};
+
+}  // namespace kqfs::bench

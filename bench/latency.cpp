@@ -1,0 +1,164 @@
+// Case 2, wake-up latency: one thread writes a byte to a pipe, another,
+// blocked, sees the event; one-way time from just before write() to just
+// after the blocked call returns (CLOCK_MONOTONIC, passed through memory).
+// The reader blocks in a read of events.bin (an EVFILT_READ, EV_CLEAR knote
+// on the pipe's read end), in poll() on the in-process engine's fd followed
+// by collect(), or in a raw epoll_wait on the pipe.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "bench/cases.hpp"
+#include "bench/errors.hpp"
+#include "bench/queue.hpp"
+#include "bench/records.hpp"
+#include "bench/wakeups.hpp"
+#include "kqfs/kqueue.hpp"
+
+namespace kqfs::bench {
+namespace {
+
+// The three readers, each watching its own pipe.
+class MountReader {
+ public:
+  MountReader(const MountQueue& queue, const Pipe& pipe)
+      : changes_(queue.open("changes.bin", O_WRONLY)), events_(queue.open("events.bin", O_RDONLY)) {
+    const Kevent add = read_add_clear(pipe.read_end.get());
+    write_records(changes_.get(), {&add, 1});
+  }
+  void wait_for_event() {
+    Kevent received[4096 / sizeof(Kevent)];
+    read_records(events_.get(), received);
+  }
+
+ private:
+  UniqueFd changes_;
+  UniqueFd events_;
+};
+
+class EngineReader {
+ public:
+  explicit EngineReader(const Pipe& pipe) {
+    if (const int error = kq_.apply(read_add_clear(pipe.read_end.get())); error != 0) {
+      throw_error(error, "engine: EV_ADD EVFILT_READ");
+    }
+  }
+  void wait_for_event() {
+    Kevent received[1];
+    do {
+      pollfd readable{kq_.fd(), POLLIN, 0};
+      if (::poll(&readable, 1, -1) < 0 && errno != EINTR) throw_errno("poll");
+    } while (kq_.collect(received) == 0);
+  }
+
+ private:
+  Kqueue kq_;
+};
+
+class EpollReader {
+ public:
+  explicit EpollReader(const Pipe& pipe) : epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+    if (!epoll_) throw_errno("epoll_create1");
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLET;
+    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, pipe.read_end.get(), &event) != 0) {
+      throw_errno("epoll_ctl");
+    }
+  }
+  void wait_for_event() {
+    epoll_event event;
+    while (::epoll_wait(epoll_.get(), &event, 1, -1) != 1) {
+      if (errno != EINTR) throw_errno("epoll_wait");
+    }
+  }
+
+ private:
+  UniqueFd epoll_;
+};
+
+// One variant's latencies over the repetitions: p50 and p99 of each.
+struct Percentiles {
+  std::vector<double> p50, p99;
+
+  void add(const std::vector<double>& latencies) {
+    p50.push_back(percentile(latencies, 0.50));
+    p99.push_back(percentile(latencies, 0.99));
+  }
+};
+
+}  // namespace
+
+void run_latency(Context& context) {
+  const int iterations = context.size(20'000, 1'000);
+  const int warm_up = context.size(500, 100);
+  const int repetitions = context.settings.repetitions;
+  Report& report = context.report;
+
+  const MountView mount = context.mounts.shared();
+  const MountQueue queue(mount.path, "bench-latency");
+  Pipe mount_pipe, engine_pipe, epoll_pipe;
+  MountReader through_mount(queue, mount_pipe);
+  EngineReader engine(engine_pipe);
+  EpollReader epoll(epoll_pipe);
+
+  const Placement placement = Placement::choose();
+  auto measure = [&](Pipe& pipe, pid_t daemon, auto& reader, int count) {
+    return measure_wakeups(pipe, count, daemon, placement, [&reader] { reader.wait_for_event(); });
+  };
+  measure(mount_pipe, mount.daemon, through_mount, warm_up);
+  measure(engine_pipe, -1, engine, warm_up);
+  measure(epoll_pipe, -1, epoll, warm_up);
+  Percentiles mount_latency, engine_latency, epoll_latency;
+  for (int repetition = 0; repetition < repetitions; ++repetition) {
+    mount_latency.add(measure(mount_pipe, mount.daemon, through_mount, iterations));
+    engine_latency.add(measure(engine_pipe, -1, engine, iterations));
+    epoll_latency.add(measure(epoll_pipe, -1, epoll, iterations));
+  }
+
+  report.begin_case(
+      "2. Wake-up latency",
+      "One thread writes a byte to a pipe while another is blocked waiting for it: in a read\n"
+      "of events.bin (EVFILT_READ, EV_CLEAR), in poll on Kqueue::fd() + collect, or in\n"
+      "epoll_wait. One-way time from write() to the wait's return; each write waits until the\n"
+      "reader (and the daemon) sleep.\n" +
+          placement.text() +
+          ", the daemon where the scheduler puts it.\n"
+          "p50 and p99 of " +
+          std::to_string(iterations) + " wake-ups per repetition, " + std::to_string(repetitions) +
+          " repetitions, interleaved.");
+  report.row("p50, kqfs mount (read of events.bin)", summarize(mount_latency.p50),
+             Quantity::duration, Better::lower);
+  report.row("p50, in-process engine (poll + collect)", summarize(engine_latency.p50),
+             Quantity::duration, Better::lower);
+  report.row("p50, raw epoll_wait", summarize(epoll_latency.p50), Quantity::duration,
+             Better::lower);
+  report.row("p99, kqfs mount (read of events.bin)", summarize(mount_latency.p99),
+             Quantity::duration, Better::lower);
+  report.row("p99, in-process engine (poll + collect)", summarize(engine_latency.p99),
+             Quantity::duration, Better::lower);
+  report.row("p99, raw epoll_wait", summarize(epoll_latency.p99), Quantity::duration,
+             Better::lower);
+  report.ratio("latency_p50.mount/epoll", "ratio p50 mount / epoll",
+               summarize(ratios(mount_latency.p50, epoll_latency.p50)), Better::lower,
+               Target{Better::lower, 2.0});
+  report.ratio("latency_p99.mount/epoll", "ratio p99 mount / epoll",
+               summarize(ratios(mount_latency.p99, epoll_latency.p99)), Better::lower,
+               std::nullopt);
+  report.ratio("latency_p50.engine/epoll", "ratio p50 engine / epoll",
+               summarize(ratios(engine_latency.p50, epoll_latency.p50)), Better::lower,
+               std::nullopt);
+  report.ratio("latency_p99.engine/epoll", "ratio p99 engine / epoll",
+               summarize(ratios(engine_latency.p99, epoll_latency.p99)), Better::lower,
+               std::nullopt);
+  if (mount.daemon <= 0) {
+    report.note("the daemon's pid is unknown: writes did not wait for it to be idle");
+  }
+  report.end_case();
+}
+
+}  // namespace kqfs::bench

@@ -1,0 +1,245 @@
+#include "bench/mount.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "bench/process.hpp"
+
+namespace kqfs::bench {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr auto kStopPatience = 10s;
+
+std::string read_whole_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// From /proc/self/mountinfo: asking the filesystem itself could block on a
+// dead FUSE daemon.
+bool is_mounted(const std::string& path) {
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mountinfo, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, mount_point;
+    fields >> id >> parent >> device >> root >> mount_point;
+    if (mount_point == path) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> command_line_of(pid_t pid) {
+  const std::string text = read_whole_file("/proc/" + std::to_string(pid) + "/cmdline");
+  std::vector<std::string> arguments;
+  for (size_t start = 0; start < text.size();) {
+    const size_t end = text.find('\0', start);
+    arguments.push_back(text.substr(start, end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return arguments;
+}
+
+// The first process (other than this one) whose command line satisfies
+// `wanted`, or -1.
+pid_t find_process(const std::function<bool(pid_t, const std::vector<std::string>&)>& wanted) {
+  const std::unique_ptr<DIR, int (*)(DIR*)> proc(::opendir("/proc"), ::closedir);
+  if (!proc) return -1;
+  while (const dirent* entry = ::readdir(proc.get())) {
+    const pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (wanted(pid, command_line_of(pid))) return pid;
+  }
+  return -1;
+}
+
+// Gone, or a zombie: the daemonized kqfsd is reaped by whoever adopted it.
+bool process_is_gone(pid_t pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+  const std::string stat = read_whole_file("/proc/" + std::to_string(pid) + "/stat");
+  const size_t after_name = stat.rfind(") ");
+  return after_name == std::string::npos || stat.compare(after_name + 2, 1, "Z") == 0;
+}
+
+bool wait_until_gone(pid_t pid, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!process_is_gone(pid)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+// The kqfsd serving `mount_point`: a process named kqfsd with the mount
+// point among its arguments (relative ones taken from its working directory).
+pid_t daemon_serving(const std::string& mount_point) {
+  return find_process([&](pid_t pid, const std::vector<std::string>& arguments) {
+    if (arguments.empty() || fs::path(arguments[0]).filename() != "kqfsd") return false;
+    const fs::path cwd = "/proc/" + std::to_string(pid) + "/cwd";
+    for (size_t i = 1; i < arguments.size(); ++i) {
+      std::error_code error;
+      const fs::path argument = arguments[i];
+      const fs::path absolute =
+          argument.is_absolute() ? argument : fs::read_symlink(cwd, error) / argument;
+      if (!error && fs::weakly_canonical(absolute, error) == mount_point) return true;
+    }
+    return false;
+  });
+}
+
+}  // namespace
+
+PrivateDaemon::PrivateDaemon(const std::string& program)
+    : directory_("kqfs-bench"),
+      mount_point_(directory_.path() + "/mnt"),
+      log_(directory_.path() + "/kqfsd.log") {
+  try {
+    fs::create_directory(mount_point_);
+    // Without -f kqfsd returns once the mount is ready.
+    const CommandLine start({program, "--log", log_, mount_point_});
+    if (run_and_wait(start) != 0 || !is_mounted(mount_point_)) {
+      throw std::runtime_error("kqfsd did not mount " + mount_point_ + ":\n" +
+                               read_whole_file(log_));
+    }
+    pid_ = find_process([this](pid_t, const std::vector<std::string>& arguments) {
+      for (size_t i = 0; i + 1 < arguments.size(); ++i) {
+        if (arguments[i] == "--log" && arguments[i + 1] == log_) return true;
+      }
+      return false;
+    });
+    if (pid_ <= 0) throw std::runtime_error("kqfsd mounted but its process was not found");
+  } catch (...) {
+    stop();
+    throw;
+  }
+}
+
+PrivateDaemon::~PrivateDaemon() {
+  if (const std::string report = stop(); !report.empty()) {
+    std::cerr << "kqfs-bench: sanitizer report in the log of kqfsd:\n" << report;
+  }
+}
+
+std::string PrivateDaemon::stop() {
+  if (stopped_) return {};
+  stopped_ = true;
+  if (pid_ > 0) {
+    if (::kill(pid_, SIGTERM) != 0 || !wait_until_gone(pid_, kStopPatience)) {
+      ::kill(pid_, SIGKILL);
+      wait_until_gone(pid_, kStopPatience);
+    }
+    pid_ = -1;
+  }
+  if (is_mounted(mount_point_)) ::umount2(mount_point_.c_str(), MNT_DETACH);
+  // Never let the directory's removal recurse into a mount still there.
+  if (is_mounted(mount_point_)) directory_.keep();
+  const std::string log = read_whole_file(log_);
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+    if (log.find(marker) != std::string::npos) return log;
+  }
+  return {};
+}
+
+Mounts Mounts::started_from(std::string kqfsd_program) {
+  if (::access(kqfsd_program.c_str(), X_OK) != 0) {
+    throw std::runtime_error("no kqfsd at " + kqfsd_program +
+                             " (give --kqfsd PATH or --mount DIR)");
+  }
+  Mounts mounts;
+  mounts.kqfsd_program_ = std::move(kqfsd_program);
+  return mounts;
+}
+
+Mounts Mounts::existing(const std::string& mount_point) {
+  std::error_code error;
+  const std::string path = fs::weakly_canonical(mount_point, error).string();
+  if (error || !fs::is_directory(path + "/kq", error)) {
+    throw std::runtime_error(mount_point + " is not a kqfs mount (no kq/ directory)");
+  }
+  Mounts mounts;
+  mounts.existing_ = MountView{path, daemon_serving(path)};
+  return mounts;
+}
+
+MountView Mounts::shared() {
+  if (existing_) return *existing_;
+  if (!shared_daemon_) shared_daemon_ = std::make_unique<PrivateDaemon>(kqfsd_program_);
+  return shared_daemon_->view();
+}
+
+Mounts::Lease::~Lease() {
+  if (!owned_) return;
+  if (std::string report = owned_->stop(); !report.empty()) {
+    sanitizer_reports_.push_back(std::move(report));
+  }
+}
+
+Mounts::Lease Mounts::dedicated() {
+  if (existing_) return Lease(*existing_, nullptr, sanitizer_reports_);
+  auto daemon = std::make_unique<PrivateDaemon>(kqfsd_program_);
+  const MountView view = daemon->view();
+  return Lease(view, std::move(daemon), sanitizer_reports_);
+}
+
+std::vector<std::string> Mounts::finish() {
+  if (shared_daemon_) {
+    if (std::string report = shared_daemon_->stop(); !report.empty()) {
+      sanitizer_reports_.push_back(std::move(report));
+    }
+    shared_daemon_.reset();
+  }
+  return sanitizer_reports_;
+}
+
+std::string Mounts::description() const {
+  if (!existing_) return "private kqfsd " + kqfsd_program_ + " on temporary mounts";
+  return "existing mount " + existing_->path +
+         (existing_->daemon > 0 ? " (kqfsd pid " + std::to_string(existing_->daemon) + ")"
+                                : " (kqfsd pid not found: no memory or idle-daemon figures)");
+}
+
+std::optional<int64_t> resident_bytes(pid_t pid) {
+  if (pid <= 0) return std::nullopt;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      int64_t kilobytes = 0;
+      if (status >> kilobytes) return kilobytes * 1024;
+      return std::nullopt;
+    }
+    status.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return std::nullopt;
+}
+
+std::string kqfsd_beside_this_program() {
+  std::error_code error;
+  const fs::path self = fs::read_symlink("/proc/self/exe", error);
+  if (error) return "kqfsd";
+  return (self.parent_path().parent_path() / "daemon" / "kqfsd").string();
+}
+
+}  // namespace kqfs::bench

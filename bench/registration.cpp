@@ -1,0 +1,111 @@
+// Case 3, registration rate: 10 000 periodic timers (a period no run
+// lasts) registered in one write of binary records to changes.bin, by the
+// in-process engine's apply(), and with raw timerfd_create +
+// timerfd_settime + epoll_ctl per timer.
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "bench/cases.hpp"
+#include "bench/clock.hpp"
+#include "bench/errors.hpp"
+#include "bench/queue.hpp"
+#include "bench/records.hpp"
+#include "kqfs/kqueue.hpp"
+
+namespace kqfs::bench {
+namespace {
+
+constexpr size_t kTimers = 10'000;
+
+// Registrations per second of one write of `timers` to a new queue.
+double register_through_mount(const MountView& mount, const std::vector<Kevent>& timers) {
+  const MountQueue queue(mount.path, "bench-registration");
+  const UniqueFd changes = queue.open("changes.bin", O_WRONLY);
+  const Stopwatch stopwatch;
+  write_records(changes.get(), timers);
+  return static_cast<double>(timers.size()) / stopwatch.seconds();
+}
+
+// Registrations per second of apply() on a new in-process queue.
+double register_in_engine(const std::vector<Kevent>& timers) {
+  Kqueue kq;
+  const Stopwatch stopwatch;
+  for (const Kevent& timer : timers) {
+    if (const int error = kq.apply(timer); error != 0) {
+      throw_error(error, "engine: EV_ADD timer");
+    }
+  }
+  return static_cast<double>(timers.size()) / stopwatch.seconds();
+}
+
+// Registrations per second of a timerfd per timer, armed and added to a new
+// epoll (closing them afterwards is not timed).
+double register_timerfds(size_t count) {
+  const UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll) throw_errno("epoll_create1");
+  std::vector<UniqueFd> timers;
+  timers.reserve(count);
+  const itimerspec period{{kIdleTimerSeconds, 0}, {kIdleTimerSeconds, 0}};
+  const Stopwatch stopwatch;
+  for (size_t i = 0; i < count; ++i) {
+    UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    if (!timer) throw_errno("timerfd_create");
+    if (::timerfd_settime(timer.get(), 0, &period, nullptr) != 0) {
+      throw_errno("timerfd_settime");
+    }
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = i;
+    if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, timer.get(), &event) != 0) {
+      throw_errno("epoll_ctl");
+    }
+    timers.push_back(std::move(timer));
+  }
+  return static_cast<double>(count) / stopwatch.seconds();
+}
+
+}  // namespace
+
+void run_registration(Context& context) {
+  const int repetitions =
+      context.size(2 * context.settings.repetitions, context.settings.repetitions);
+  Report& report = context.report;
+  const MountView mount = context.mounts.shared();
+  const std::vector<Kevent> timers = records_for(1, kTimers, idle_timer_add);
+
+  // Warm-up, untimed: the daemon's and this process's first allocations.
+  register_through_mount(mount, timers);
+  register_in_engine(timers);
+  register_timerfds(kTimers);
+  std::vector<double> mount_rates, engine_rates, timerfd_rates;
+  for (int repetition = 0; repetition < repetitions; ++repetition) {
+    mount_rates.push_back(register_through_mount(mount, timers));
+    engine_rates.push_back(register_in_engine(timers));
+    timerfd_rates.push_back(register_timerfds(kTimers));
+  }
+
+  report.begin_case(
+      "3. Registration rate",
+      "10000 EV_ADD periodic timers (24 h period, none fires) on a new queue: one 320000-byte\n"
+      "write to changes.bin; kqfs::Kqueue::apply per record; or timerfd_create +\n"
+      "timerfd_settime + epoll_ctl per timer. " +
+          std::to_string(repetitions) + " repetitions, interleaved. Registrations per second.");
+  report.row("kqfs mount (one write to changes.bin)", summarize(mount_rates), Quantity::rate,
+             Better::higher);
+  report.row("in-process engine (Kqueue::apply)", summarize(engine_rates), Quantity::rate,
+             Better::higher);
+  report.row("raw timerfd + epoll_ctl per timer", summarize(timerfd_rates), Quantity::rate,
+             Better::higher);
+  report.ratio("registration.mount/timerfd", "ratio mount / timerfd (registrations/s)",
+               summarize(ratios(mount_rates, timerfd_rates)), Better::higher,
+               Target{Better::higher, 2.0});
+  report.ratio("registration.engine/timerfd", "ratio engine / timerfd (registrations/s)",
+               summarize(ratios(engine_rates, timerfd_rates)), Better::higher, std::nullopt);
+  report.end_case();
+}
+
+}  // namespace kqfs::bench

@@ -1,0 +1,82 @@
+// convert: records from standard input to standard output, between the
+// text, JSON and binary formats, with the codecs the daemon uses.
+#include <array>
+#include <iostream>
+#include <string>
+
+#include "client/kqctl_commands.hpp"
+#include "client/kqctl_records.hpp"
+
+namespace kqctl {
+namespace {
+
+using kqfs::codec::Format;
+
+void flush_output() {
+  std::cout.flush();
+  if (!std::cout) throw Failure("cannot write the output");
+}
+
+// Text or JSON lines, read as a changes file reads them.
+void convert_lines(Format from, Format to) {
+  std::string line;
+  for (unsigned long long number = 1; std::getline(std::cin, line); ++number) {
+    const kqfs::codec::Parsed parsed =
+        from == Format::json ? kqfs::codec::parse_json(line) : kqfs::codec::parse_text(line);
+    if (parsed.rejected()) {
+      flush_output();  // the records before it
+      throw Failure("line " + std::to_string(number) + ": " + parsed.error);
+    }
+    if (parsed.record) write_record(std::cout, *parsed.record, to);
+  }
+}
+
+void convert_binary(Format to) {
+  std::array<char, kqfs::codec::kBinaryRecordSize> record;
+  for (unsigned long long number = 1;; ++number) {
+    std::cin.read(record.data(), record.size());
+    const auto length = static_cast<size_t>(std::cin.gcount());
+    if (length == 0) return;
+    if (length < record.size()) {
+      flush_output();
+      throw Failure("record " + std::to_string(number) + ": " + std::to_string(length) +
+                    (length == 1 ? " byte" : " bytes") + " left over, not a " +
+                    std::to_string(record.size()) + "-byte record");
+    }
+    write_record(std::cout, kqfs::codec::decode_binary(record), to);
+  }
+}
+
+}  // namespace
+
+int run_convert(const Invocation& invocation) {
+  Syntax syntax("convert", "--from FORMAT --to FORMAT",
+                "Converts records from standard input to standard output. FORMAT is text\n"
+                "(lines 'IDENT FILTER FLAGS FFLAGS DATA UDATA'), json (one object per line)\n"
+                "or bin (32-byte little-endian records, as struct kevent). Input is read as\n"
+                "a changes file reads it (names or numbers, trailing fields left out, blank\n"
+                "lines and # comments skipped); output is written as an events file writes\n"
+                "it. A malformed record stops the conversion: its line (or record) number\n"
+                "and the reason go to standard error, and kqctl exits 1.\n"
+                "  echo '1 timer add 0 500' | kqctl convert --from text --to json\n");
+  syntax.options()("from", po::value<std::string>()->value_name("FORMAT"),
+                   "the input format: text, json or bin")(
+      "to", po::value<std::string>()->value_name("FORMAT"), "the output format: text, json or bin");
+  const auto arguments = syntax.parse(invocation);
+  if (!arguments) return kExitSuccess;
+  if (!arguments->has("from")) throw UsageError("missing --from FORMAT");
+  if (!arguments->has("to")) throw UsageError("missing --to FORMAT");
+  const Format from = parse_format(arguments->text("from"), "--from");
+  const Format to = parse_format(arguments->text("to"), "--to");
+
+  if (from == Format::binary) {
+    convert_binary(to);
+  } else {
+    convert_lines(from, to);
+  }
+  if (std::cin.bad()) throw Failure("cannot read the input");
+  flush_output();
+  return kExitSuccess;
+}
+
+}  // namespace kqctl

@@ -1,0 +1,72 @@
+#include "client/kqctl_mount.hpp"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace kqctl {
+
+std::string describe_errno(int error) {
+  const char* description = strerrordesc_np(error);
+  return description != nullptr ? description : "error " + std::to_string(error);
+}
+
+std::string Mount::queue(std::string_view name, std::string_view file) const {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
+      name.find('\0') != std::string_view::npos) {
+    throw Failure("'" + std::string(name) + "': " + describe_errno(EINVAL) + " (" +
+                  std::string(kQueueNameRule) + ")");
+  }
+  std::string path = queues() + "/" + std::string(name);
+  if (!file.empty()) path.append("/").append(file);
+  return path;
+}
+
+Failure Mount::mount_failure(int error) const {
+  if (error == ENOENT) {
+    return Failure("no kqfs mount at " + root_ + " (" + queues() + ": " + describe_errno(error) +
+                   "); start kqfsd there, or give --mount DIR or KQFS_MOUNT");
+  }
+  if (error == ENOTCONN) {
+    return Failure(root_ + ": " + describe_errno(error) + " (has kqfsd stopped?)");
+  }
+  return Failure(queues() + ": " + describe_errno(error));
+}
+
+Failure Mount::queue_failure(std::string_view name, int error) const {
+  if (error == ENOTCONN) return mount_failure(error);
+  struct stat queues_dir {};
+  if (error == ENOENT && ::stat(queues().c_str(), &queues_dir) != 0) return mount_failure(errno);
+  return Failure("queue '" + std::string(name) + "': " + describe_errno(error));
+}
+
+kqfs::UniqueFd Mount::open(std::string_view name, std::string_view file, int flags) const {
+  kqfs::UniqueFd fd(::open(queue(name, file).c_str(), flags | O_CLOEXEC));
+  if (!fd) throw queue_failure(name, errno);
+  return fd;
+}
+
+std::string Mount::read(std::string_view name, std::string_view file) const {
+  kqfs::UniqueFd fd = open(name, file, O_RDONLY);
+  std::string text;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t length = ::read(fd.get(), buffer, sizeof buffer);
+    if (length == 0) return text;
+    if (length < 0) {
+      if (errno == EINTR) continue;
+      throw queue_failure(name, errno);
+    }
+    text.append(buffer, static_cast<size_t>(length));
+  }
+}
+
+void close_checked(kqfs::UniqueFd& fd, const std::string& what) {
+  // The descriptor is gone whatever close returns (Linux); never retry it.
+  if (::close(fd.release()) != 0) throw Failure(what + ": " + describe_errno(errno));
+}
+
+}  // namespace kqctl

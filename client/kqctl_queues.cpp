@@ -1,0 +1,127 @@
+// create, list, remove, status: queues are directories of MOUNT/kq.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "client/kqctl_commands.hpp"
+#include "client/kqctl_mount.hpp"
+
+namespace kqctl {
+namespace {
+
+// Permission bits in octal, as mkdir -m and chmod take them.
+mode_t parse_mode(const std::string& text) {
+  const bool octal =
+      !text.empty() && text.size() <= 5 && text.find_first_not_of("01234567") == std::string::npos;
+  if (!octal || std::stoul(text, nullptr, 8) > 07777) {
+    throw UsageError("MODE must be permission bits in octal (e.g. 0700), not '" + text + "'");
+  }
+  return static_cast<mode_t>(std::stoul(text, nullptr, 8));
+}
+
+// Lets mkdir give a directory exactly the mode asked for (as mkdir -m).
+class UmaskCleared {
+ public:
+  UmaskCleared() : saved_(::umask(0)) {}
+  ~UmaskCleared() { ::umask(saved_); }
+  UmaskCleared(const UmaskCleared&) = delete;
+  UmaskCleared& operator=(const UmaskCleared&) = delete;
+
+ private:
+  mode_t saved_;
+};
+
+}  // namespace
+
+int run_create(const Invocation& invocation) {
+  Syntax syntax("create", "NAME [--mode MODE]",
+                "Makes queue NAME: mkdir MOUNT/kq/NAME. NAME is 1 to 64 characters of\n"
+                "A-Za-z0-9._- (anything else is 'Invalid argument'); the queue is yours.\n");
+  syntax.options()("mode", po::value<std::string>()->value_name("MODE"),
+                   "its permission bits in octal, e.g. 0700 (default: 0777 less the umask)");
+  syntax.operand("name", "NAME");
+  const auto arguments = syntax.parse(invocation);
+  if (!arguments) return kExitSuccess;
+
+  const Mount mount(arguments->mount);
+  const std::string& name = arguments->text("name");
+  const std::string path = mount.queue(name);
+  int result;
+  if (arguments->has("mode")) {
+    const mode_t mode = parse_mode(arguments->text("mode"));
+    const UmaskCleared umask_cleared;
+    result = ::mkdir(path.c_str(), mode);
+  } else {
+    result = ::mkdir(path.c_str(), 0777);
+  }
+  if (result != 0) {
+    const int error = errno;
+    if (error == EINVAL) {
+      throw Failure("cannot create queue '" + name + "': " + describe_errno(error) + " (" +
+                    std::string(kQueueNameRule) + ")");
+    }
+    throw mount.queue_failure(name, error);
+  }
+  return kExitSuccess;
+}
+
+int run_list(const Invocation& invocation) {
+  Syntax syntax("list", "",
+                "Prints the name of every queue, one per line in name order: those made\n"
+                "with create (mkdir) and the anonymous clone-N queues of open kq/clone\n"
+                "handles.\n");
+  const auto arguments = syntax.parse(invocation);
+  if (!arguments) return kExitSuccess;
+
+  const Mount mount(arguments->mount);
+  std::vector<std::string> names;
+  std::error_code error;
+  for (std::filesystem::directory_iterator entry(mount.queues(), error), end;
+       !error && entry != end; entry.increment(error)) {
+    // kq/clone is a file; every queue is a directory.
+    std::error_code type_error;
+    if (entry->is_directory(type_error)) names.push_back(entry->path().filename());
+  }
+  if (error) throw mount.mount_failure(error.value());
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names)
+    std::cout << name << "\n";
+  return kExitSuccess;
+}
+
+int run_remove(const Invocation& invocation) {
+  Syntax syntax("remove", "NAME",
+                "Destroys queue NAME and its knotes: rmdir MOUNT/kq/NAME. Readers blocked\n"
+                "on it get end of file.\n");
+  syntax.operand("name", "NAME");
+  const auto arguments = syntax.parse(invocation);
+  if (!arguments) return kExitSuccess;
+
+  const Mount mount(arguments->mount);
+  const std::string& name = arguments->text("name");
+  if (::rmdir(mount.queue(name).c_str()) != 0) throw mount.queue_failure(name, errno);
+  return kExitSuccess;
+}
+
+int run_status(const Invocation& invocation) {
+  Syntax syntax("status", "NAME",
+                "Prints queue NAME's status file: owner, mode, knotes per filter, pending\n"
+                "events, blocked readers, events delivered, changes applied, and the\n"
+                "reason the last rejected change record was refused (last-error).\n");
+  syntax.operand("name", "NAME");
+  const auto arguments = syntax.parse(invocation);
+  if (!arguments) return kExitSuccess;
+
+  const Mount mount(arguments->mount);
+  std::cout << mount.read(arguments->text("name"), "status");
+  return kExitSuccess;
+}
+
+}  // namespace kqctl

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2034  # every field of a record is named, used or not
+# Watching a file for writes and for its deletion (EVFILT_VNODE).
+#
+#   bash examples/shell/watch_file.sh [MOUNT]
+#
+# MOUNT defaults to $KQFS_MOUNT, else $XDG_RUNTIME_DIR/kqfs, else /run/kqfs.
+set -euo pipefail
+
+mount=${1:-${KQFS_MOUNT:-${XDG_RUNTIME_DIR:-/run}/kqfs}}
+[ -d "$mount/kq" ] || { echo "no kqfs mount at $mount (start kqfsd first)" >&2; exit 1; }
+
+queue="$mount/kq/watch-file-$$"
+file=$(mktemp)
+mkdir "$queue"
+trap 'exec 3<&- 5<&-; rmdir "$queue"; rm -f "$file"' EXIT
+
+# The watch follows an open descriptor of this shell, as on BSD: it keeps
+# seeing the file after it is renamed or deleted.
+exec 5<"$file"
+# EV_CLEAR: report each change once, not for as long as it has happened.
+echo "5 vnode add|clear write|delete" >"$queue/changes"
+exec 3<"$queue/events"
+
+echo "appending to $file"
+echo "a new line" >>"$file"
+read -r ident filter flags fflags data udata <&3
+echo "event: $fflags"
+
+echo "removing $file"
+rm "$file"
+read -r ident filter flags fflags data udata <&3
+echo "event: $fflags"
