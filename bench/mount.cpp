@@ -1,66 +1,23 @@
 #include "bench/mount.hpp"
 
 #include <dirent.h>
-#include <signal.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <limits>
-#include <sstream>
 #include <stdexcept>
 #include <system_error>
-#include <thread>
 #include <vector>
-
-#include "bench/process.hpp"
 
 namespace kqfs::bench {
 namespace {
 
 namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-
-constexpr auto kStopPatience = 10s;
-
-std::string read_whole_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-// From /proc/self/mountinfo: asking the filesystem itself could block on a
-// dead FUSE daemon.
-bool is_mounted(const std::string& path) {
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(mountinfo, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, device, root, mount_point;
-    fields >> id >> parent >> device >> root >> mount_point;
-    if (mount_point == path) return true;
-  }
-  return false;
-}
-
-std::vector<std::string> command_line_of(pid_t pid) {
-  const std::string text = read_whole_file("/proc/" + std::to_string(pid) + "/cmdline");
-  std::vector<std::string> arguments;
-  for (size_t start = 0; start < text.size();) {
-    const size_t end = text.find('\0', start);
-    arguments.push_back(text.substr(start, end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return arguments;
-}
+using test_support::command_line_of;
 
 // The first process (other than this one) whose command line satisfies
 // `wanted`, or -1.
@@ -73,23 +30,6 @@ pid_t find_process(const std::function<bool(pid_t, const std::vector<std::string
     if (wanted(pid, command_line_of(pid))) return pid;
   }
   return -1;
-}
-
-// Gone, or a zombie: the daemonized kqfsd is reaped by whoever adopted it.
-bool process_is_gone(pid_t pid) {
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  const std::string stat = read_whole_file("/proc/" + std::to_string(pid) + "/stat");
-  const size_t after_name = stat.rfind(") ");
-  return after_name == std::string::npos || stat.compare(after_name + 2, 1, "Z") == 0;
-}
-
-bool wait_until_gone(pid_t pid, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!process_is_gone(pid)) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
 }
 
 // The kqfsd serving `mount_point`: a process named kqfsd with the mount
@@ -111,31 +51,6 @@ pid_t daemon_serving(const std::string& mount_point) {
 
 }  // namespace
 
-PrivateDaemon::PrivateDaemon(const std::string& program)
-    : directory_("kqfs-bench"),
-      mount_point_(directory_.path() + "/mnt"),
-      log_(directory_.path() + "/kqfsd.log") {
-  try {
-    fs::create_directory(mount_point_);
-    // Without -f kqfsd returns once the mount is ready.
-    const CommandLine start({program, "--log", log_, mount_point_});
-    if (run_and_wait(start) != 0 || !is_mounted(mount_point_)) {
-      throw std::runtime_error("kqfsd did not mount " + mount_point_ + ":\n" +
-                               read_whole_file(log_));
-    }
-    pid_ = find_process([this](pid_t, const std::vector<std::string>& arguments) {
-      for (size_t i = 0; i + 1 < arguments.size(); ++i) {
-        if (arguments[i] == "--log" && arguments[i + 1] == log_) return true;
-      }
-      return false;
-    });
-    if (pid_ <= 0) throw std::runtime_error("kqfsd mounted but its process was not found");
-  } catch (...) {
-    stop();
-    throw;
-  }
-}
-
 PrivateDaemon::~PrivateDaemon() {
   if (const std::string report = stop(); !report.empty()) {
     std::cerr << "kqfs-bench: sanitizer report in the log of kqfsd:\n" << report;
@@ -143,23 +58,10 @@ PrivateDaemon::~PrivateDaemon() {
 }
 
 std::string PrivateDaemon::stop() {
-  if (stopped_) return {};
-  stopped_ = true;
-  if (pid_ > 0) {
-    if (::kill(pid_, SIGTERM) != 0 || !wait_until_gone(pid_, kStopPatience)) {
-      ::kill(pid_, SIGKILL);
-      wait_until_gone(pid_, kStopPatience);
-    }
-    pid_ = -1;
-  }
-  if (is_mounted(mount_point_)) ::umount2(mount_point_.c_str(), MNT_DETACH);
-  // Never let the directory's removal recurse into a mount still there.
-  if (is_mounted(mount_point_)) directory_.keep();
-  const std::string log = read_whole_file(log_);
-  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
-    if (log.find(marker) != std::string::npos) return log;
-  }
-  return {};
+  daemon_.stop();
+  if (reported_) return {};
+  reported_ = true;
+  return test_support::sanitizer_report_in(daemon_.log());
 }
 
 Mounts Mounts::started_from(std::string kqfsd_program) {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/temporary_directory.hpp"
+#include "tests/support/private_kqfsd.hpp"
 
 namespace kqfs::bench {
 
@@ -21,29 +21,25 @@ struct MountView {
   pid_t daemon = -1;
 };
 
-// A kqfsd on a fresh temporary mount point, started with
-// `kqfsd --log FILE MOUNT` (which returns once mounted) and stopped with
-// SIGTERM when this goes; the temporary directory goes with it.
+// A kqfsd on a fresh temporary mount point of its own; when it goes, a
+// sanitizer report in its log is printed to standard error unless stop()
+// took it.
 class PrivateDaemon {
  public:
-  explicit PrivateDaemon(const std::string& program);
+  explicit PrivateDaemon(const std::string& program) : daemon_(program, "kqfs-bench") {}
   ~PrivateDaemon();
   PrivateDaemon(const PrivateDaemon&) = delete;
   PrivateDaemon& operator=(const PrivateDaemon&) = delete;
 
-  MountView view() const { return {mount_point_, pid_}; }
+  MountView view() const { return {daemon_.mount_point(), daemon_.pid()}; }
 
-  // Stops the daemon (SIGTERM, SIGKILL if it lingers) and returns its log
-  // if the log holds a sanitizer report, else an empty string. Destruction
-  // stops it too, printing such a log to standard error.
+  // Stops the daemon and returns its log if the log holds a sanitizer
+  // report, else an empty string.
   std::string stop();
 
  private:
-  TemporaryDirectory directory_;
-  std::string mount_point_;
-  std::string log_;
-  pid_t pid_ = -1;
-  bool stopped_ = false;
+  test_support::PrivateKqfsd daemon_;
+  bool reported_ = false;
 };
 
 // Where the cases find kqfs: either daemons started from a kqfsd program,

@@ -17,7 +17,7 @@
 #include "bench/process.hpp"
 #include "bench/queue.hpp"
 #include "bench/records.hpp"
-#include "bench/temporary_directory.hpp"
+#include "tests/support/private_kqfsd.hpp"
 
 namespace kqfs::bench {
 namespace {
@@ -108,7 +108,7 @@ class FedFifo {
   }
 
  private:
-  TemporaryDirectory directory_;
+  test_support::TemporaryDirectory directory_;
   std::string path_;
   UniqueFd holder_;
 };
