@@ -2,9 +2,9 @@
 
 #include <dirent.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,47 +18,41 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
-
 namespace kqfs::test_support {
 namespace {
 
 using namespace std::chrono_literals;
 
 // Generous: the machine may be loaded.
+constexpr auto kStartPatience = 10s;
 constexpr auto kStopPatience = 10s;
 
-// The process whose command line has "--log LOG": the daemon, which forked
-// away from the process we started.
-pid_t pid_with_log_argument(const std::string& log) {
-  const std::unique_ptr<DIR, int (*)(DIR*)> proc(::opendir("/proc"), ::closedir);
-  if (!proc) return -1;
-  while (const dirent* entry = ::readdir(proc.get())) {
-    const pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
-    if (pid <= 0 || pid == ::getpid()) continue;
-    const std::vector<std::string> arguments = command_line_of(pid);
-    for (size_t i = 0; i + 1 < arguments.size(); ++i) {
-      if (arguments[i] == "--log" && arguments[i + 1] == log) return pid;
-    }
-  }
-  return -1;
-}
-
-int spawn_and_wait(const std::vector<std::string>& arguments) {
+// Forks `PROGRAM --foreground ...`: the daemon stays our child, in our
+// process group (Ctrl-C reaches it), and is told to stop when its parent
+// dies, so that a killed test or benchmark leaves no mount behind.
+pid_t start_foreground(const std::vector<std::string>& arguments) {
   std::vector<std::string> copies = arguments;
   std::vector<char*> argv;
   for (std::string& argument : copies)
     argv.push_back(argument.data());
   argv.push_back(nullptr);
-  pid_t child = -1;
-  if (const int error = ::posix_spawn(&child, argv[0], nullptr, nullptr, argv.data(), environ)) {
-    throw std::system_error(error, std::generic_category(), "spawn " + arguments[0]);
+  const pid_t parent = ::getpid();
+  const pid_t child = ::fork();
+  if (child < 0) throw std::system_error(errno, std::generic_category(), "fork");
+  if (child == 0) {
+    // Only async-signal-safe calls between fork and exec.
+    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != parent) ::_exit(127);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
   }
+  return child;
+}
+
+// Reaps the child if it has ended; whether it has (or was reaped before).
+bool reaped(pid_t child) {
   int status = 0;
-  while (::waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) throw std::system_error(errno, std::generic_category(), "waitpid");
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const pid_t result = ::waitpid(child, &status, WNOHANG);
+  return result == child || (result < 0 && errno == ECHILD);
 }
 
 }  // namespace
@@ -109,22 +103,6 @@ bool is_mounted(const std::string& path) {
   return false;
 }
 
-bool process_is_gone(pid_t pid) {
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  const std::string stat = read_whole_file("/proc/" + std::to_string(pid) + "/stat");
-  const size_t after_name = stat.rfind(") ");
-  return after_name == std::string::npos || stat.compare(after_name + 2, 1, "Z") == 0;
-}
-
-bool wait_until_gone(pid_t pid, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!process_is_gone(pid)) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
-
 std::string sanitizer_report_in(const std::string& log) {
   const std::string text = read_whole_file(log);
   for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
@@ -137,34 +115,39 @@ PrivateKqfsd::PrivateKqfsd(const std::string& program, const std::string& prefix
     : directory_(prefix),
       mount_point_(directory_.path() + "/mnt"),
       log_(directory_.path() + "/kqfsd.log") {
-  try {
-    std::filesystem::create_directory(mount_point_);
-    if (spawn_and_wait({program, "--log", log_, mount_point_}) != 0 || !is_mounted(mount_point_)) {
+  std::filesystem::create_directory(mount_point_);
+  pid_ = start_foreground({program, "--foreground", "--log", log_, mount_point_});
+  const auto deadline = std::chrono::steady_clock::now() + kStartPatience;
+  while (!is_mounted(mount_point_)) {
+    if (reaped(pid_) || std::chrono::steady_clock::now() >= deadline) {
+      stop();
       throw std::runtime_error("kqfsd did not mount " + mount_point_ + ":\n" +
                                read_whole_file(log_));
     }
-    pid_ = pid_with_log_argument(log_);
-    if (pid_ <= 0) throw std::runtime_error("kqfsd mounted but its process was not found");
-  } catch (...) {
-    stop();
-    throw;
+    std::this_thread::sleep_for(2ms);
   }
 }
 
 bool PrivateKqfsd::kill_hard() {
-  return pid_ > 0 && ::kill(pid_, SIGKILL) == 0 && wait_until_gone(pid_, kStopPatience);
+  return !stopped_ && ::kill(pid_, SIGKILL) == 0 && wait_until_reaped(kStopPatience);
+}
+
+bool PrivateKqfsd::wait_until_reaped(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!reaped(pid_)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
 }
 
 bool PrivateKqfsd::stop() {
   if (stopped_) return true;
   stopped_ = true;
-  bool ended = true;
-  if (pid_ > 0 && !process_is_gone(pid_)) {
-    ended = ::kill(pid_, SIGTERM) == 0 && wait_until_gone(pid_, kStopPatience);
-    if (!ended) {
-      ::kill(pid_, SIGKILL);
-      wait_until_gone(pid_, kStopPatience);
-    }
+  bool ended = ::kill(pid_, SIGTERM) != 0 || wait_until_reaped(kStopPatience);
+  if (!ended) {
+    ::kill(pid_, SIGKILL);
+    wait_until_reaped(kStopPatience);
   }
   if (is_mounted(mount_point_)) ::umount2(mount_point_.c_str(), MNT_DETACH);
   // Never let the directory's removal recurse into a mount still there.

@@ -36,15 +36,12 @@ bool is_mounted(const std::string& path);
 // Its arguments, from /proc/PID/cmdline (empty when it is gone).
 std::vector<std::string> command_line_of(pid_t pid);
 
-// Gone, or a zombie: a daemonized kqfsd is reaped by whoever adopted it.
-bool process_is_gone(pid_t pid);
-bool wait_until_gone(pid_t pid, std::chrono::milliseconds limit);
-
 // The log's text when it holds a sanitizer report, else an empty string.
 std::string sanitizer_report_in(const std::string& log);
 
-// `PROGRAM --log LOG MOUNT`, which returns once mounted (kqfsd forks away);
-// the daemon's pid is found by its --log argument.
+// `PROGRAM --foreground --log LOG MOUNT` as a child of the calling thread,
+// which must outlive it: the daemon is stopped (SIGTERM, and it unmounts)
+// when that thread ends, so nothing leaks when a test or benchmark dies.
 class PrivateKqfsd {
  public:
   // Throws std::runtime_error (with the daemon's log) when it does not mount.
@@ -65,6 +62,8 @@ class PrivateKqfsd {
   bool stop();
 
  private:
+  bool wait_until_reaped(std::chrono::milliseconds limit);
+
   TemporaryDirectory directory_;
   std::string mount_point_;
   std::string log_;
