@@ -66,6 +66,24 @@ bool valid_timeout(const timespec* timeout) {
          (timeout->tv_sec >= 0 && timeout->tv_nsec >= 0 && timeout->tv_nsec < 1'000'000'000);
 }
 
+// The errno for which the whole call fails when a write of changes failed
+// because of the handle, 0 when a change failed. The daemon answers EBADF
+// to a process that did not open the handle (a forked child), but EBADF is
+// also a change's errno (an ident that is no open descriptor); FUSE shows
+// the failed poll of such a process, or of a dead daemon, as POLLERR. A
+// removed queue polls POLLHUP and is EBADF, as when waiting.
+int handle_error(int kq, int write_error) {
+  pollfd handle{kq, 0, 0};  // only the error bits matter
+  int polled;
+  do {
+    polled = ::poll(&handle, 1, 0);
+  } while (polled < 0 && errno == EINTR);
+  if (polled <= 0) return 0;
+  if (handle.revents & (POLLERR | POLLNVAL)) return write_error;
+  if (handle.revents & POLLHUP) return EBADF;
+  return 0;
+}
+
 // The change as an error (or receipt) entry: EV_ERROR added, data = errno.
 struct kevent error_entry(const struct kevent& change, int error) {
   struct kevent entry = change;
@@ -75,7 +93,8 @@ struct kevent error_entry(const struct kevent& change, int error) {
 }
 
 // Applies the changelist; returns the number of entries written, or -1
-// with errno when a change failed with no room to report it.
+// with errno when a change failed with no room to report it or the handle
+// is unusable.
 int apply_changes(int kq, const struct kevent* changes, int nchanges, struct kevent* events,
                   int nevents) {
   int written = 0;
@@ -110,7 +129,11 @@ int apply_changes(int kq, const struct kevent* changes, int nchanges, struct kev
       }
     }
     next += applied;
-    if (error != 0) {  // the change at `next` failed
+    if (error != 0) {  // the change at `next` failed, or the handle did
+      if (const int unusable = handle_error(kq, error); unusable != 0) {
+        errno = unusable;  // the call fails as a whole, with no entries
+        return -1;
+      }
       const struct kevent change = changes[next];
       if (written == nevents) {
         errno = error;
@@ -139,7 +162,9 @@ int read_events(int kq, struct kevent* events, int nevents) {
 }
 
 int wait_for_events(int kq, struct kevent* events, int nevents, const timespec* timeout) {
-  const bool forever = timeout == nullptr;
+  // Above INT32_MAX seconds is for ever (FreeBSD), which also keeps the
+  // deadline in nanoseconds from overflowing.
+  const bool forever = timeout == nullptr || static_cast<int64_t>(timeout->tv_sec) > INT32_MAX;
   const int64_t deadline =
       forever ? 0 : now_ns() + timeout->tv_sec * 1'000'000'000LL + timeout->tv_nsec;
   const long long inode = inode_of(kq);

@@ -452,6 +452,11 @@ void Filesystem::remove_queue(QueueNode& queue) {
     fuse_reply_buf(waiter.request, nullptr, 0);
   queue.waiters.clear();
   loop_.unwatch(queue.loop_watch);
+  // Queues watching this one (nesting) see it end, as its pollers do.
+  const int readiness = queue.engine->readiness_fd();
+  for (const auto& [name, other] : tree_.by_name()) {
+    if (other.get() != &queue && !other->removed()) other->engine->queue_removed(readiness);
+  }
   queue.engine.reset();
   notify_pollers(queue);
   tree_.erase(queue);

@@ -220,6 +220,11 @@ void Kqueue::forget(const DescriptorResolver& caller) {
   update_readiness();
 }
 
+void Kqueue::queue_removed(int readiness_fd) {
+  descriptor_watches_->queue_removed(readiness_fd);
+  update_readiness();
+}
+
 size_t Kqueue::knote_count(int16_t filter) const {
   return in_range(filter) ? counts_[slot_of(filter)] : 0;
 }

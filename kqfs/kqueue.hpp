@@ -73,6 +73,9 @@ class Kqueue final : private FilterHost {
   // Drops every descriptor knote registered through `caller` (for example,
   // because that process exited).
   void forget(const DescriptorResolver& caller);
+  // Another queue, whose readiness fd a resolver handed out for nesting, is
+  // being destroyed: knotes watching it report end of file.
+  void queue_removed(int readiness_fd);
 
   size_t knote_count() const { return knotes_.size(); }
   size_t knote_count(int16_t filter) const;

@@ -104,6 +104,12 @@ int64_t eventfd_count(int fd) {
       std::min<unsigned long long>(count, std::numeric_limits<int64_t>::max()));
 }
 
+// TCP states in which this side has sent its FIN: it can send no more.
+bool sent_fin(uint8_t state) {
+  return state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 || state == TCP_CLOSING ||
+         state == TCP_TIME_WAIT || state == TCP_LAST_ACK;
+}
+
 int64_t send_space(int fd) {
   const int buffer = socket_option(fd, SOL_SOCKET, SO_SNDBUF);
   const int64_t queued = ioctl_count(fd, SIOCOUTQ);
@@ -127,7 +133,9 @@ Result<std::unique_ptr<DescriptorWatch>> DescriptorWatch::create(FilterHost& hos
   const DescriptorKind kind = classify(fd, st);
   auto watch = std::make_unique<DescriptorWatch>(Key{}, host, files, ident, caller, kind, st.st_dev,
                                                  st.st_ino);
+  watch->access_mode_ = ::fcntl(fd, F_GETFL) & O_ACCMODE;
   watch->queue_ = borrowed->is_queue();
+  if (watch->queue_) watch->watched_queue_ = fd;
   return watch;
 }
 
@@ -151,7 +159,7 @@ bool DescriptorWatch::names_same_file(const Caller& caller) {
   auto borrowed = caller->borrow(ident_);
   struct stat st {};
   return borrowed && ::fstat(borrowed->get(), &st) == 0 && st.st_dev == device_ &&
-         st.st_ino == inode_;
+         st.st_ino == inode_ && (::fcntl(borrowed->get(), F_GETFL) & O_ACCMODE) == access_mode_;
 }
 
 int DescriptorWatch::attach(DescriptorKnote& kn) {
@@ -242,12 +250,21 @@ const DescriptorState& DescriptorWatch::state() {
 DescriptorState DescriptorWatch::probe() {
   DescriptorState s;
   if (epoll_ && !caller_->names_registered(ident_, epoll_.get(), registered_as_)) return s;
+  if (queue_gone_) {
+    s.open = true;
+    s.revents = POLLHUP;
+    s.read_eof = true;
+    return s;
+  }
   auto borrowed = epoll_ ? caller_->borrow_registered(ident_) : caller_->borrow(ident_);
   if (!borrowed) return s;
   const int fd = borrowed->get();
   if (!epoll_) {
     struct stat st {};
-    if (::fstat(fd, &st) < 0 || st.st_dev != device_ || st.st_ino != inode_) return s;
+    if (::fstat(fd, &st) < 0 || st.st_dev != device_ || st.st_ino != inode_ ||
+        (::fcntl(fd, F_GETFL) & O_ACCMODE) != access_mode_) {
+      return s;
+    }
   }
   s.open = true;
   read_state(fd, s);
@@ -277,17 +294,30 @@ void DescriptorWatch::read_state(int fd, DescriptorState& s) {
       break;
     }
     case DescriptorKind::stream_socket:
-    case DescriptorKind::datagram_socket:
+    case DescriptorKind::datagram_socket: {
+      const bool stream = kind_ == DescriptorKind::stream_socket;
+      // Linux says a stream socket that is not connected (new, bound, or a
+      // refused connect not yet seen) has hung up; BSD reports nothing
+      // until it connects. A hang-up after a connection also has RDHUP.
+      if (stream && hangup && !(s.revents & POLLRDHUP) && !error) {
+        s.revents = 0;
+        break;
+      }
+      tcp_info info{};
+      socklen_t length = sizeof info;
+      const bool tcp = stream && ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0;
       s.readable = std::max<int64_t>(0, ioctl_count(fd, SIOCINQ));
       if (writer_ != nullptr) s.writable = send_space(fd);
       s.read_eof = hangup || (s.revents & POLLRDHUP);
-      s.write_eof = hangup;
+      // The caller's own shutdown(SHUT_WR) shows only in TCP's state.
+      s.write_eof = hangup || (tcp && sent_fin(info.tcpi_state));
       if (s.read_eof || s.write_eof) {
-        s.eof_error = socket_error(fd, error);
+        s.eof_error = socket_error(fd, error, tcp ? &info : nullptr);
       } else if (error) {
         s.pending_error = true;  // e.g. ICMP on UDP: the caller's recv reports it
       }
       break;
+    }
     case DescriptorKind::tcp_listener: {
       tcp_info info{};
       socklen_t length = sizeof info;
@@ -331,8 +361,16 @@ void DescriptorWatch::read_state(int fd, DescriptorState& s) {
 
 // Linux clears a socket's error when it is read, so it is read only when
 // an end of file is reported with one pending, and kept for later events.
-uint32_t DescriptorWatch::socket_error(int fd, bool pending) {
+// A TCP connect that failed is the exception: programs read SO_ERROR after
+// the event to learn whether connect() worked, so the error is left there
+// and inferred (a refusal comes at once; a timeout after retransmissions).
+uint32_t DescriptorWatch::socket_error(int fd, bool pending, const tcp_info* tcp) {
   if (pending && cached_socket_error_ == 0) {
+    const bool never_connected = tcp != nullptr && tcp->tcpi_rtt == 0 && tcp->tcpi_options == 0;
+    if (never_connected) {
+      cached_socket_error_ = tcp->tcpi_total_retrans == 0 ? ECONNREFUSED : ETIMEDOUT;
+      return cached_socket_error_;
+    }
     const int error = socket_option(fd, SOL_SOCKET, SO_ERROR);
     if (error > 0) cached_socket_error_ = static_cast<uint32_t>(error);
   }
@@ -350,6 +388,12 @@ void DescriptorWatch::on_ready(uint32_t) {
 }
 
 void DescriptorWatch::on_file_event(const FileEvent&) {
+  post_all();
+}
+
+void DescriptorWatch::queue_gone() {
+  queue_gone_ = true;
+  probed_ = false;
   post_all();
 }
 
@@ -373,6 +417,12 @@ void DescriptorWatches::release_if_empty(DescriptorWatch& watch) {
       watches_.erase(it);
       return;
     }
+  }
+}
+
+void DescriptorWatches::queue_removed(int readiness_fd) {
+  for (const auto& [ident, watch] : watches_) {
+    if (watch->watches_queue(readiness_fd)) watch->queue_gone();
   }
 }
 

@@ -12,6 +12,8 @@
 #include "kqfs/file_events.hpp"
 #include "kqfs/filter.hpp"
 
+struct tcp_info;
+
 namespace kqfs {
 
 // What kind of open file a descriptor names; it decides how state is read.
@@ -83,13 +85,18 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
   void on_ready(uint32_t epoll_events) override;
   void on_file_event(const FileEvent& event) override;
 
+  // For a watch of a kqueue: whether it watches the queue whose readiness
+  // fd this is, and that queue's removal (its knotes then report EOF).
+  bool watches_queue(int readiness_fd) const { return queue_ && watched_queue_ == readiness_fd; }
+  void queue_gone();
+
  private:
   int update_interest();
   int update_file_watch();
   void post_all();
   DescriptorState probe();
   void read_state(int fd, DescriptorState& s);
-  uint32_t socket_error(int fd, bool pending);
+  uint32_t socket_error(int fd, bool pending, const tcp_info* tcp);
 
   FilterHost& host_;
   FileEvents& files_;
@@ -98,8 +105,14 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
   DescriptorKind kind_;
   const dev_t device_;  // identity of files, which epoll cannot hold
   const ino_t inode_;
+  // Files are known by inode, so a close and a reopen under the same number
+  // would look the same; a reopen with another access mode (read, then
+  // write) at least is told apart.
+  int access_mode_ = 0;
 
-  bool queue_ = false;  // the caller's descriptor is a kqueue
+  bool queue_ = false;       // the caller's descriptor is a kqueue
+  bool queue_gone_ = false;  // ... which was removed (rmdir) while still open
+  int watched_queue_ = -1;   // its readiness fd
   DescriptorKnote* reader_ = nullptr;
   DescriptorKnote* writer_ = nullptr;
 
@@ -124,6 +137,7 @@ class DescriptorWatches {
   void release_if_empty(DescriptorWatch& watch);
   // Every knote bound to a watch.
   std::vector<Knote*> knotes() const;
+  void queue_removed(int readiness_fd);
 
  private:
   FilterHost& host_;

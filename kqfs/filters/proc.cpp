@@ -52,6 +52,19 @@ ProcessState state_of(pid_t pid) {
   return state;
 }
 
+// A thread other than its process's first has a /proc entry of its own,
+// but a BSD pid names a process: ESRCH for a thread id.
+bool is_process_id(pid_t pid) {
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%d/status", pid);
+  std::ifstream file(path);
+  std::string line;
+  while (std::getline(file, line)) {
+    if (line.rfind("Tgid:", 0) == 0) return std::stol(line.substr(5)) == pid;
+  }
+  return false;
+}
+
 class ProcFilter;
 
 struct ProcKnote final : Knote, ProcessEvents::Subscriber, Source {
@@ -94,7 +107,7 @@ class ProcFilter final : public Filter {
       return Errno{error};
     }
     const ProcessState state = state_of(pid);
-    if (!state.exists) return Errno{ESRCH};
+    if (!state.exists || !is_process_id(pid)) return Errno{ESRCH};
     kn->threads = live_threads_of(pid);
     // All threads gone, not yet reaped: FreeBSD fires at once.
     if (kn->threads.empty()) kn->exited(state.exit_status);

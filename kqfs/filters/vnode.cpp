@@ -3,6 +3,7 @@
 // notes are derived: NOTE_DELETE from the link count falling, NOTE_EXTEND
 // from the size growing, NOTE_LINK from the link count rising (files) or a
 // subdirectory coming or going (directories).
+#include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "kqfs/file_events.hpp"
 #include "kqfs/filters/descriptor.hpp"
@@ -20,19 +22,29 @@ namespace {
 
 constexpr uint32_t kEntryChanges = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO;
 
-std::optional<struct stat> stat_of(const Caller& caller, uint64_t ident) {
+// The inode a descriptor names, and how it was opened: see
+// DescriptorWatch::access_mode_ for why the access mode counts.
+struct OpenedAs {
+  struct stat st;
+  int access_mode;
+};
+
+std::optional<OpenedAs> opened_as(const Caller& caller, uint64_t ident) {
   auto borrowed = caller->borrow(static_cast<int>(ident));
   struct stat st {};
   if (!borrowed || ::fstat(borrowed->get(), &st) != 0) return std::nullopt;
-  return st;
+  return OpenedAs{st, ::fcntl(borrowed->get(), F_GETFL) & O_ACCMODE};
 }
 
-bool anonymous_pipe(int fd) {
+// Pipes, and kernel objects with no file behind them (a kqueue, epoll,
+// eventfd, timerfd): not vnodes on BSD either.
+bool without_vnode(int fd) {
   char path[32];
   char target[16];
   std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
   const ssize_t length = ::readlink(path, target, sizeof target);
-  return length >= 5 && std::string(target, 5) == "pipe:";
+  const std::string_view name(target, length > 0 ? static_cast<size_t>(length) : 0);
+  return name.starts_with("pipe:") || name.starts_with("anon_inode:");
 }
 
 bool same_time(const timespec& a, const timespec& b) {
@@ -52,7 +64,7 @@ uint32_t inotify_mask(uint32_t notes, bool directory) {
 
 struct VnodeKnote final : Knote, FileEvents::Subscriber {
   VnodeKnote(const Kevent& change, FilterHost& host, FileEvents& files, Caller caller,
-             const struct stat& st)
+             const struct stat& st, int access_mode)
       : Knote(change),
         host(host),
         files(files),
@@ -60,6 +72,7 @@ struct VnodeKnote final : Knote, FileEvents::Subscriber {
         device(st.st_dev),
         inode(st.st_ino),
         directory(S_ISDIR(st.st_mode)),
+        access_mode(access_mode),
         last(st) {}
 
   void on_file_event(const FileEvent& event) override;
@@ -73,6 +86,7 @@ struct VnodeKnote final : Knote, FileEvents::Subscriber {
   const dev_t device;  // identity: the open file's inode
   const ino_t inode;
   const bool directory;
+  const int access_mode;
   // What inotify cannot say is read from the inode: the last look at it.
   // Each event updates only what it is about, since a later change may
   // already show when an earlier event is handled.
@@ -108,7 +122,7 @@ uint32_t VnodeKnote::notes_for(const FileEvent& event) {
   if (event.watch == parent_watch) {
     // An entry of the parent went: was it this directory?
     if (event.about_entry && (mask & IN_ISDIR)) {
-      if (auto st = stat_of(caller, ident); st && st->st_nlink == 0) notes |= NOTE_DELETE;
+      if (auto now = opened_as(caller, ident); now && now->st.st_nlink == 0) notes |= NOTE_DELETE;
     }
     return notes;
   }
@@ -134,7 +148,8 @@ uint32_t VnodeKnote::notes_for(const FileEvent& event) {
   if (mask & IN_CLOSE_WRITE) notes |= NOTE_CLOSE_WRITE;
   if (mask & IN_ACCESS) notes |= NOTE_READ;
   if (mask & (IN_MODIFY | IN_ATTRIB)) {
-    if (auto st = stat_of(caller, ident)) {
+    if (auto now = opened_as(caller, ident)) {
+      const struct stat* st = &now->st;
       if (mask & IN_MODIFY) {
         // A write; one that grew the file extends it; a shrink is a
         // truncation, which FreeBSD reports as an attribute change.
@@ -204,11 +219,13 @@ class VnodeFilter final : public Filter {
     if (!borrowed) return Errno{borrowed.error()};
     struct stat st {};
     if (::fstat(borrowed->get(), &st) != 0) return last_errno();
-    // Files, directories, devices and named pipes; not sockets or pipes.
-    if (S_ISSOCK(st.st_mode) || (S_ISFIFO(st.st_mode) && anonymous_pipe(borrowed->get()))) {
+    // Files, directories, devices and named pipes; not sockets, pipes or
+    // kqueues (kqfs's own files stand for their queue here).
+    if (borrowed->is_queue() || S_ISSOCK(st.st_mode) || without_vnode(borrowed->get())) {
       return Errno{EINVAL};
     }
-    auto kn = std::make_unique<VnodeKnote>(change, host_, files_, caller, st);
+    auto kn = std::make_unique<VnodeKnote>(change, host_, files_, caller, st,
+                                           ::fcntl(borrowed->get(), F_GETFL) & O_ACCMODE);
     if (const int error = kn->subscribe(borrowed->get()); error != 0) {
       host_.explain("inotify cannot watch it");
       return Errno{error};
@@ -248,8 +265,9 @@ class VnodeFilter final : public Filter {
 
   // Whether `caller`'s descriptor still names the watched inode.
   static bool names_it(const VnodeKnote& v, const Caller& caller) {
-    const auto st = stat_of(caller, v.ident);
-    return st && st->st_dev == v.device && st->st_ino == v.inode;
+    const auto now = opened_as(caller, v.ident);
+    return now && now->st.st_dev == v.device && now->st.st_ino == v.inode &&
+           now->access_mode == v.access_mode;
   }
 
   FilterHost& host_;

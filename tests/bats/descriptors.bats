@@ -402,6 +402,28 @@ EOF
   assert_output --regexp '^1 EVFILT_TIMER EV_ADD\|EV_CLEAR 0 [0-9]+ 5$'
 }
 
+@test "a queue's events file as a READ ident: fires while it has events, EV_EOF when it is removed; VNODE on it is EINVAL" {
+  q=$(new_queue)
+  inner=$(new_queue inner)
+  py_timeout 30 - "$q" "$inner" <<'EOF'
+import errno, os, sys
+from kq import *
+q, inner = sys.argv[1:3]
+c, e = queue_files(q)
+watched = os.open(inner + "/events.bin", os.O_RDONLY)
+assert change(c, "%d vnode add delete|write" % watched) == -errno.EINVAL
+assert change(c, "%d read add" % watched) > 0
+quiet(e)
+write_changes(inner, "5 user add\n5 user 0 trigger\n")
+ev = expect_event(e, lambda ev: ev.ident == watched, "no event for the inner queue's events")
+assert (ev.filter, ev.flags & EV_EOF) == (READ, 0), ev
+os.rmdir(inner)
+ev = expect_event(e, lambda ev: ev.ident == watched and ev.flags & EV_EOF,
+                  "no EV_EOF after the inner queue was removed")
+assert ev.filter == READ, ev
+EOF
+}
+
 @test "two processes registering the same fd number in one queue: the second EV_ADD replaces the first" {
   q=$(new_queue)
   py_timeout 40 - "$q" <<'EOF'

@@ -649,10 +649,32 @@ EOF
   status_becomes "$q" knotes.vnode 0
 }
 
-# Not tested, a documented limit (docs/semantics.md): a file or directory
-# cannot be held weakly (epoll refuses them), so its knote knows it by inode;
-# closing the descriptor and opening the same file under the same number at
-# once keeps the knote.
+# A file cannot be held weakly (epoll refuses it), so its knote knows it by
+# inode and access mode: a reopen for writing under the same number is a
+# new file. (A reopen with the same mode at once is the documented limit,
+# not tested: docs/semantics.md.)
+@test "vnode and read: closing a file and reopening it for writing under the same number drops the knotes" {
+  local q
+  q=$(new_queue)
+  echo start >f
+  run fpy "$q" <<'EOF'
+from fk import *
+q = Queue(sys.argv[1])
+fd = os.open("f", os.O_RDONLY)
+q.add(f"{fd} vnode add|clear write|extend 0 1")
+os.lseek(fd, 0, os.SEEK_END)
+q.add(f"{fd} read add|clear 0 0 2")
+q.quiet()
+os.close(fd)
+again = os.open("f", os.O_WRONLY | os.O_APPEND)
+assert again == fd, (again, fd)
+os.write(again, b"more\n")
+q.quiet()
+print("knotes:", q.status()["knotes"])
+EOF
+  assert_success
+  assert_line "knotes: 0"
+}
 
 @test "vnode: the knote goes when the writer exits" {
   local q

@@ -18,6 +18,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -26,6 +27,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -378,6 +380,28 @@ TEST_F(KeventTest, RelativeTimeoutEndsEarlyWhenAnEventComes) {
   EXPECT_THAT(idents_of(events), UnorderedElementsAre(5u));
 }
 
+TEST_F(KeventTest, TimeoutTooLongToRepresentWaitsForever) {
+  // Above INT32_MAX seconds is for ever (FreeBSD); INT32_MAX itself is a
+  // deadline some 68 years away. Either way the timer comes first.
+  const std::array<timespec, 4> timeouts = {
+      timespec{INT32_MAX, 999'999'999}, timespec{static_cast<time_t>(INT32_MAX) + 1, 0},
+      timespec{10'000'000'000, 0}, timespec{std::numeric_limits<time_t>::max(), 999'999'999}};
+  for (const timespec& timeout : timeouts) {
+    SCOPED_TRACE("tv_sec " + std::to_string(timeout.tv_sec));
+    ASSERT_EQ(apply({change(5, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 200)}), 0)
+        << std::strerror(errno);
+    Event event{};
+    const auto start = Clock::now();
+
+    const int count = ::kevent(kq(), nullptr, 0, &event, 1, &timeout);
+
+    ASSERT_EQ(count, 1) << (count < 0 ? std::strerror(errno) : "returned without the timer");
+    EXPECT_EQ(event.ident, 5u);
+    EXPECT_EQ(event.filter, EVFILT_TIMER);
+    EXPECT_GE(Clock::now() - start, 150ms) << "returned long before the timer could fire";
+  }
+}
+
 TEST_F(KeventTest, MalformedTimeoutIsEinval) {
   Event event{};
   for (const timespec timeout : {timespec{0, -1}, timespec{0, 1'000'000'000}, timespec{-1, 0}}) {
@@ -687,6 +711,107 @@ TEST_F(KeventTest, ForkedChildCannotUseTheKqueueAndItsExitKeepsIt) {
   EXPECT_THAT(collect(&kZeroTimeout), ::testing::IsEmpty());
   ASSERT_EQ(apply({trigger_user(1)}), 0) << std::strerror(errno);
   EXPECT_THAT(idents_of(collect(&kPatienceTimeout)), UnorderedElementsAre(1u));
+}
+
+TEST_F(KeventTest, ForkedChildsKeventIsEbadfEvenWithRoomForEntries) {
+  ASSERT_EQ(apply({add_user(1)}), 0) << std::strerror(errno);
+  Pipe pipe;
+  ASSERT_TRUE(pipe.read_end);
+  const int closed = pipe.read_end.release();
+  ASSERT_EQ(::close(closed), 0);
+  // Exit code: 0 when every call fails with EBADF; else 1 + the index of
+  // the first call that did not (an EV_ERROR entry, say).
+  const ChildOutcome child = run_in_child([this, closed] {
+    const std::array<std::vector<Event>, 3> changelists = {{
+        {trigger_user(1)},
+        // EBADF for the second change is what the parent would get.
+        {trigger_user(1), change(closed, EVFILT_READ, EV_ADD)},
+        {change(2, EVFILT_USER, EV_ADD | EV_RECEIPT)},
+    }};
+    for (size_t i = 0; i < changelists.size(); ++i) {
+      std::array<Event, 4> entries{};
+      const int count =
+          ::kevent(kq(), changelists[i].data(), static_cast<int>(changelists[i].size()),
+                   entries.data(), static_cast<int>(entries.size()), &kZeroTimeout);
+      if (count != -1 || errno != EBADF) return static_cast<int>(i) + 1;
+    }
+    return 0;
+  });
+  ASSERT_TRUE(child.finished);
+  EXPECT_EQ(child.exit_code, 0) << "a call in the child did not fail with EBADF";
+
+  // Nothing the child wrote was applied.
+  EXPECT_THAT(collect(&kZeroTimeout), ::testing::IsEmpty());
+  const Event delete_absent = delete_user(2);
+  Event entry{};
+  ASSERT_EQ(::kevent(kq(), &delete_absent, 1, &entry, 1, &kZeroTimeout), 1) << std::strerror(errno);
+  EXPECT_EQ(entry.data, ENOENT) << "the child's knote 2 was added";
+}
+
+TEST_F(KeventTest, ChangeOnAClosedDescriptorIsAnEbadfEntryNotAFailedCall) {
+  Pipe pipe;
+  ASSERT_TRUE(pipe.read_end);
+  const int closed = pipe.read_end.release();
+  ASSERT_EQ(::close(closed), 0);
+  const std::vector<Event> changes = {change(closed, EVFILT_READ, EV_ADD, 0, 0, 0x77), add_user(1)};
+  std::array<Event, 2> entries{};
+
+  const int count = ::kevent(kq(), changes.data(), 2, entries.data(), 2, &kZeroTimeout);
+
+  ASSERT_EQ(count, 1) << (count < 0 ? std::strerror(errno) : "");
+  EXPECT_EQ(entries[0].ident, static_cast<uintptr_t>(closed));
+  EXPECT_EQ(entries[0].flags, EV_ADD | EV_ERROR);
+  EXPECT_EQ(entries[0].data, EBADF);
+  EXPECT_EQ(udata_of(entries[0]), 0x77u);
+  // Processing went on past it.
+  ASSERT_EQ(apply({trigger_user(1)}), 0) << std::strerror(errno);
+  EXPECT_THAT(idents_of(collect(&kPatienceTimeout)), UnorderedElementsAre(1u));
+}
+
+TEST(KeventDeadDaemonTest, ChangesFailTheCallWithEnotconnEvenWithRoomForEntries) {
+  Daemon doomed;
+  const std::string clone = doomed.mount_point() + "/kq/clone";
+  UniqueFd kq(::open(clone.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));  // closed before unmount
+  ASSERT_TRUE(kq) << std::strerror(errno);
+  const Event add = add_user(1);
+  ASSERT_EQ(::kevent(kq.get(), &add, 1, nullptr, 0, &kZeroTimeout), 0) << std::strerror(errno);
+  ASSERT_TRUE(doomed.kill_hard());
+
+  const Event trigger = trigger_user(1);
+  std::array<Event, 2> entries{};
+  EXPECT_EQ(::kevent(kq.get(), &trigger, 1, entries.data(), 2, &kZeroTimeout), -1);
+  EXPECT_EQ(errno, ENOTCONN) << std::strerror(errno);
+  EXPECT_EQ(::kevent(kq.get(), &trigger, 1, nullptr, 0, &kZeroTimeout), -1);
+  EXPECT_EQ(errno, ENOTCONN) << std::strerror(errno);
+}
+
+TEST_F(KeventTest, RemovedQueueFailsChangesWithEbadfEvenWithRoomForEntries) {
+  // kq/clone-N, found as the one name the new kqueue adds to kq/.
+  const std::filesystem::path queues = default_mount_point() + "/kq";
+  auto names = [&queues] {
+    std::vector<std::string> found;
+    for (const auto& entry : std::filesystem::directory_iterator(queues))
+      found.push_back(entry.path().filename());
+    return found;
+  };
+  const std::vector<std::string> before = names();
+  UniqueFd doomed(::kqueue());
+  ASSERT_TRUE(doomed) << std::strerror(errno);
+  std::vector<std::string> added;
+  for (const std::string& name : names()) {
+    if (std::find(before.begin(), before.end(), name) == before.end()) added.push_back(name);
+  }
+  ASSERT_EQ(added.size(), 1u);
+  ASSERT_EQ(::rmdir((queues / added[0]).c_str()), 0) << std::strerror(errno);
+
+  const Event add = add_user(1);
+  std::array<Event, 2> entries{};
+  EXPECT_EQ(::kevent(doomed.get(), &add, 1, entries.data(), 2, &kZeroTimeout), -1);
+  EXPECT_EQ(errno, EBADF) << std::strerror(errno);
+  EXPECT_EQ(::kevent(doomed.get(), &add, 1, nullptr, 0, &kZeroTimeout), -1);
+  EXPECT_EQ(errno, EBADF) << std::strerror(errno);
+  EXPECT_EQ(::kevent(doomed.get(), nullptr, 0, entries.data(), 2, &kZeroTimeout), -1);
+  EXPECT_EQ(errno, EBADF) << std::strerror(errno);
 }
 
 TEST_F(KeventTest, DescriptorIdentsAreTheCallersDescriptors) {

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <fstream>
@@ -20,6 +21,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_support.hpp"
@@ -291,6 +293,23 @@ TEST(ProcRegistration, MissingPidIsEsrch) {
   EXPECT_EQ(watch(kq, child.pid(), NOTE_EXIT), ESRCH);
   EXPECT_EQ(kq.apply(change(static_cast<uint64_t>(INT_MAX) + 1, EVFILT_PROC, EV_ADD, NOTE_EXIT)),
             ESRCH);
+  EXPECT_EQ(kq.knote_count(), 0u);
+}
+
+// A thread id has a /proc entry but names no process (BSD: ESRCH).
+TEST(ProcRegistration, ThreadIdIsEsrch) {
+  Kqueue kq;
+  Channel registered;
+  std::atomic<pid_t> thread_id = 0;
+  std::thread thread([&] {
+    thread_id = static_cast<pid_t>(::syscall(SYS_gettid));
+    registered.await();
+  });
+  while (thread_id == 0)
+    ::usleep(1000);
+  EXPECT_EQ(watch(kq, thread_id, NOTE_EXIT), ESRCH);
+  registered.pass();
+  thread.join();
   EXPECT_EQ(kq.knote_count(), 0u);
 }
 

@@ -2,6 +2,7 @@
 // operation gives (KQUEUE.md §5.6), that fflags hold only what was asked
 // for and accumulate until delivered, and which descriptors it accepts.
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -305,6 +306,17 @@ TEST(VnodeDescriptor, AnonymousPipeIsEinval) {
   ASSERT_TRUE(p.read_end);
   EXPECT_EQ(add_vnode(kq, p.r(), kChangeNotes), EINVAL);
   EXPECT_EQ(add_vnode(kq, p.w(), kChangeNotes), EINVAL);
+  EXPECT_EQ(kq.knote_count(), 0u);
+}
+
+// A kqueue, an epoll or an eventfd has no vnode behind it (BSD: EINVAL).
+TEST(VnodeDescriptor, KqueueAndOtherKernelObjectsAreEinval) {
+  Kqueue kq;
+  Kqueue other;
+  UniqueFd counter(::eventfd(0, EFD_CLOEXEC));
+  ASSERT_TRUE(counter);
+  EXPECT_EQ(add_vnode(kq, other.fd(), kChangeNotes), EINVAL);
+  EXPECT_EQ(add_vnode(kq, counter.get(), kChangeNotes), EINVAL);
   EXPECT_EQ(kq.knote_count(), 0u);
 }
 

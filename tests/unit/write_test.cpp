@@ -237,6 +237,75 @@ TEST(WriteTcp, ResetByThePeerGivesEofWithEconnreset) {
   EXPECT_EQ(ev->fflags, static_cast<uint32_t>(ECONNRESET));
 }
 
+// BSD reports nothing on a stream socket that is not connected; Linux
+// calls it hung up.
+TEST(WriteTcp, UnconnectedSocketFiresNothingUntilItConnects) {
+  sockaddr_in address{};
+  UniqueFd listener = tcp_listener(address);
+  ASSERT_TRUE(listener);
+  UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  ASSERT_TRUE(client);
+  Kqueue kq;
+  ASSERT_EQ(add_read_and_write(kq, client.get()), 0);
+  expect_quiet(kq);
+
+  const int result =
+      ::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  ASSERT_TRUE(result == 0 || errno == EINPROGRESS);
+  auto ev = wait_one(kq, kPatience);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->filter, EVFILT_WRITE);
+  EXPECT_EQ(ev->flags & EV_EOF, 0);
+  EXPECT_GT(ev->data, 0);
+}
+
+TEST(WriteUnixStream, UnconnectedSocketFiresNothing) {
+  UniqueFd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(socket);
+  Kqueue kq;
+  ASSERT_EQ(add_read_and_write(kq, socket.get()), 0);
+  expect_quiet(kq);
+}
+
+// After a refused non-blocking connect the program asks SO_ERROR why, as on
+// BSD: the event must not take the error from it.
+TEST(WriteTcp, RefusedConnectGivesEofWithEconnrefusedAndLeavesSoError) {
+  sockaddr_in address{};
+  {
+    UniqueFd closed = tcp_listener(address);  // a port that then has no listener
+    ASSERT_TRUE(closed);
+  }
+  UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  ASSERT_TRUE(client);
+  Kqueue kq;
+  ASSERT_EQ(add_write(kq, client.get()), 0);
+  const int result =
+      ::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  ASSERT_EQ(result, -1);
+  ASSERT_EQ(errno, EINPROGRESS);  // loopback answers the SYN after connect returns
+
+  auto ev = wait_for_eof(kq, client.get(), EVFILT_WRITE);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(ECONNREFUSED));
+  int error = 0;
+  socklen_t length = sizeof error;
+  ASSERT_EQ(::getsockopt(client.get(), SOL_SOCKET, SO_ERROR, &error, &length), 0);
+  EXPECT_EQ(error, ECONNREFUSED);
+}
+
+// BSD: once the socket can send no more, WRITE has EV_EOF.
+TEST(WriteTcp, OwnShutdownOfSendingGivesEof) {
+  TcpConnection c = tcp_connection();
+  ASSERT_TRUE(c.client);
+  ASSERT_TRUE(c.server);
+  Kqueue kq;
+  ASSERT_EQ(add_write(kq, c.client.get()), 0);
+  ASSERT_EQ(::shutdown(c.client.get(), SHUT_WR), 0);
+  auto ev = wait_for_eof(kq, c.client.get(), EVFILT_WRITE);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->fflags, 0u);
+}
+
 // A WRITE knote on `listener` stays quiet, before and after a client
 // connects with `connect()`.
 template <typename Connect>
