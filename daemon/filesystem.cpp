@@ -552,6 +552,13 @@ void Filesystem::flush(fuse_req_t request, fuse_file_info& info) {
     fuse_reply_err(request, 0);
     return;
   }
+  // Every close of a copy flushes (a child that inherited the descriptor
+  // and exits, close(dup(fd))): only the writer's own close ends its line.
+  const pid_t thread = fuse_req_ctx(request)->pid;
+  if (thread != file->unfinished_by && process_of_thread(thread) != file->unfinished_by) {
+    fuse_reply_err(request, 0);
+    return;
+  }
   auto caller = caller_of(request);
   if (!caller) {
     fuse_reply_err(request, caller.error());
@@ -608,6 +615,7 @@ void Filesystem::write(fuse_req_t request, const char* data, size_t size, fuse_f
     return;
   }
   const auto outcome = apply_changes(queue, *file, std::string_view(data, size), false, *caller);
+  file->unfinished_by = file->changes.has_unfinished() ? (*caller)->pid() : 0;
   if (outcome.error != 0 && outcome.accepted == 0) {
     fuse_reply_err(request, outcome.error);
   } else {
@@ -620,19 +628,35 @@ void Filesystem::write(fuse_req_t request, const char* data, size_t size, fuse_f
 
 // Answers a read if events (or the rest of an earlier record) are there.
 // Events are taken only for a reply that is sent right away.
-bool Filesystem::try_answer(QueueNode& queue, fuse_req_t request, size_t size, OpenFile& file) {
+bool Filesystem::try_answer(QueueNode& queue, const Waiter& read, OpenFile& file) {
+  std::string reply;
   if (file.events.has_leftover()) {
-    const std::string reply = file.events.read(size, {});
-    fuse_reply_buf(request, reply.data(), reply.size());
-    return true;
+    reply = file.events.read(read.size, {});
+  } else {
+    std::vector<kqfs::Kevent> events(file.events.wanted(read.size));
+    events.resize(queue.engine->collect(events));
+    if (events.empty()) return false;
+    queue.events_delivered += events.size();
+    reply = file.events.read(read.size, events);
   }
-  std::vector<kqfs::Kevent> events(file.events.wanted(size));
-  events.resize(queue.engine->collect(events));
-  if (events.empty()) return false;
-  queue.events_delivered += events.size();
-  const std::string reply = file.events.read(size, events);
-  fuse_reply_buf(request, reply.data(), reply.size());
+  if (file.kind == FileKind::events) {
+    file.position = read.offset + static_cast<off_t>(reply.size());
+    file.last_reply = reply;
+  }
+  fuse_reply_buf(read.request, reply.data(), reply.size());
   return true;
+}
+
+// A reader of the text events file that seeked back into its last reply
+// (bash reads ahead on a seekable file, then seeks back to the end of
+// what it used) gets those bytes again.
+void Filesystem::rewind(OpenFile& file, off_t offset) {
+  if (offset >= file.position) return;
+  const auto back = static_cast<uint64_t>(file.position - offset);
+  if (back > file.last_reply.size()) return;
+  file.events.unread(std::string_view(file.last_reply).substr(file.last_reply.size() - back));
+  file.last_reply.resize(file.last_reply.size() - back);
+  file.position = offset;
 }
 
 void Filesystem::read(fuse_req_t request, size_t size, off_t offset, fuse_file_info& info) {
@@ -661,13 +685,15 @@ void Filesystem::read(fuse_req_t request, size_t size, off_t offset, fuse_file_i
     fuse_reply_err(request, EINVAL);
     return;
   }
+  if (file->kind == FileKind::events) rewind(*file, offset);
+  const Waiter read{request, size, offset, file, queue.id};
   // Readers already waiting come first.
-  if (queue.waiters.empty() && try_answer(queue, request, size, *file)) return;
+  if (queue.waiters.empty() && try_answer(queue, read, *file)) return;
   if (info.flags & O_NONBLOCK) {
     fuse_reply_err(request, EAGAIN);
     return;
   }
-  Waiter& waiter = queue.waiters.emplace_back(Waiter{request, size, file, queue.id});
+  Waiter& waiter = queue.waiters.emplace_back(read);
   fuse_req_interrupt_func(request, Operations::interrupted, &waiter);
   answer_interrupted();  // the signal may have come before the request was parked
 }
@@ -694,7 +720,7 @@ void Filesystem::serve(QueueNode& queue) {
     Waiter& waiter = queue.waiters.front();
     if (waiter.interrupted) {
       fuse_reply_err(waiter.request, EINTR);
-    } else if (!try_answer(queue, waiter.request, waiter.size, *waiter.file)) {
+    } else if (!try_answer(queue, waiter, *waiter.file)) {
       break;
     }
     queue.waiters.pop_front();
@@ -804,6 +830,17 @@ std::string Filesystem::status_of(QueueNode& queue) const {
   line("delivered", std::to_string(queue.events_delivered));
   line("changes", std::to_string(queue.changes_applied));
   line("last-error", queue.last_error.empty() ? "none" : queue.last_error);
+  // The registered knotes as text change records, a bounded number of them:
+  // status is read whole at open.
+  constexpr size_t kListed = 1000;
+  for (const kqfs::Kevent& registration : engine.registrations(kListed)) {
+    std::string record = kqfs::codec::format_text(registration);
+    record.pop_back();  // its newline
+    line("knote", record);
+  }
+  if (engine.knote_count() > kListed) {
+    line("knotes-unlisted", std::to_string(engine.knote_count() - kListed));
+  }
   return text;
 }
 

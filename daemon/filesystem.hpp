@@ -36,6 +36,12 @@ class OpenFile {
   std::string status_text;          // a status file's snapshot, taken at open
   fuse_pollhandle* poll = nullptr;  // kept to say when it becomes readable
   pid_t owner = 0;                  // kq/clone handles: the process that opened it
+  pid_t unfinished_by = 0;          // the process whose write left a line unfinished
+  // The text events file is seekable (GNU head): where the reader's file
+  // position is after the last reply, and that reply, so that a seek back
+  // into it (bash `read -n`) gets those bytes again.
+  off_t position = 0;
+  std::string last_reply;
 };
 
 class Filesystem {
@@ -87,7 +93,8 @@ class Filesystem {
   kqfs::Result<std::shared_ptr<ProcessResolver>> caller_of(fuse_req_t request);
   kqfs::codec::WriteOutcome apply_changes(QueueNode& queue, OpenFile& file, std::string_view bytes,
                                           bool finishing, const kqfs::Caller& caller);
-  bool try_answer(QueueNode& queue, fuse_req_t request, size_t size, OpenFile& file);
+  bool try_answer(QueueNode& queue, const Waiter& read, OpenFile& file);
+  void rewind(OpenFile& file, off_t offset);
   void serve(QueueNode& queue);
   void notify_pollers(QueueNode& queue);
   std::string status_of(QueueNode& queue) const;

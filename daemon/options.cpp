@@ -19,7 +19,8 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
                                                              "show the version and exit")(
       "foreground,f", po::bool_switch(&options.foreground),
       "stay in the foreground (otherwise return once the mount is ready)")(
-      "debug,d", po::bool_switch(&options.debug), "log every request (implies --foreground)")(
+      "debug,d", po::bool_switch(&options.debug),
+      "log every request (to --log FILE, else standard error)")(
       "option,o", po::value<std::vector<std::string>>(&options.fuse_options)->composing(),
       "a FUSE mount option, e.g. allow_other (repeatable, comma lists accepted)")(
       "max-queues", po::value<size_t>(&options.max_queues)->default_value(options.max_queues),
@@ -71,7 +72,6 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     std::cout << "kqfsd " << KQFS_VERSION << "\n";
     return {std::nullopt, 0};
   }
-  if (options.debug) options.foreground = true;
   if (options.mount_point.empty()) options.mount_point = kqfs::default_mount_point();
   if (options.max_queues == 0 || options.max_knotes == 0) {
     std::cerr << "kqfsd: limits must be at least 1\n";

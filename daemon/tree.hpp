@@ -60,6 +60,7 @@ class OpenFile;
 struct Waiter {
   fuse_req_t request;
   size_t size;
+  off_t offset;
   OpenFile* file;
   uint64_t queue_id;
   bool interrupted = false;

@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "kqfs/file_events.hpp"
@@ -218,6 +219,20 @@ void Kqueue::forget(const DescriptorResolver& caller) {
   for (Knote* kn : theirs)
     drop(*kn);
   update_readiness();
+}
+
+std::vector<Kevent> Kqueue::registrations(size_t limit) const {
+  std::vector<Kevent> out;
+  out.reserve(std::min(limit, knotes_.size()));
+  for (const auto& [key, kn] : knotes_) {
+    if (out.size() == limit) break;
+    const uint16_t flags = static_cast<uint16_t>(kn->flags | (kn->disabled ? EV_DISABLE : 0));
+    out.push_back(Kevent{kn->ident, kn->filter, flags, kn->sfflags, kn->sdata, kn->udata});
+  }
+  std::sort(out.begin(), out.end(), [](const Kevent& a, const Kevent& b) {
+    return a.ident != b.ident ? a.ident < b.ident : a.filter > b.filter;
+  });
+  return out;
 }
 
 void Kqueue::queue_removed(int readiness_fd) {

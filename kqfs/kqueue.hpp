@@ -78,6 +78,10 @@ class Kqueue final : private FilterHost {
   void queue_removed(int readiness_fd);
 
   size_t knote_count() const { return knotes_.size(); }
+  // Up to `limit` registrations as a change would make them now (stored
+  // flags, EV_DISABLE when disabled, the filter's saved fflags and data),
+  // ordered by ident and filter; which ones, past the limit, is unspecified.
+  std::vector<Kevent> registrations(size_t limit) const;
   size_t knote_count(int16_t filter) const;
   // Knotes on the ready list (some may turn out stale when collected).
   size_t pending() const { return ready_count_; }

@@ -61,7 +61,8 @@ class ChangeStream {
   // All applied: accepted == bytes.size(), and an unfinished last line or
   // record is kept for the next write. A failure: accepted counts the
   // bytes of this write before the failing record (0 when it began in an
-  // earlier write), and what was kept is dropped.
+  // earlier write, or when only blank lines and comments came before it),
+  // and what was kept is dropped.
   WriteOutcome write(std::string_view bytes, const ApplyRecord& apply);
 
   // At close: applies an unfinished text or JSON line (binary leftovers
@@ -92,6 +93,8 @@ class EventStream {
   std::string read(size_t size, std::span<const Kevent> events);
 
   bool has_leftover() const { return !leftover_.empty(); }
+  // Bytes a reader was given and seeked back over: returned first again.
+  void unread(std::string_view bytes) { leftover_.insert(0, bytes); }
 
  private:
   Format format_;

@@ -130,19 +130,27 @@ WriteOutcome ChangeStream::write(std::string_view bytes, const ApplyRecord& appl
   }
 
   // A line that began in an earlier write is the first of this one, so the
-  // bytes accepted before a failing line are always those before line_start.
+  // bytes accepted before a failing line are always those before line_start
+  // -- unless they hold no record at all (blank lines, comments): then the
+  // failing record is the first, and the write fails as a whole.
+  bool applied_any = false;
+  const ApplyRecord counting = [&](const Kevent& change, std::string& why) {
+    const int error = apply(change, why);
+    applied_any = applied_any || error == 0;
+    return error;
+  };
   size_t line_start = 0;
   for (size_t newline; (newline = bytes.find('\n', line_start)) != std::string_view::npos;
        line_start = newline + 1) {
     const std::string_view line = bytes.substr(line_start, newline - line_start);
     int error = 0;
     if (unfinished_.empty()) {
-      error = apply_line(format_, line, apply, reason);
+      error = apply_line(format_, line, counting, reason);
     } else {
       const std::string joined = std::exchange(unfinished_, {}) + std::string(line);
-      error = apply_line(format_, joined, apply, reason);
+      error = apply_line(format_, joined, counting, reason);
     }
-    if (error != 0) return failure(line_start, error, std::move(reason));
+    if (error != 0) return failure(applied_any ? line_start : 0, error, std::move(reason));
   }
   const std::string_view tail = bytes.substr(line_start);
   if (unfinished_.size() + tail.size() > kMaxLineLength) {

@@ -418,6 +418,40 @@ EOF
   [ "$(status_field "$q" knotes.user)" = 3 ]
 }
 
+@test "partial line: another process closing its copy (a child that exits) does not end the line" {
+  q=$(new_queue)
+  run py - "$q" <<'EOF'
+import os, subprocess, sys
+from kq import pack, write_result, EVFILT, EV_ADD
+q = sys.argv[1]
+# Text: a child that inherits the descriptor and exits closes its copy.
+fd = os.open(q + "/changes", os.O_WRONLY)
+first = write_result(fd, b"1 user ")
+subprocess.run(["/bin/true"], pass_fds=[fd], check=True)
+print(first, write_result(fd, b"add|clear\n"))
+os.close(fd)
+# Binary: a forked child exits while a record is half written.
+fd = os.open(q + "/changes.bin", os.O_WRONLY)
+blob = pack(9, EVFILT["user"], EV_ADD)
+first = write_result(fd, blob[:10])
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+print(first, write_result(fd, blob[10:]))
+os.close(fd)
+EOF
+  assert_output $'7 10\n10 22'
+  [ "$(status_field "$q" knotes.user)" = 2 ]
+  [ "$(status_field "$q" last-error)" = none ]
+}
+
+@test "a write whose failing first record follows only comments fails whole (-1), not short" {
+  q=$(new_queue)
+  run writes "$q/changes" '# header\n\n5 user delete\n'
+  assert_output "ENOENT close:0"
+}
+
 @test "partial line: a bad trailing line makes close fail with EINVAL, and status says why" {
   q=$(new_queue)
   run writes "$q/changes" '1 user add\n2 user bogus'

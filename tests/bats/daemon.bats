@@ -374,13 +374,23 @@ EOF
   assert_output ""
 }
 
-@test "-d logs requests" {
+@test "-d logs requests; without -f it still returns once mounted (DESIGN.md), with -f it serves" {
   local m pid
   m=$(new_mount_point)
-  "$KQFSD" -d --log "$m.log" "$m" >"$KQFSD_OUT" 2>&1 3>&- &
+  run timeout 10 "$KQFSD" -d --log "$m.log" "$m" 3>&-
+  assert_success
+  is_mounted "$m"
+  stat "$m/kq/looked-up-name" 2>/dev/null || true
+  mkdir "$m/kq/made-by-mkdir"
+  run cat "$m.log"
+  assert_output --partial "looked-up-name"
+  assert_output --partial "made-by-mkdir"
+  kqfsd_stop "$m"
+
+  m=$(new_mount_point)
+  "$KQFSD" -d -f --log "$m.log" "$m" >"$KQFSD_OUT" 2>&1 3>&- &
   pid=$!
   wait_until 10 is_mounted "$m"
-  # -d implies the foreground: the process started serves the mount.
   assert_equal "$(daemon_of "$m")" "$pid"
   stat "$m/kq/looked-up-name" 2>/dev/null || true
   mkdir "$m/kq/made-by-mkdir"

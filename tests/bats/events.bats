@@ -963,3 +963,25 @@ print("eof" if data == b"" else repr(data))' "$q/events.bin" >"$BATS_TEST_TMPDIR
   assert_equal "$(status_field "$q" changes)" 7
   assert_equal "$(status_field "$q" pending)" 0
 }
+
+@test "status lists the registered knotes as text change records, ordered by ident" {
+  q=$(new_queue)
+  printf '7 user add|clear|disable 0x21 0 9\n1 timer add 0 500 7\n' >"$q/changes"
+  run grep '^knote:' "$q/status"
+  assert_success
+  assert_output $'knote: 1 EVFILT_TIMER EV_ADD|EV_CLEAR 0 500 7\nknote: 7 EVFILT_USER EV_ADD|EV_DISABLE|EV_CLEAR 0x21 0 9'
+  echo "1 timer delete" >"$q/changes"
+  run grep -c '^knote:' "$q/status"
+  assert_output 1
+}
+
+@test "bash read -n and read -d on one events descriptor: a seek back into the last record loses nothing" {
+  q=$(new_queue)
+  add_users "$q" "add|clear" 1 2
+  trigger "$q" 1 2
+  run timeout 10 bash -c 'exec 4<"$1/events"
+    read -n 5 a <&4; read -r b <&4; read -d " " c <&4; read -r d <&4
+    echo "[$a][$b][$c][$d]"' _ "$q"
+  assert_success
+  assert_output "[1 EVF][ILT_USER EV_ADD|EV_CLEAR 0 0 0][2][EVFILT_USER EV_ADD|EV_CLEAR 0 0 0]"
+}
