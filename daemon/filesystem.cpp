@@ -209,7 +209,7 @@ void Filesystem::mount() {
     throw std::runtime_error("cannot read the mount's id");
   }
   processes_ = std::make_unique<Processes>(mount_info.stx_mnt_id,
-                                           [this](uint64_t inode) { return readiness_of(inode); });
+                                           [this](uint64_t inode) { return queue_of(inode); });
 
   fuse_watch_ = loop_.watch(fd, EPOLLIN, [this](uint32_t) { on_fuse_readable(); });
   sweep_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
@@ -795,11 +795,13 @@ void Filesystem::on_process_exit(pid_t pid) {
 }
 
 // Nesting: a kqueue handle or an events file stands for its queue.
-int Filesystem::readiness_of(uint64_t inode) const {
+const kqfs::Kqueue* Filesystem::queue_of(uint64_t inode) const {
   const auto decoded = decode_inode(inode);
-  if (!decoded || !(decoded->second == FileKind::clone || is_events(decoded->second))) return -1;
+  if (!decoded || !(decoded->second == FileKind::clone || is_events(decoded->second))) {
+    return nullptr;
+  }
   const auto queue = tree_.find(decoded->first);
-  return queue != nullptr && !queue->removed() ? queue->engine->readiness_fd() : -1;
+  return queue != nullptr && !queue->removed() ? queue->engine.get() : nullptr;
 }
 
 void Filesystem::sweep_all() {

@@ -80,7 +80,7 @@ class Filesystem {
   void on_queue_ready(QueueNode& queue);
   void on_process_exit(pid_t pid);
   void sweep_all();
-  int readiness_of(uint64_t inode) const;
+  const kqfs::Kqueue* queue_of(uint64_t inode) const;
   void answer_interrupted();
 
   // Helpers.

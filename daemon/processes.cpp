@@ -60,10 +60,10 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow(int fd) {
   const std::string info = read_small_file(path);
   if (info.empty()) return kqfs::Errno{EBADF};
   if (static_cast<uint64_t>(number_field(info, "mnt_id:")) == own_mount_id_) {
-    const int readiness = own_queues_(static_cast<uint64_t>(number_field(info, "\nino:")));
-    if (readiness < 0) return kqfs::Errno{EINVAL};  // a changes or status file
+    const kqfs::Kqueue* inner = own_queues_(static_cast<uint64_t>(number_field(info, "\nino:")));
+    if (inner == nullptr) return kqfs::Errno{EINVAL};  // a changes or status file
     by_inode_[fd] = file_identity(info);
-    return kqfs::BorrowedFd::queue(readiness);
+    return kqfs::BorrowedFd::queue(inner->readiness_fd(), static_cast<int64_t>(inner->pending()));
   }
   if (!reopening_) {
     const int mine = take_fd(pidfd_.get(), fd);

@@ -10,13 +10,14 @@
 #include <string>
 #include <unordered_map>
 
+#include "kqfs/kqueue.hpp"
 #include "kqfs/resolver.hpp"
 
 namespace kqfsd {
 
-// The readiness descriptor of the queue behind an inode of kqfs's own tree
-// (a kqueue handle or an events file), or -1.
-using OwnQueues = std::function<int(uint64_t inode)>;
+// The queue behind an inode of kqfs's own tree (a kqueue handle or an
+// events file), or null.
+using OwnQueues = std::function<const kqfs::Kqueue*(uint64_t inode)>;
 
 // The descriptor table of one client process, reached through its pidfd.
 // Files on kqfs's own mount are never borrowed: looking at them (fstat,

@@ -30,18 +30,21 @@ class BorrowedFd {
     return b;
   }
   // The caller's descriptor is a kqueue; `readiness` is readable while it
-  // has events pending (Kqueue::readiness_fd()).
-  static BorrowedFd queue(int readiness) {
+  // has events pending (Kqueue::readiness_fd()), `pending` of them now.
+  static BorrowedFd queue(int readiness, int64_t pending) {
     BorrowedFd b = shared(readiness);
     b.queue_ = true;
+    b.queue_pending_ = pending;
     return b;
   }
   int get() const { return fd_; }
   bool is_queue() const { return queue_; }
+  int64_t queue_pending() const { return queue_pending_; }
 
  private:
   int fd_ = -1;
   bool queue_ = false;
+  int64_t queue_pending_ = 0;
   UniqueFd owned_;
 };
 

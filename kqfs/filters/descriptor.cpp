@@ -268,6 +268,11 @@ DescriptorState DescriptorWatch::probe() {
   }
   s.open = true;
   read_state(fd, s);
+  // A kqueue's data is its pending count (FreeBSD), at least 1 while the
+  // queue has kernel news it has not looked at yet.
+  if (borrowed->is_queue()) {
+    s.readable = std::max<int64_t>(borrowed->queue_pending(), s.revents & POLLIN ? 1 : 0);
+  }
   return s;
 }
 

@@ -402,7 +402,7 @@ EOF
   assert_output --regexp '^1 EVFILT_TIMER EV_ADD\|EV_CLEAR 0 [0-9]+ 5$'
 }
 
-@test "a queue's events file as a READ ident: fires while it has events, EV_EOF when it is removed; VNODE on it is EINVAL" {
+@test "a queue's events file as a READ ident: fires with its pending count, EV_EOF when it is removed; VNODE on it is EINVAL" {
   q=$(new_queue)
   inner=$(new_queue inner)
   py_timeout 30 - "$q" "$inner" <<'EOF'
@@ -414,9 +414,10 @@ watched = os.open(inner + "/events.bin", os.O_RDONLY)
 assert change(c, "%d vnode add delete|write" % watched) == -errno.EINVAL
 assert change(c, "%d read add" % watched) > 0
 quiet(e)
-write_changes(inner, "5 user add\n5 user 0 trigger\n")
+write_changes(inner, "5 user add\n6 user add\n5 user 0 trigger\n6 user 0 trigger\n")
 ev = expect_event(e, lambda ev: ev.ident == watched, "no event for the inner queue's events")
-assert (ev.filter, ev.flags & EV_EOF) == (READ, 0), ev
+# data: the inner queue's pending events (FreeBSD's count).
+assert (ev.filter, ev.flags & EV_EOF, ev.data) == (READ, 0, 2), ev
 os.rmdir(inner)
 ev = expect_event(e, lambda ev: ev.ident == watched and ev.flags & EV_EOF,
                   "no EV_EOF after the inner queue was removed")
