@@ -10,6 +10,7 @@
 // JSON than one object, and anything after it are rejected. A blank line is
 // skipped, as in text; JSON has no comments.
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
 #include <cereal/archives/json.hpp>
 
 #include <array>
@@ -80,7 +81,10 @@ std::string describe_parse_error(const rapidjson::Document& document) {
 
 Parsed parse_object(std::string_view line) {
   rapidjson::Document document;
-  document.Parse<kParseFlags>(line.data(), line.size());
+  // A bare MemoryStream: Parse(data, size) would wrap it in a stream that
+  // skips each byte of a UTF-8 BOM on its own, letting "\xbb{}" pass.
+  rapidjson::MemoryStream stream(line.data(), line.size());
+  document.ParseStream<kParseFlags>(stream);
   if (document.HasParseError()) return rejected(describe_parse_error(document));
   if (!document.IsObject()) return rejected("not a JSON object");
 
@@ -138,6 +142,11 @@ Parsed parse_object(std::string_view line) {
 
 Parsed parse_json(std::string_view line) {
   if (is_blank(line)) return {};
+  // Rapidjson takes a NUL for the end of the text and would ignore what
+  // follows it; JSON has no raw NUL anywhere.
+  const size_t nul = line.find('\0');
+  if (nul != std::string_view::npos)
+    return rejected("malformed JSON at byte " + std::to_string(nul) + ": NUL byte");
   // Rapidjson's assertions throw (cereal configures it so), and memory may
   // run out: a line must never take the daemon down.
   try {

@@ -155,7 +155,7 @@ WriteOutcome ChangeStream::write(std::string_view bytes, const ApplyRecord& appl
   const std::string_view tail = bytes.substr(line_start);
   if (unfinished_.size() + tail.size() > kMaxLineLength) {
     unfinished_.clear();
-    return failure(line_start, EINVAL,
+    return failure(applied_any ? line_start : 0, EINVAL,
                    "line longer than " + std::to_string(kMaxLineLength) + " bytes");
   }
   unfinished_.append(tail);

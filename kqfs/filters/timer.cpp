@@ -117,6 +117,12 @@ class TimerFilter final : public Filter, public Source {
     TimerKnote& t = timer(kn);
     Kevent out = t.as_event();
     out.fflags = 0;
+    if (!t.expired) {
+      // Delivered by EV_FORCEONESHOT before it fired: nothing counted yet
+      // (FreeBSD), and it is still in the set, running until dropped.
+      out.data = 0;
+      return out;
+    }
     out.data = 1;
     if (t.period > 0) {
       const int64_t late = clock_ns(CLOCK_MONOTONIC) - t.deadline;

@@ -134,6 +134,26 @@ TEST(TimerFilter, DataCountsExpirationsSinceLastDelivery) {
   EXPECT_LE(event->data + next->data, periods_since(start, kPeriod));
 }
 
+// Found by fuzzing: a forced delivery of a running periodic timer used to
+// put it into the timer set twice (a corrupt tree, a hang).
+TEST(TimerFilter, ForceOneshotBeforeItFiresDeliversDataZeroAndDropsIt) {
+  Kqueue kq;
+  for (uint64_t ident = 1; ident <= 4; ++ident) {
+    ASSERT_EQ(kq.apply(timer(ident, EV_ADD, 500, 0, 7)), 0);
+  }
+  ASSERT_EQ(kq.apply(timer(2, EV_FORCEONESHOT, 0)), 0);
+  const auto events = drain(kq);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].ident, 2u);
+  EXPECT_EQ(events[0].flags, EV_ADD | EV_CLEAR | EV_ONESHOT);
+  EXPECT_EQ(events[0].data, 0);
+  EXPECT_EQ(kq.knote_count(), 3u);
+  for (uint64_t ident : {1u, 3u, 4u}) {
+    EXPECT_EQ(kq.apply(timer(ident, EV_DELETE, 0)), 0);
+  }
+  EXPECT_EQ(kq.knote_count(), 0u);
+}
+
 TEST(TimerFilter, OneshotFiresOnceThenKnoteIsGone) {
   Kqueue kq;
   const auto start = Clock::now();

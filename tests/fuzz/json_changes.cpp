@@ -1,0 +1,43 @@
+// Fuzz target: JSON change records (`changes.json`), through the change
+// stream and into a real queue (change_harness.hpp), plus properties of the
+// JSON parser on each line.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "change_harness.hpp"
+#include "fuzz.hpp"
+#include "kqfs/codec/codec.hpp"
+
+namespace kqfs::fuzz {
+namespace {
+
+std::string outcome(const codec::Parsed& parsed) {
+  return parsed.record ? describe(*parsed.record) : cat("\"", parsed.error, "\"");
+}
+
+void check_json_line(std::string_view line, const codec::Parsed& parsed) {
+  // A line is one object and nothing else (json.cpp): a byte more after
+  // an accepted object makes the line malformed.
+  if (parsed.record) {
+    const std::string longer = cat(line, "x");
+    KQFS_FUZZ_CHECK(codec::parse_json(longer).rejected(), quoted(longer), " is accepted, as ",
+                    describe(*parsed.record));
+  }
+  // Blanks around the object change nothing.
+  const std::string padded = cat(" \t", line, " \r");
+  const codec::Parsed reparsed = codec::parse_json(padded);
+  KQFS_FUZZ_CHECK(reparsed.record == parsed.record && reparsed.rejected() == parsed.rejected(),
+                  quoted(line), " gives ", outcome(parsed), " but ", quoted(padded), " gives ",
+                  outcome(reparsed));
+}
+
+}  // namespace
+}  // namespace kqfs::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  kqfs::fuzz::check_changes(kqfs::codec::Format::json, bytes, kqfs::fuzz::check_json_line);
+  return 0;
+}
