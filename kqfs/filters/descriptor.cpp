@@ -314,8 +314,13 @@ void DescriptorWatch::read_state(int fd, DescriptorState& s) {
       s.readable = std::max<int64_t>(0, ioctl_count(fd, SIOCINQ));
       if (writer_ != nullptr) s.writable = send_space(fd);
       s.read_eof = hangup || (s.revents & POLLRDHUP);
-      // The caller's own shutdown(SHUT_WR) shows only in TCP's state.
+      // The caller's own shutdown(SHUT_WR) shows only in TCP's state, or
+      // for a unix socket in sock_diag (asked only when WRITE would fire).
       s.write_eof = hangup || (tcp && sent_fin(info.tcpi_state));
+      if (stream && !tcp && !s.write_eof && writer_ != nullptr && (s.revents & POLLOUT) &&
+          socket_option(fd, SOL_SOCKET, SO_DOMAIN) == AF_UNIX) {
+        s.write_eof = unix_sending_shut_down(fd);
+      }
       if (s.read_eof || s.write_eof) {
         s.eof_error = socket_error(fd, error, tcp ? &info : nullptr);
       } else if (error) {

@@ -1,4 +1,4 @@
-// Queue lengths Linux reports only through sock_diag.
+// What Linux reports of unix sockets only through sock_diag.
 #pragma once
 
 #include <cstdint>
@@ -8,5 +8,9 @@ namespace kqfs {
 // Connections waiting in the accept queue of a listening unix socket
 // (SIOCINQ refuses listeners); 0 when sock_diag cannot tell.
 int64_t unix_accept_queue_length(int fd);
+
+// Whether the unix socket's own side was shut down for sending
+// (shutdown(SHUT_WR)): poll does not show it.
+bool unix_sending_shut_down(int fd);
 
 }  // namespace kqfs

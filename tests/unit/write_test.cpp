@@ -259,6 +259,20 @@ TEST(WriteTcp, UnconnectedSocketFiresNothingUntilItConnects) {
   EXPECT_GT(ev->data, 0);
 }
 
+TEST(WriteUnixStream, OwnShutdownOfSendingGivesEof) {
+  SocketPair pair;
+  ASSERT_TRUE(pair.a);
+  Kqueue kq;
+  ASSERT_EQ(add_write(kq, pair.a.get()), 0);
+  auto ev = wait_one(kq, kPatience);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->flags & EV_EOF, 0);
+  ASSERT_EQ(::shutdown(pair.a.get(), SHUT_WR), 0);
+  ev = wait_for_eof(kq, pair.a.get(), EVFILT_WRITE);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->fflags, 0u);
+}
+
 TEST(WriteUnixStream, UnconnectedSocketFiresNothing) {
   UniqueFd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   ASSERT_TRUE(socket);
