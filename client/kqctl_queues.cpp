@@ -113,8 +113,9 @@ int run_remove(const Invocation& invocation) {
 int run_status(const Invocation& invocation) {
   Syntax syntax("status", "NAME",
                 "Prints queue NAME's status file: owner, mode, knotes per filter, pending\n"
-                "events, blocked readers, events delivered, changes applied, and the\n"
-                "reason the last rejected change record was refused (last-error).\n");
+                "events, blocked readers, events delivered, changes applied, the\n"
+                "reason the last rejected change record was refused (last-error), and\n"
+                "the registered knotes (knote: lines, in the text record syntax).\n");
   syntax.operand("name", "NAME");
   const auto arguments = syntax.parse(invocation);
   if (!arguments) return kExitSuccess;

@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "kqfs/filters/socket_queue.hpp"
@@ -104,6 +105,13 @@ int64_t eventfd_count(int fd) {
       std::min<unsigned long long>(count, std::numeric_limits<int64_t>::max()));
 }
 
+std::optional<tcp_info> tcp_info_of(int fd) {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return std::nullopt;
+  return info;
+}
+
 // TCP states in which this side has sent its FIN: it can send no more.
 bool sent_fin(uint8_t state) {
   return state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 || state == TCP_CLOSING ||
@@ -118,6 +126,16 @@ int64_t send_space(int fd) {
 
 }  // namespace
 
+FileIdentity FileIdentity::of(int fd, const struct stat& st) {
+  return FileIdentity{st.st_dev, st.st_ino, ::fcntl(fd, F_GETFL) & O_ACCMODE};
+}
+
+std::optional<FileIdentity> FileIdentity::of(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return std::nullopt;
+  return of(fd, st);
+}
+
 Result<std::unique_ptr<DescriptorWatch>> DescriptorWatch::create(FilterHost& host,
                                                                  FileEvents& files, int ident,
                                                                  const Caller& caller) {
@@ -131,23 +149,21 @@ Result<std::unique_ptr<DescriptorWatch>> DescriptorWatch::create(FilterHost& hos
     return Errno{EINVAL};
   }
   const DescriptorKind kind = classify(fd, st);
-  auto watch = std::make_unique<DescriptorWatch>(Key{}, host, files, ident, caller, kind, st.st_dev,
-                                                 st.st_ino);
-  watch->access_mode_ = ::fcntl(fd, F_GETFL) & O_ACCMODE;
+  auto watch = std::make_unique<DescriptorWatch>(Key{}, host, files, ident, caller, kind,
+                                                 FileIdentity::of(fd, st));
   watch->queue_ = borrowed->is_queue();
   if (watch->queue_) watch->watched_queue_ = fd;
   return watch;
 }
 
 DescriptorWatch::DescriptorWatch(Key, FilterHost& host, FileEvents& files, int ident, Caller caller,
-                                 DescriptorKind kind, dev_t device, ino_t inode)
+                                 DescriptorKind kind, const FileIdentity& file)
     : host_(host),
       files_(files),
       ident_(ident),
       caller_(std::move(caller)),
       kind_(kind),
-      device_(device),
-      inode_(inode) {}
+      file_(file) {}
 
 DescriptorWatch::~DescriptorWatch() {
   if (epoll_) host_.remove_source(epoll_.get());
@@ -157,9 +173,7 @@ DescriptorWatch::~DescriptorWatch() {
 bool DescriptorWatch::names_same_file(const Caller& caller) {
   if (epoll_) return caller->names_registered(ident_, epoll_.get(), registered_as_);
   auto borrowed = caller->borrow(ident_);
-  struct stat st {};
-  return borrowed && ::fstat(borrowed->get(), &st) == 0 && st.st_dev == device_ &&
-         st.st_ino == inode_ && (::fcntl(borrowed->get(), F_GETFL) & O_ACCMODE) == access_mode_;
+  return borrowed && FileIdentity::of(borrowed->get()) == file_;
 }
 
 int DescriptorWatch::attach(DescriptorKnote& kn) {
@@ -259,13 +273,7 @@ DescriptorState DescriptorWatch::probe() {
   auto borrowed = epoll_ ? caller_->borrow_registered(ident_) : caller_->borrow(ident_);
   if (!borrowed) return s;
   const int fd = borrowed->get();
-  if (!epoll_) {
-    struct stat st {};
-    if (::fstat(fd, &st) < 0 || st.st_dev != device_ || st.st_ino != inode_ ||
-        (::fcntl(fd, F_GETFL) & O_ACCMODE) != access_mode_) {
-      return s;
-    }
-  }
+  if (!epoll_ && FileIdentity::of(fd) != file_) return s;
   s.open = true;
   read_state(fd, s);
   // A kqueue's data is its pending count (FreeBSD), at least 1 while the
@@ -308,34 +316,33 @@ void DescriptorWatch::read_state(int fd, DescriptorState& s) {
         s.revents = 0;
         break;
       }
-      tcp_info info{};
-      socklen_t length = sizeof info;
-      const bool tcp = stream && ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0;
       s.readable = std::max<int64_t>(0, ioctl_count(fd, SIOCINQ));
       if (writer_ != nullptr) s.writable = send_space(fd);
       s.read_eof = hangup || (s.revents & POLLRDHUP);
-      // The caller's own shutdown(SHUT_WR) shows only in TCP's state, or
-      // for a unix socket in sock_diag (asked only when WRITE would fire).
-      s.write_eof = hangup || (tcp && sent_fin(info.tcpi_state));
+      // TCP's state says what poll does not: the caller's own
+      // shutdown(SHUT_WR), for a write knote, and whether a connection ever
+      // existed, for the error of an end of file. Asked only then.
+      const std::optional<tcp_info> tcp =
+          stream && (writer_ != nullptr || (s.read_eof && error)) ? tcp_info_of(fd) : std::nullopt;
+      s.write_eof = hangup || (tcp && sent_fin(tcp->tcpi_state));
+      // A unix socket's shutdown(SHUT_WR) shows only in sock_diag (asked
+      // only when WRITE would fire).
       if (stream && !tcp && !s.write_eof && writer_ != nullptr && (s.revents & POLLOUT) &&
           socket_option(fd, SOL_SOCKET, SO_DOMAIN) == AF_UNIX) {
         s.write_eof = unix_sending_shut_down(fd);
       }
       if (s.read_eof || s.write_eof) {
-        s.eof_error = socket_error(fd, error, tcp ? &info : nullptr);
+        s.eof_error = socket_error(fd, error, tcp ? &*tcp : nullptr);
       } else if (error) {
         s.pending_error = true;  // e.g. ICMP on UDP: the caller's recv reports it
       }
       break;
     }
-    case DescriptorKind::tcp_listener: {
-      tcp_info info{};
-      socklen_t length = sizeof info;
-      if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0) {
-        s.readable = info.tcpi_unacked;  // the accept queue, for a listener
+    case DescriptorKind::tcp_listener:
+      if (const auto info = tcp_info_of(fd)) {
+        s.readable = info->tcpi_unacked;  // the accept queue, for a listener
       }
       break;
-    }
     case DescriptorKind::unix_listener:
       s.readable = unix_accept_queue_length(fd);
       break;

@@ -2,10 +2,12 @@
 // open file, and the knowledge of how to read that file's state.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -42,6 +44,20 @@ struct DescriptorState {
   uint32_t eof_error = 0;      // the socket error that came with end of file
 };
 
+// How a file epoll cannot hold (a regular file, a directory) is known
+// again: by its inode, and by the access mode it was opened with, so that a
+// reopen under the same number with another mode (read, then write) is a
+// new file. A reopen with the same mode is not told apart (docs/semantics.md).
+struct FileIdentity {
+  dev_t device = 0;
+  ino_t inode = 0;
+  int access_mode = 0;
+
+  static FileIdentity of(int fd, const struct stat& st);
+  static std::optional<FileIdentity> of(int fd);
+  bool operator==(const FileIdentity&) const = default;
+};
+
 class DescriptorWatch;
 
 struct DescriptorKnote final : Knote {
@@ -60,7 +76,7 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
   static Result<std::unique_ptr<DescriptorWatch>> create(FilterHost& host, FileEvents& files,
                                                          int ident, const Caller& caller);
   DescriptorWatch(Key, FilterHost& host, FileEvents& files, int ident, Caller caller,
-                  DescriptorKind kind, dev_t device, ino_t inode);
+                  DescriptorKind kind, const FileIdentity& file);
   ~DescriptorWatch();
   DescriptorWatch(const DescriptorWatch&) = delete;
   DescriptorWatch& operator=(const DescriptorWatch&) = delete;
@@ -103,12 +119,7 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
   const int ident_;
   const Caller caller_;
   DescriptorKind kind_;
-  const dev_t device_;  // identity of files, which epoll cannot hold
-  const ino_t inode_;
-  // Files are known by inode, so a close and a reopen under the same number
-  // would look the same; a reopen with another access mode (read, then
-  // write) at least is told apart.
-  int access_mode_ = 0;
+  const FileIdentity file_;  // for files, which epoll cannot hold
 
   bool queue_ = false;       // the caller's descriptor is a kqueue
   bool queue_gone_ = false;  // ... which was removed (rmdir) while still open

@@ -3,7 +3,6 @@
 // notes are derived: NOTE_DELETE from the link count falling, NOTE_EXTEND
 // from the size growing, NOTE_LINK from the link count rising (files) or a
 // subdirectory coming or going (directories).
-#include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,18 +21,11 @@ namespace {
 
 constexpr uint32_t kEntryChanges = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO;
 
-// The inode a descriptor names, and how it was opened: see
-// DescriptorWatch::access_mode_ for why the access mode counts.
-struct OpenedAs {
-  struct stat st;
-  int access_mode;
-};
-
-std::optional<OpenedAs> opened_as(const Caller& caller, uint64_t ident) {
+std::optional<struct stat> stat_of(const Caller& caller, uint64_t ident) {
   auto borrowed = caller->borrow(static_cast<int>(ident));
   struct stat st {};
   if (!borrowed || ::fstat(borrowed->get(), &st) != 0) return std::nullopt;
-  return OpenedAs{st, ::fcntl(borrowed->get(), F_GETFL) & O_ACCMODE};
+  return st;
 }
 
 // Pipes, and kernel objects with no file behind them (a kqueue, epoll,
@@ -64,15 +56,13 @@ uint32_t inotify_mask(uint32_t notes, bool directory) {
 
 struct VnodeKnote final : Knote, FileEvents::Subscriber {
   VnodeKnote(const Kevent& change, FilterHost& host, FileEvents& files, Caller caller,
-             const struct stat& st, int access_mode)
+             const struct stat& st, const FileIdentity& identity)
       : Knote(change),
         host(host),
         files(files),
         caller(std::move(caller)),
-        device(st.st_dev),
-        inode(st.st_ino),
+        identity(identity),
         directory(S_ISDIR(st.st_mode)),
-        access_mode(access_mode),
         last(st) {}
 
   void on_file_event(const FileEvent& event) override;
@@ -83,10 +73,8 @@ struct VnodeKnote final : Knote, FileEvents::Subscriber {
   FilterHost& host;
   FileEvents& files;
   const Caller caller;
-  const dev_t device;  // identity: the open file's inode
-  const ino_t inode;
+  const FileIdentity identity;
   const bool directory;
-  const int access_mode;
   // What inotify cannot say is read from the inode: the last look at it.
   // Each event updates only what it is about, since a later change may
   // already show when an earlier event is handled.
@@ -122,7 +110,7 @@ uint32_t VnodeKnote::notes_for(const FileEvent& event) {
   if (event.watch == parent_watch) {
     // An entry of the parent went: was it this directory?
     if (event.about_entry && (mask & IN_ISDIR)) {
-      if (auto now = opened_as(caller, ident); now && now->st.st_nlink == 0) notes |= NOTE_DELETE;
+      if (auto st = stat_of(caller, ident); st && st->st_nlink == 0) notes |= NOTE_DELETE;
     }
     return notes;
   }
@@ -148,8 +136,7 @@ uint32_t VnodeKnote::notes_for(const FileEvent& event) {
   if (mask & IN_CLOSE_WRITE) notes |= NOTE_CLOSE_WRITE;
   if (mask & IN_ACCESS) notes |= NOTE_READ;
   if (mask & (IN_MODIFY | IN_ATTRIB)) {
-    if (auto now = opened_as(caller, ident)) {
-      const struct stat* st = &now->st;
+    if (auto st = stat_of(caller, ident)) {
       if (mask & IN_MODIFY) {
         // A write; one that grew the file extends it; a shrink is a
         // truncation, which FreeBSD reports as an attribute change.
@@ -225,7 +212,7 @@ class VnodeFilter final : public Filter {
       return Errno{EINVAL};
     }
     auto kn = std::make_unique<VnodeKnote>(change, host_, files_, caller, st,
-                                           ::fcntl(borrowed->get(), F_GETFL) & O_ACCMODE);
+                                           FileIdentity::of(borrowed->get(), st));
     if (const int error = kn->subscribe(borrowed->get()); error != 0) {
       host_.explain("inotify cannot watch it");
       return Errno{error};
@@ -265,9 +252,8 @@ class VnodeFilter final : public Filter {
 
   // Whether `caller`'s descriptor still names the watched inode.
   static bool names_it(const VnodeKnote& v, const Caller& caller) {
-    const auto now = opened_as(caller, v.ident);
-    return now && now->st.st_dev == v.device && now->st.st_ino == v.inode &&
-           now->access_mode == v.access_mode;
+    auto borrowed = caller->borrow(static_cast<int>(v.ident));
+    return borrowed && FileIdentity::of(borrowed->get()) == v.identity;
   }
 
   FilterHost& host_;
