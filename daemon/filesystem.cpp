@@ -59,6 +59,13 @@ std::string mode_text(mode_t mode) {
   return text;
 }
 
+// Whether the request comes from a thread of `process` (FUSE names the
+// thread; its main thread's id is the process's, which saves a look).
+bool sent_by(fuse_req_t request, pid_t process) {
+  const pid_t thread = fuse_req_ctx(request)->pid;
+  return thread == process || process_of_thread(thread) == process;
+}
+
 }  // namespace
 
 // The operations table handed to libfuse: each forwards to the Filesystem.
@@ -503,7 +510,8 @@ void Filesystem::open(fuse_req_t request, fuse_ino_t inode, fuse_file_info& info
   // Streams have no file position, so threads sharing one descriptor do not
   // queue on its lock (FOPEN_STREAM). The text events file and status stay
   // seekable: GNU head lseeks back after its line and complains on a
-  // regular file that refuses; reads of events ignore the offset.
+  // regular file that refuses; reads of events go on from the queue
+  // (see rewind()).
   // close() matters to changes files only: an unfinished line or record.
   uint32_t flags = is_changes(kind) ? 0 : FOPEN_NOFLUSH;
   if (kind != FileKind::events && kind != FileKind::status) flags |= FOPEN_STREAM;
@@ -525,8 +533,7 @@ OpenFile* Filesystem::file_of(const fuse_file_info& info) const {
 OpenFile* Filesystem::usable_file(fuse_req_t request, const fuse_file_info& info) const {
   OpenFile* file = file_of(info);
   if (file == nullptr || file->kind != FileKind::clone) return file;
-  const pid_t thread = fuse_req_ctx(request)->pid;
-  return thread == file->owner || process_of_thread(thread) == file->owner ? file : nullptr;
+  return sent_by(request, file->owner) ? file : nullptr;
 }
 
 void Filesystem::release(fuse_req_t request, fuse_file_info& info) {
@@ -554,8 +561,7 @@ void Filesystem::flush(fuse_req_t request, fuse_file_info& info) {
   }
   // Every close of a copy flushes (a child that inherited the descriptor
   // and exits, close(dup(fd))): only the writer's own close ends its line.
-  const pid_t thread = fuse_req_ctx(request)->pid;
-  if (thread != file->unfinished_by && process_of_thread(thread) != file->unfinished_by) {
+  if (!sent_by(request, file->unfinished_by)) {
     fuse_reply_err(request, 0);
     return;
   }

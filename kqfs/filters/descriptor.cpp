@@ -443,15 +443,6 @@ void DescriptorWatches::queue_removed(int readiness_fd) {
   }
 }
 
-std::vector<Knote*> DescriptorWatches::knotes() const {
-  std::vector<Knote*> all;
-  for (const auto& [ident, watch] : watches_) {
-    if (watch->reader() != nullptr) all.push_back(watch->reader());
-    if (watch->writer() != nullptr) all.push_back(watch->writer());
-  }
-  return all;
-}
-
 Result<std::unique_ptr<Knote>> DescriptorFilter::attach(const Kevent& change,
                                                         const Caller& caller) {
   auto watch = watches_.watch_for(static_cast<int>(change.ident), caller);

@@ -9,7 +9,6 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
-#include <vector>
 
 #include "kqfs/file_events.hpp"
 #include "kqfs/filter.hpp"
@@ -85,8 +84,6 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
   const Caller& caller() const { return caller_; }
   DescriptorKind kind() const { return kind_; }
   bool empty() const { return reader_ == nullptr && writer_ == nullptr; }
-  DescriptorKnote* reader() const { return reader_; }
-  DescriptorKnote* writer() const { return writer_; }
 
   // The descriptor's state, read at most once per queue pass.
   const DescriptorState& state();
@@ -146,8 +143,7 @@ class DescriptorWatches {
 
   Result<DescriptorWatch*> watch_for(int ident, const Caller& caller);
   void release_if_empty(DescriptorWatch& watch);
-  // Every knote bound to a watch.
-  std::vector<Knote*> knotes() const;
+  // A kqueue handed out for nesting is being destroyed (Kqueue::queue_removed).
   void queue_removed(int readiness_fd);
 
  private:
