@@ -154,6 +154,52 @@ assert (ev.ident, ev.filter, ev.fflags) == (cl.fileno(), READ, errno.ECONNRESET)
 EOF
 }
 
+@test "sockets as BSD sees them: unconnected is quiet, a refused connect keeps SO_ERROR, own SHUT_WR is EV_EOF" {
+  q=$(new_queue)
+  py_timeout 30 - "$q" <<'EOF'
+import errno, os, socket, sys, threading
+from kq import *
+c, e = queue_files(sys.argv[1])
+# Not connected (TCP and unix): Linux calls it hung up; BSD says nothing.
+fresh, unix = socket.socket(), socket.socket(socket.AF_UNIX)
+for s in (fresh, unix):
+    assert change(c, "%d read add\n%d write add" % (s.fileno(), s.fileno())) > 0
+quiet(e)
+# A refused non-blocking connect: EV_EOF with ECONNREFUSED, and the program
+# still learns it from SO_ERROR, as after a BSD kevent.
+with socket.socket() as closed:
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+refused = socket.socket()
+refused.setblocking(False)
+assert refused.connect_ex(("127.0.0.1", port)) == errno.EINPROGRESS
+assert change(c, "%d write add|oneshot" % refused.fileno()) > 0
+ev = expect_event(e, lambda ev: ev.ident == refused.fileno(), "no event for the refused connect")
+assert ev.flags & EV_EOF and ev.fflags == errno.ECONNREFUSED, ev
+assert refused.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNREFUSED
+# The caller's own shutdown(SHUT_WR), TCP and unix: WRITE has EV_EOF.
+cl, sv = tcp_connection()
+a, b = socket.socketpair()
+for s in (cl, a):
+    assert change(c, "%d write add|clear" % s.fileno()) > 0
+    s.shutdown(socket.SHUT_WR)
+    ev = expect_event(e, lambda ev: ev.ident == s.fileno() and ev.flags & EV_EOF,
+                      "no EV_EOF on WRITE after shutdown(SHUT_WR) of fd %d" % s.fileno())
+# A thread id names no process (ESRCH), its process does.
+ready, done = threading.Event(), threading.Event()
+tid = []
+def body():
+    tid.append(threading.get_native_id())
+    ready.set()
+    done.wait()
+t = threading.Thread(target=body)
+t.start()
+ready.wait()
+assert change(c, "%d proc add exit" % tid[0]) == -errno.ESRCH
+done.set(); t.join()
+EOF
+}
+
 @test "READ on a listening TCP socket: data = pending connections" {
   q=$(new_queue)
   py_timeout 30 - "$q" <<'EOF'
