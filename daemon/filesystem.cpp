@@ -10,7 +10,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
+#include <optional>
 #include <stdexcept>
+#include <system_error>
 
 #include "kqfs/names.hpp"
 
@@ -19,6 +22,10 @@ namespace {
 
 constexpr double kNoCaching = 0.0;  // queues come and go: the kernel asks each time
 constexpr int kSweepSeconds = 1;    // how soon knotes of closed descriptors go
+// Lines a queue's rejections (a user's refused queues) may put in the log
+// per window; the rest are counted in one line.
+constexpr unsigned kLoggedPerWindow = 5;
+constexpr auto kLogWindow = std::chrono::seconds(10);
 
 Filesystem& owner_of(fuse_req_t request) {
   return *static_cast<Filesystem*>(static_cast<SessionData*>(fuse_req_userdata(request))->owner);
@@ -33,15 +40,46 @@ std::string detail(uint64_t number) {
 
 // -d: one line per request, with who asked.
 template <class... Parts>
-Filesystem& traced(fuse_req_t request, const char* operation, const Parts&... parts) {
+void trace(const Filesystem& filesystem, fuse_req_t request, const char* operation,
+           const Parts&... parts) {
+  if (!filesystem.log().debug_enabled()) return;
+  std::string line = operation;
+  ((line += ' ', line += detail(parts)), ...);
+  line += " (pid " + std::to_string(fuse_req_ctx(request)->pid) + ")";
+  filesystem.log().debug(line);
+}
+
+// The one exception boundary: whatever handling a request throws becomes
+// an errno for that request alone (ENOMEM when memory ran out) and a log
+// line; nothing unwinds through libfuse's C frames.
+template <class Body>
+void guarded(fuse_req_t request, const char* operation, Body&& body) noexcept {
+  const auto& session = *static_cast<SessionData*>(fuse_req_userdata(request));
+  const uint64_t unique = session.request_read;
   Filesystem& filesystem = owner_of(request);
-  if (filesystem.log().debug_enabled()) {
-    std::string line = operation;
-    ((line += ' ', line += detail(parts)), ...);
-    line += " (pid " + std::to_string(fuse_req_ctx(request)->pid) + ")";
-    filesystem.log().debug(line);
+  int error = EIO;
+  const char* what = "unknown exception";
+  try {
+    body(filesystem);
+    return;
+  } catch (const std::bad_alloc&) {
+    error = ENOMEM;
+    what = "out of memory";
+  } catch (const std::system_error& failure) {
+    error = failure.code().category() == std::generic_category() ? failure.code().value() : EIO;
+    what = failure.what();
+  } catch (const std::exception& failure) {
+    what = failure.what();
+  } catch (...) {
   }
-  return filesystem;
+  try {
+    filesystem.log().error(std::string(operation) + " failed: " + what);
+  } catch (...) {
+  }
+  // A reply already sent freed the request.
+  if (session.request_read == unique && !session.request_answered) {
+    fuse_reply_err(request, error);
+  }
 }
 
 void reply_entry(fuse_req_t request, const struct stat& attributes) {
@@ -51,6 +89,19 @@ void reply_entry(fuse_req_t request, const struct stat& attributes) {
   entry.attr_timeout = kNoCaching;
   entry.entry_timeout = kNoCaching;
   fuse_reply_entry(request, &entry);
+}
+
+// In words, when the daemon itself is short of something.
+std::string short_of(int error) {
+  switch (error) {
+    case EMFILE:
+    case ENFILE:
+      return "daemon out of descriptors";
+    case ENOMEM:
+      return "daemon out of memory";
+    default:
+      return strerrordesc_np(error);
+  }
 }
 
 std::string mode_text(mode_t mode) {
@@ -71,49 +122,89 @@ bool sent_by(fuse_req_t request, pid_t process) {
 // The operations table handed to libfuse: each forwards to the Filesystem.
 struct Operations {
   static void lookup(fuse_req_t r, fuse_ino_t parent, const char* name) {
-    traced(r, "lookup", parent, name).lookup(r, parent, name);
+    guarded(r, "lookup", [&](Filesystem& fs) {
+      trace(fs, r, "lookup", parent, name);
+      fs.lookup(r, parent, name);
+    });
   }
   static void getattr(fuse_req_t r, fuse_ino_t inode, fuse_file_info*) {
-    traced(r, "getattr", inode).getattr(r, inode);
+    guarded(r, "getattr", [&](Filesystem& fs) {
+      trace(fs, r, "getattr", inode);
+      fs.getattr(r, inode);
+    });
   }
   static void setattr(fuse_req_t r, fuse_ino_t inode, struct stat* attributes, int to_set,
                       fuse_file_info*) {
-    traced(r, "setattr", inode).setattr(r, inode, *attributes, to_set);
+    guarded(r, "setattr", [&](Filesystem& fs) {
+      trace(fs, r, "setattr", inode);
+      fs.setattr(r, inode, *attributes, to_set);
+    });
   }
   static void readdir(fuse_req_t r, fuse_ino_t inode, size_t size, off_t offset, fuse_file_info*) {
-    traced(r, "readdir", inode).readdir(r, inode, size, offset);
+    guarded(r, "readdir", [&](Filesystem& fs) {
+      trace(fs, r, "readdir", inode);
+      fs.readdir(r, inode, size, offset);
+    });
   }
   static void mkdir(fuse_req_t r, fuse_ino_t parent, const char* name, mode_t mode) {
-    traced(r, "mkdir", name).mkdir(r, parent, name, mode);
+    guarded(r, "mkdir", [&](Filesystem& fs) {
+      trace(fs, r, "mkdir", name);
+      fs.mkdir(r, parent, name, mode);
+    });
   }
   static void rmdir(fuse_req_t r, fuse_ino_t parent, const char* name) {
-    traced(r, "rmdir", name).rmdir(r, parent, name);
+    guarded(r, "rmdir", [&](Filesystem& fs) {
+      trace(fs, r, "rmdir", name);
+      fs.rmdir(r, parent, name);
+    });
   }
   static void open(fuse_req_t r, fuse_ino_t inode, fuse_file_info* info) {
-    traced(r, "open", inode).open(r, inode, *info);
+    guarded(r, "open", [&](Filesystem& fs) {
+      trace(fs, r, "open", inode);
+      fs.open(r, inode, *info);
+    });
   }
   static void release(fuse_req_t r, fuse_ino_t, fuse_file_info* info) {
-    traced(r, "release", info->fh).release(r, *info);
+    guarded(r, "release", [&](Filesystem& fs) {
+      trace(fs, r, "release", info->fh);
+      fs.release(r, *info);
+    });
   }
   static void flush(fuse_req_t r, fuse_ino_t, fuse_file_info* info) {
-    traced(r, "flush", info->fh).flush(r, *info);
+    guarded(r, "flush", [&](Filesystem& fs) {
+      trace(fs, r, "flush", info->fh);
+      fs.flush(r, *info);
+    });
   }
   static void read(fuse_req_t r, fuse_ino_t, size_t size, off_t offset, fuse_file_info* info) {
-    traced(r, "read", info->fh, size).read(r, size, std::max<off_t>(offset, 0), *info);
+    guarded(r, "read", [&](Filesystem& fs) {
+      trace(fs, r, "read", info->fh, size);
+      fs.read(r, size, std::max<off_t>(offset, 0), *info);
+    });
   }
   static void write(fuse_req_t r, fuse_ino_t, const char* data, size_t size, off_t,
                     fuse_file_info* info) {
-    traced(r, "write", info->fh, size).write(r, data, size, *info);
+    guarded(r, "write", [&](Filesystem& fs) {
+      trace(fs, r, "write", info->fh, size);
+      fs.write(r, data, size, *info);
+    });
   }
   static void poll(fuse_req_t r, fuse_ino_t, fuse_file_info* info, fuse_pollhandle* handle) {
-    traced(r, "poll", info->fh).poll(r, *info, handle);
+    guarded(r, "poll", [&](Filesystem& fs) {
+      trace(fs, r, "poll", info->fh);
+      fs.poll(r, *info, handle);
+    });
   }
   // Runs inside libfuse's handling of an INTERRUPT: only mark the waiter,
   // as replying here could free the request under libfuse's lock.
-  static void interrupted(fuse_req_t r, void* data) {
+  static void interrupted(fuse_req_t r, void* data) noexcept {
     auto* waiter = static_cast<Waiter*>(data);
     waiter->interrupted = true;
-    owner_of(r).queues_with_interrupts_.insert(waiter->queue_id);
+    try {
+      owner_of(r).queues_with_interrupts_.insert(waiter->queue_id);
+    } catch (const std::bad_alloc&) {
+      // Answered when its queue is next served.
+    }
   }
   // Plain files, links and renames have no place in the tree.
   static void refuse_create(fuse_req_t r, fuse_ino_t, const char*, mode_t, fuse_file_info*) {
@@ -164,7 +255,11 @@ Filesystem::Filesystem(const Options& options, const Log& log, Loop& loop)
       loop_(loop),
       request_buffer_(nullptr, std::free),
       owner_uid_(::getuid()),
-      owner_gid_(::getgid()) {
+      owner_gid_(::getgid()),
+      users_(UserLimits{options.max_queues_per_user, options.max_knotes_per_user,
+                        options.max_buffered_per_user}),
+      rejections_(kLoggedPerWindow, kLogWindow),
+      refusals_(kLoggedPerWindow, kLogWindow) {
   session_data_.owner = this;
 }
 
@@ -401,22 +496,65 @@ void Filesystem::readdir(fuse_req_t request, fuse_ino_t inode, size_t size, off_
   fuse_reply_buf(request, reply.data(), used);
 }
 
-std::shared_ptr<QueueNode> Filesystem::create_queue(std::string name, const fuse_ctx& context,
-                                                    mode_t mode, bool anonymous, uint64_t id) {
-  auto queue = tree_.add(std::move(name), id);
+// Makes the queue whole before it enters the tree: a queue the daemon has
+// no descriptors or memory for is an errno for this request only.
+kqfs::Result<std::shared_ptr<QueueNode>> Filesystem::create_queue(std::string name,
+                                                                  const fuse_ctx& context,
+                                                                  mode_t mode, bool anonymous,
+                                                                  uint64_t id) {
+  std::string why;
+  if (tree_.size() >= options_.max_queues) {
+    why = "the mount holds its limit of " + std::to_string(options_.max_queues) + " queues";
+    refuse_queue(name, context.uid, ENOSPC, why);
+    return kqfs::Errno{ENOSPC};
+  }
+  if (const int error = users_.take_queue(context.uid, why); error != 0) {
+    refuse_queue(name, context.uid, error, why);
+    return kqfs::Errno{error};
+  }
+  auto queue = std::make_shared<QueueNode>();
+  queue->name = std::move(name);
   queue->uid = context.uid;
   queue->gid = context.gid;
+  queue->charged_uid = context.uid;
   queue->mode = mode & 07777;
   queue->anonymous = anonymous;
   ::clock_gettime(CLOCK_REALTIME, &queue->created);
-  queue->engine = std::make_unique<kqfs::Kqueue>(kqfs::Kqueue::Limits{options_.max_knotes});
-  // Edge-triggered: the queue stays readable while events wait for a
-  // reader, and the loop must not spin on it meanwhile.
-  QueueNode* node = queue.get();
-  queue->loop_watch = loop_.watch(queue->engine->fd(), EPOLLIN | EPOLLET,
-                                  [this, node](uint32_t) { on_queue_ready(*node); });
+  int error = 0;
+  try {
+    queue->engine = std::make_unique<kqfs::Kqueue>(
+        kqfs::Kqueue::Limits{options_.max_knotes, users_.knotes_of(context.uid)});
+    // Edge-triggered: the queue stays readable while events wait for a
+    // reader, and the loop must not spin on it meanwhile.
+    QueueNode* node = queue.get();
+    auto watch = loop_.try_watch(queue->engine->fd(), EPOLLIN | EPOLLET,
+                                 [this, node](uint32_t) { on_queue_ready(*node); });
+    if (watch) {
+      queue->loop_watch = *watch;
+      tree_.add(queue, id);
+    } else {
+      error = watch.error();
+    }
+  } catch (const std::system_error& failure) {
+    error = failure.code().value();
+  } catch (const std::bad_alloc&) {
+    error = ENOMEM;
+  }
+  if (error != 0) {
+    if (queue->loop_watch != 0) loop_.unwatch(queue->loop_watch);
+    users_.give_back_queue(context.uid);
+    refuse_queue(queue->name, context.uid, error, short_of(error));
+    return kqfs::Errno{error};
+  }
   log_.debug("queue " + queue->name + " created");
   return queue;
+}
+
+void Filesystem::refuse_queue(const std::string& name, uid_t uid, int error,
+                              const std::string& why) {
+  if (!refusals_.allow("uid " + std::to_string(uid))) return;
+  log_.info("queue " + name + " for uid " + std::to_string(uid) +
+            " refused: " + strerrorname_np(error) + " (" + why + ")");
 }
 
 void Filesystem::mkdir(fuse_req_t request, fuse_ino_t parent, const char* name, mode_t mode) {
@@ -433,12 +571,12 @@ void Filesystem::mkdir(fuse_req_t request, fuse_ino_t parent, const char* name, 
     fuse_reply_err(request, EINVAL);
     return;
   }
-  if (tree_.size() >= options_.max_queues) {
-    fuse_reply_err(request, ENOSPC);
+  auto queue = create_queue(std::string(wanted), *fuse_req_ctx(request), mode, false);
+  if (!queue) {
+    fuse_reply_err(request, queue.error());
     return;
   }
-  const auto queue = create_queue(std::string(wanted), *fuse_req_ctx(request), mode, false);
-  reply_entry(request, attributes_of(*queue, FileKind::directory));
+  reply_entry(request, attributes_of(**queue, FileKind::directory));
 }
 
 void Filesystem::rmdir(fuse_req_t request, fuse_ino_t parent, const char* name) {
@@ -465,6 +603,7 @@ void Filesystem::remove_queue(QueueNode& queue) {
     if (other.get() != &queue && !other->removed()) other->engine->queue_removed(readiness);
   }
   queue.engine.reset();
+  users_.give_back_queue(queue.charged_uid);
   notify_pollers(queue);
   tree_.erase(queue);
   log_.debug("queue " + queue.name + " removed");
@@ -477,13 +616,15 @@ void Filesystem::open(fuse_req_t request, fuse_ino_t inode, fuse_file_info& info
   FileKind kind;
   const auto decoded = decode_inode(inode);
   if (inode == kCloneInode || (decoded && decoded->second == FileKind::clone)) {
-    if (tree_.size() >= options_.max_queues) {
-      fuse_reply_err(request, ENOSPC);
-      return;
-    }
     // The queue takes the id its inode was given at lookup.
     const uint64_t id = decoded ? decoded->first : tree_.reserve_id();
-    queue = create_queue(tree_.unused_anonymous_name(id), *fuse_req_ctx(request), 0700, true, id);
+    auto created =
+        create_queue(tree_.unused_anonymous_name(id), *fuse_req_ctx(request), 0700, true, id);
+    if (!created) {
+      fuse_reply_err(request, created.error());
+      return;
+    }
+    queue = std::move(*created);
     kind = FileKind::clone;
   } else {
     queue = decoded ? tree_.find(decoded->first) : nullptr;
@@ -545,6 +686,7 @@ void Filesystem::release(fuse_req_t request, fuse_file_info& info) {
       fuse_pollhandle_destroy(file.poll);
       queue.pollers.erase(&file);
     }
+    users_.rebuffer(file.buffered_by, file.buffered, 0);
     const auto keep = file.queue;
     open_files_.erase(found);
     // An anonymous queue lives while some handle to it is open.
@@ -565,43 +707,77 @@ void Filesystem::flush(fuse_req_t request, fuse_file_info& info) {
     fuse_reply_err(request, 0);
     return;
   }
-  auto caller = caller_of(request);
-  if (!caller) {
-    fuse_reply_err(request, caller.error());
-    return;
-  }
-  const auto outcome = apply_changes(*file->queue, *file, {}, true, *caller);
+  const auto outcome = apply_changes(*file->queue, *file, {}, true, request);
+  account_buffered(*file, file->buffered_by);
   fuse_reply_err(request, outcome.error);
   serve(*file->queue);
 }
 
 // ------------------------------------------------------------------ changes
 
+bool Filesystem::account_buffered(OpenFile& file, uid_t writer) {
+  const size_t kept = file.changes.unfinished_size();
+  if (file.buffered_by != writer && file.buffered > 0) {
+    users_.rebuffer(file.buffered_by, file.buffered, 0);
+    file.buffered = 0;
+  }
+  file.buffered_by = writer;
+  if (users_.rebuffer(writer, file.buffered, kept)) {
+    file.buffered = kept;
+    return true;
+  }
+  return false;
+}
+
 kqfs::Result<std::shared_ptr<ProcessResolver>> Filesystem::caller_of(fuse_req_t request) {
   bool created = false;
   auto caller = processes_->of_thread(fuse_req_ctx(request)->pid, created);
   if (caller && created) {
     const pid_t pid = (*caller)->pid();
-    process_watches_[pid] =
-        loop_.watch((*caller)->pidfd(), EPOLLIN, [this, pid](uint32_t) { on_process_exit(pid); });
+    auto watch = loop_.try_watch((*caller)->pidfd(), EPOLLIN,
+                                 [this, pid](uint32_t) { on_process_exit(pid); });
+    if (!watch) {
+      processes_->erase(pid);
+      return kqfs::Errno{watch.error()};
+    }
+    process_watches_[pid] = *watch;
   }
   return caller;
 }
 
 kqfs::codec::WriteOutcome Filesystem::apply_changes(QueueNode& queue, OpenFile& file,
                                                     std::string_view bytes, bool finishing,
-                                                    const kqfs::Caller& caller) {
+                                                    fuse_req_t request) {
+  // The writer's process is looked up only for a record that asks something
+  // of it: timers and user events work even when the daemon has no
+  // descriptor left to reach a process with.
+  std::optional<kqfs::Result<std::shared_ptr<ProcessResolver>>> writer;
   const kqfs::codec::ApplyRecord apply = [&](const kqfs::Kevent& change, std::string& why) {
+    kqfs::Caller caller = no_caller_;
+    if (queue.engine->uses_caller(change.filter)) {
+      if (!writer) writer = caller_of(request);
+      if (!*writer) {
+        why = "cannot reach the writing process: " + short_of(writer->error());
+        return writer->error();
+      }
+      caller = writer->value();
+    }
     const int error = queue.engine->apply(change, caller, &why);
     if (error == 0) ++queue.changes_applied;
+    if ((error == EMFILE || error == ENFILE || error == ENOMEM) && why.empty()) {
+      why = short_of(error);
+    }
     return error;
   };
   auto outcome = finishing ? file.changes.finish(apply) : file.changes.write(bytes, apply);
-  if (outcome.error != 0) {
-    queue.last_error = outcome.reason;
-    log_.info("queue " + queue.name + ": rejected " + outcome.reason);
-  }
+  if (outcome.error != 0) reject(queue, outcome.reason);
   return outcome;
+}
+
+// Any writer can make rejections: the log gets a few per queue at most.
+void Filesystem::reject(QueueNode& queue, const std::string& reason) {
+  queue.last_error = reason;
+  if (rejections_.allow(queue.name)) log_.info("queue " + queue.name + ": rejected " + reason);
 }
 
 void Filesystem::write(fuse_req_t request, const char* data, size_t size, fuse_file_info& info) {
@@ -615,13 +791,19 @@ void Filesystem::write(fuse_req_t request, const char* data, size_t size, fuse_f
     fuse_reply_err(request, ENOENT);
     return;
   }
-  auto caller = caller_of(request);
-  if (!caller) {
-    fuse_reply_err(request, caller.error());
-    return;
+  auto outcome = apply_changes(queue, *file, std::string_view(data, size), false, request);
+  file->unfinished_by =
+      file->changes.has_unfinished() ? process_of_thread(fuse_req_ctx(request)->pid) : 0;
+  const uid_t writer = fuse_req_ctx(request)->uid;
+  if (outcome.error == 0 && !account_buffered(*file, writer)) {
+    // The records before the kept bytes stand; the kept bytes are refused.
+    outcome.accepted = size - std::min(size, file->changes.unfinished_size() - file->buffered);
+    file->changes.drop_unfinished_tail(file->changes.unfinished_size() - file->buffered);
+    outcome.error = ENOSPC;
+    reject(queue, "uid " + std::to_string(writer) + " holds its limit of " +
+                      std::to_string(users_.limits().buffered_bytes) +
+                      " bytes of unfinished lines");
   }
-  const auto outcome = apply_changes(queue, *file, std::string_view(data, size), false, *caller);
-  file->unfinished_by = file->changes.has_unfinished() ? (*caller)->pid() : 0;
   if (outcome.error != 0 && outcome.accepted == 0) {
     fuse_reply_err(request, outcome.error);
   } else {
@@ -814,6 +996,13 @@ void Filesystem::sweep_all() {
   for (const auto& [name, queue] : tree_.by_name()) {
     if (!queue->removed()) queue->engine->sweep();
   }
+  rejections_.flush([this](const std::string& queue, uint64_t held_back) {
+    log_.info("queue " + queue + ": suppressed " + std::to_string(held_back) +
+              " more rejected records");
+  });
+  refusals_.flush([this](const std::string& user, uint64_t held_back) {
+    log_.info(user + ": suppressed " + std::to_string(held_back) + " more refused queues");
+  });
 }
 
 std::string Filesystem::status_of(QueueNode& queue) const {

@@ -17,8 +17,10 @@
 #include "daemon/loop.hpp"
 #include "daemon/options.hpp"
 #include "daemon/processes.hpp"
+#include "daemon/rate_limit.hpp"
 #include "daemon/stream_io.hpp"
 #include "daemon/tree.hpp"
+#include "daemon/users.hpp"
 #include "kqfs/codec/codec.hpp"
 
 namespace kqfsd {
@@ -37,6 +39,8 @@ class OpenFile {
   fuse_pollhandle* poll = nullptr;  // kept to say when it becomes readable
   pid_t owner = 0;                  // kq/clone handles: the process that opened it
   pid_t unfinished_by = 0;          // the process whose write left a line unfinished
+  uid_t buffered_by = 0;            // whose count of buffered bytes holds `buffered`
+  size_t buffered = 0;
   // The text events file is seekable (GNU head): where the reader's file
   // position is after the last reply, and that reply, so that a seek back
   // into it (bash `read -n`) gets those bytes again.
@@ -85,14 +89,20 @@ class Filesystem {
 
   // Helpers.
   std::optional<struct stat> attributes_of_inode(fuse_ino_t inode) const;
-  std::shared_ptr<QueueNode> create_queue(std::string name, const fuse_ctx& context, mode_t mode,
-                                          bool anonymous, uint64_t id = 0);
+  kqfs::Result<std::shared_ptr<QueueNode>> create_queue(std::string name, const fuse_ctx& context,
+                                                        mode_t mode, bool anonymous,
+                                                        uint64_t id = 0);
+  void refuse_queue(const std::string& name, uid_t uid, int error, const std::string& why);
+  void reject(QueueNode& queue, const std::string& reason);
+  // Counts what `file` keeps between writes against `writer`; false, with
+  // the count unchanged, when growing would pass the per-user limit.
+  bool account_buffered(OpenFile& file, uid_t writer);
   void remove_queue(QueueNode& queue);
   OpenFile* file_of(const fuse_file_info& info) const;
   OpenFile* usable_file(fuse_req_t request, const fuse_file_info& info) const;
   kqfs::Result<std::shared_ptr<ProcessResolver>> caller_of(fuse_req_t request);
   kqfs::codec::WriteOutcome apply_changes(QueueNode& queue, OpenFile& file, std::string_view bytes,
-                                          bool finishing, const kqfs::Caller& caller);
+                                          bool finishing, fuse_req_t request);
   bool try_answer(QueueNode& queue, const Waiter& read, OpenFile& file);
   void rewind(OpenFile& file, off_t offset);
   void serve(QueueNode& queue);
@@ -114,10 +124,14 @@ class Filesystem {
   uid_t owner_uid_;
   gid_t owner_gid_;
 
+  Users users_;
+  RateLimiter rejections_;  // per queue
+  RateLimiter refusals_;    // per user
   Tree tree_;
   std::unordered_map<uint64_t, std::unique_ptr<OpenFile>> open_files_;
   uint64_t next_file_handle_ = 1;
   std::unique_ptr<Processes> processes_;
+  const kqfs::Caller no_caller_ = std::make_shared<NoCaller>();
   std::unordered_map<pid_t, uint64_t> process_watches_;
   std::set<uint64_t> queues_with_interrupts_;
 };

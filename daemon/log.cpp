@@ -1,5 +1,6 @@
 #include "daemon/log.hpp"
 
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -8,7 +9,22 @@
 
 namespace kqfsd {
 
-void Log::write(const char* level, std::string_view message) {
+Log::Log(bool debug, Sink sink) : debug_(debug), sink_(sink) {
+  if (sink_ == Sink::syslog) ::openlog("kqfsd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+Log::~Log() {
+  if (sink_ == Sink::syslog) ::closelog();
+}
+
+void Log::write(Level level, std::string_view message) const {
+  static constexpr const char* kNames[] = {"error", "info", "debug"};
+  static constexpr int kPriorities[] = {LOG_ERR, LOG_INFO, LOG_DEBUG};
+  const auto index = static_cast<size_t>(level);
+  if (sink_ == Sink::syslog) {
+    ::syslog(kPriorities[index], "%.*s", static_cast<int>(message.size()), message.data());
+    return;
+  }
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
   tm local{};
@@ -16,7 +32,7 @@ void Log::write(const char* level, std::string_view message) {
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &local);
   const std::string line = std::string(stamp) + " kqfsd[" + std::to_string(::getpid()) + "] " +
-                           level + ": " + std::string(message) + "\n";
+                           kNames[index] + ": " + std::string(message) + "\n";
   // One write per line keeps lines whole.
   [[maybe_unused]] ssize_t written = ::write(STDERR_FILENO, line.data(), line.size());
 }

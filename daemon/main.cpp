@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <string>
 
+#include "daemon/descriptor_reserve.hpp"
 #include "daemon/filesystem.hpp"
 #include "daemon/log.hpp"
 #include "daemon/loop.hpp"
@@ -63,9 +64,28 @@ void daemonize(Readiness& readiness) {
   ::close(fds[0]);
   readiness.to_parent.reset(fds[1]);
   ::setsid();
+  // Holds no directory busy and no terminal: stderr goes too, once the
+  // log has a place of its own (main).
+  [[maybe_unused]] int ignored = ::chdir("/");
   const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   ::dup2(null, STDIN_FILENO);
   ::dup2(null, STDOUT_FILENO);
+  ::close(null);
+}
+
+kqfs::UniqueFd open_log(const std::string& path) {
+  return kqfs::UniqueFd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+}
+
+// Standard error becomes the log file, or /dev/null when there is none
+// (the log then goes to syslog).
+void point_stderr_at(const kqfs::UniqueFd& log_file) {
+  if (log_file) {
+    ::dup2(log_file.get(), STDERR_FILENO);
+    return;
+  }
+  const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  ::dup2(null, STDERR_FILENO);
   ::close(null);
 }
 
@@ -76,10 +96,10 @@ int main(int argc, char** argv) {
   if (!parsed.options) return parsed.exit_code;
   const kqfsd::Options& options = *parsed.options;
 
+  const kqfsd::DescriptorReserve descriptors;
   kqfs::UniqueFd log_file;
   if (!options.log_file.empty()) {
-    log_file.reset(
-        ::open(options.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+    log_file = open_log(options.log_file);
     if (!log_file) {
       std::fprintf(stderr, "kqfsd: cannot open log %s: %s\n", options.log_file.c_str(),
                    std::strerror(errno));
@@ -96,18 +116,20 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGHUP);
+  sigaddset(&stop_signals, SIGHUP);  // reopens the log
   ::sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
   Readiness readiness;
   if (!options.foreground) daemonize(readiness);
   // After the fork, so that a failed start still reaches the terminal.
-  if (log_file) ::dup2(log_file.get(), STDERR_FILENO);
+  if (log_file || !options.foreground) point_stderr_at(log_file);
 
-  const kqfsd::Log log(options.debug);
+  const bool to_syslog = !options.foreground && !log_file;
+  const kqfsd::Log log(options.debug,
+                       to_syslog ? kqfsd::Log::Sink::syslog : kqfsd::Log::Sink::standard_error);
   try {
-    kqfsd::Loop loop;
+    kqfsd::Loop loop([&log](const char* what) { log.error(std::string("internal: ") + what); });
     kqfsd::Filesystem filesystem(options, log, loop);
     filesystem.mount();
 
@@ -115,15 +137,28 @@ int main(int argc, char** argv) {
     bool stopping = false;
     loop.watch(signals.get(), EPOLLIN, [&](uint32_t) {
       signalfd_siginfo info{};
-      if (::read(signals.get(), &info, sizeof info) == sizeof info) {
-        log.info(std::string("stopping on ") + ::sigabbrev_np(static_cast<int>(info.ssi_signo)));
+      if (::read(signals.get(), &info, sizeof info) != sizeof info) return;
+      if (info.ssi_signo == SIGHUP) {
+        // logrotate's postrotate: a fresh file under the same name.
+        if (options.log_file.empty()) return;
+        kqfs::UniqueFd reopened =
+            descriptors.with_reserve([&] { return open_log(options.log_file); });
+        if (!reopened) {
+          log.error("cannot reopen log " + options.log_file + ": " + std::strerror(errno));
+          return;
+        }
+        log_file = std::move(reopened);
+        point_stderr_at(log_file);
+        log.info("log reopened");
+        return;
       }
+      log.info(std::string("stopping on ") + ::sigabbrev_np(static_cast<int>(info.ssi_signo)));
       stopping = true;
     });
     readiness.report("");
     while (!stopping && !filesystem.exited())
       loop.run_once(-1);
-    filesystem.unmount();
+    descriptors.with_reserve([&] { filesystem.unmount(); });
   } catch (const std::exception& error) {
     log.error(error.what());
     readiness.report(error.what());

@@ -1,6 +1,7 @@
 #include "daemon/options.hpp"
 
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -27,8 +28,18 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
       "most queues at once; past it mkdir and clone fail with ENOSPC")(
       "max-knotes", po::value<size_t>(&options.max_knotes)->default_value(options.max_knotes),
       "most knotes in one queue; past it a change fails with ENOSPC")(
-      "log", po::value<std::string>(&options.log_file),
-      "append the log to FILE instead of standard error")(
+      "max-queues-per-user",
+      po::value<size_t>(&options.max_queues_per_user)->default_value(options.max_queues_per_user),
+      "most queues one user may own; past it mkdir and clone fail with ENOSPC")(
+      "max-knotes-per-user",
+      po::value<size_t>(&options.max_knotes_per_user)->default_value(options.max_knotes_per_user),
+      "most knotes in all the queues one user owns; past it a change fails with ENOSPC")(
+      "max-buffered-per-user",
+      po::value<size_t>(&options.max_buffered_per_user)
+          ->default_value(options.max_buffered_per_user),
+      "most bytes of unfinished lines one user's open files may keep; past it a write fails "
+      "with ENOSPC")("log", po::value<std::string>(&options.log_file),
+                     "append the log to FILE instead of standard error")(
       "config", po::value<std::string>(&config_file),
       "read options from FILE (lines of name = value, e.g. max-queues = 100)");
 
@@ -73,7 +84,14 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     return {std::nullopt, 0};
   }
   if (options.mount_point.empty()) options.mount_point = kqfs::default_mount_point();
-  if (options.max_queues == 0 || options.max_knotes == 0) {
+  // A detached daemon works from /: paths given relative are made whole now.
+  std::error_code ignored;
+  options.mount_point = std::filesystem::absolute(options.mount_point, ignored).string();
+  if (!options.log_file.empty()) {
+    options.log_file = std::filesystem::absolute(options.log_file, ignored).string();
+  }
+  if (options.max_queues == 0 || options.max_knotes == 0 || options.max_queues_per_user == 0 ||
+      options.max_knotes_per_user == 0 || options.max_buffered_per_user == 0) {
     std::cerr << "kqfsd: limits must be at least 1\n";
     return {std::nullopt, 2};
   }

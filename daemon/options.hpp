@@ -15,7 +15,10 @@ struct Options {
   std::vector<std::string> fuse_options;  // each as given to -o
   size_t max_queues = 65536;
   size_t max_knotes = 4 * 1024 * 1024;  // per queue
-  std::string log_file;                 // empty: standard error
+  size_t max_queues_per_user = 4096;
+  size_t max_knotes_per_user = 4 * 1024 * 1024;
+  size_t max_buffered_per_user = 4 * 1024 * 1024;  // bytes of unfinished lines
+  std::string log_file;                            // empty: standard error
 };
 
 struct ParsedCommandLine {

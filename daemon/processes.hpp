@@ -58,6 +58,16 @@ class ProcessResolver final : public kqfs::DescriptorResolver {
   std::map<int, std::pair<long long, long long>> by_inode_;
 };
 
+// Stands for the writer of a record that asks nothing of it (a timer, a
+// user event), so that such a record needs no look at the writer at all.
+class NoCaller final : public kqfs::DescriptorResolver {
+ public:
+  kqfs::Result<kqfs::BorrowedFd> borrow(int) override { return kqfs::Errno{EBADF}; }
+  bool names_registered(int, int, int) override { return false; }
+  int process_id() const override { return 0; }
+  bool sees_process(int) const override { return false; }
+};
+
 // The client processes seen so far, by process id.
 class Processes {
  public:

@@ -12,6 +12,11 @@ namespace {
 
 ssize_t write_reply(int fd, iovec* iov, int count, void* userdata) {
   auto* session = static_cast<SessionData*>(userdata);
+  if (count > 0 && iov[0].iov_len >= sizeof(fuse_out_header)) {
+    fuse_out_header header;
+    std::memcpy(&header, iov[0].iov_base, sizeof header);
+    if (header.unique == session->request_read) session->request_answered = true;
+  }
   // An open reply is the header followed by struct fuse_open_out.
   if (session->extra_open_flags != 0 && count == 2 && iov[1].iov_len == sizeof(fuse_open_out)) {
     fuse_open_out reply;
@@ -22,8 +27,16 @@ ssize_t write_reply(int fd, iovec* iov, int count, void* userdata) {
   return ::writev(fd, iov, count);
 }
 
-ssize_t read_request(int fd, void* buffer, size_t length, void*) {
-  return ::read(fd, buffer, length);
+ssize_t read_request(int fd, void* buffer, size_t length, void* userdata) {
+  const ssize_t received = ::read(fd, buffer, length);
+  if (received >= static_cast<ssize_t>(sizeof(fuse_in_header))) {
+    auto* session = static_cast<SessionData*>(userdata);
+    fuse_in_header header;
+    std::memcpy(&header, buffer, sizeof header);
+    session->request_read = header.unique;
+    session->request_answered = false;
+  }
+  return received;
 }
 
 }  // namespace

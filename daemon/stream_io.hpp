@@ -14,10 +14,15 @@ namespace kqfsd {
 struct SessionData {
   void* owner = nullptr;
   uint32_t extra_open_flags = 0;  // set only around one fuse_reply_open()
+  // The request read last, and whether a reply to it has been sent: what
+  // answers a request that failed must not answer it twice.
+  uint64_t request_read = 0;
+  bool request_answered = false;
 };
 
 // Replaces the session's reads and writes of /dev/fuse with equivalents
-// that apply `extra_open_flags`. Returns 0 or -errno.
+// that apply `extra_open_flags` and note which request was answered.
+// Returns 0 or -errno.
 int install_stream_io(fuse_session* session);
 
 // Replies to an open request adding `open_flags` (FOPEN_*).

@@ -121,13 +121,10 @@ std::shared_ptr<QueueNode> Tree::find(uint64_t id) const {
   return found == by_id_.end() ? nullptr : found->second;
 }
 
-std::shared_ptr<QueueNode> Tree::add(std::string name, uint64_t id) {
-  auto queue = std::make_shared<QueueNode>();
+void Tree::add(std::shared_ptr<QueueNode> queue, uint64_t id) {
   queue->id = id != 0 && !by_id_.contains(id) ? id : next_id_++;
-  queue->name = std::move(name);
   by_name_.emplace(queue->name, queue);
-  by_id_.emplace(queue->id, queue);
-  return queue;
+  by_id_.emplace(queue->id, std::move(queue));
 }
 
 std::string Tree::unused_anonymous_name(uint64_t preferred) const {

@@ -71,7 +71,8 @@ struct QueueNode {
   std::string name;
   uid_t uid = 0;
   gid_t gid = 0;
-  mode_t mode = 0755;  // of the directory; the files derive theirs
+  uid_t charged_uid = 0;  // whose per-user count holds this queue
+  mode_t mode = 0755;     // of the directory; the files derive theirs
   timespec created{};
   bool anonymous = false;  // made by opening kq/clone
 
@@ -115,8 +116,8 @@ class Tree {
 
   // An id no queue will take but the one that asks for it.
   uint64_t reserve_id() { return next_id_++; }
-  // Adds a queue under `name` with `id` (reserved), or a fresh id.
-  std::shared_ptr<QueueNode> add(std::string name, uint64_t id = 0);
+  // Adds a queue under its name with `id` (reserved), or a fresh id.
+  void add(std::shared_ptr<QueueNode> queue, uint64_t id = 0);
   // A name no queue has, for an anonymous queue: clone-N, N from `preferred`.
   std::string unused_anonymous_name(uint64_t preferred) const;
   void erase(const QueueNode& queue);

@@ -18,8 +18,10 @@ Result<int> FileEvents::subscribe(int fd, uint32_t mask, Subscriber& subscriber,
   if (!inotify_) {
     UniqueFd created(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     if (!created) return last_errno();
+    if (const int error = host_.add_source(created.get(), EPOLLIN, *this); error != 0) {
+      return Errno{error};
+    }
     inotify_ = std::move(created);
-    host_.add_source(inotify_.get(), EPOLLIN, *this);
   }
   // inotify follows /proc/self/fd/N to the open inode, even after a rename.
   char path[40];

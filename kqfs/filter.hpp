@@ -33,8 +33,9 @@ class FilterHost {
   // Take a knote off the ready list and forget that it fired.
   virtual void deactivate(Knote& kn) = 0;
 
-  // Add or remove a kernel object to or from the queue's epoll set.
-  virtual void add_source(int fd, uint32_t epoll_events, Source& source) = 0;
+  // Add or remove a kernel object to or from the queue's epoll set. Adding
+  // returns 0 or the errno (ENOMEM, ENOSPC: the kernel's epoll limits).
+  [[nodiscard]] virtual int add_source(int fd, uint32_t epoll_events, Source& source) = 0;
   virtual void remove_source(int fd) = 0;
 
   // Says why the change being applied is refused, in words (for status).
@@ -63,6 +64,9 @@ class Filter {
   // True when knotes belong to the process that registered them, and go
   // when it exits (descriptors, signals).
   virtual bool tied_to_caller() const { return takes_descriptor(); }
+  // True when attach or touch asks anything of the caller (its
+  // descriptors, its process, what it may see).
+  virtual bool uses_caller() const { return tied_to_caller(); }
 
   // f_attach: make the knote for a new registration and bind it to its
   // source. Returns EINVAL, EBADF, ... without side effects on failure.

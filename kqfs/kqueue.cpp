@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <new>
+#include <string>
 #include <vector>
 
 #include "kqfs/file_events.hpp"
@@ -58,6 +60,7 @@ Kqueue::~Kqueue() {
   ready_.clear();
   for (auto& [key, kn] : knotes_)
     filter_for(key.filter)->detach(*kn);
+  if (limits_.budget) limits_.budget->give_back(knotes_.size());
   knotes_.clear();
 }
 
@@ -69,8 +72,22 @@ int Kqueue::apply(const Kevent& change) {
   return apply(change, own_descriptors_);
 }
 
+int Kqueue::room_for_knote() {
+  if (knotes_.size() >= limits_.max_knotes) {
+    reason_ = "queue holds its limit of " + std::to_string(limits_.max_knotes) + " knotes";
+    return ENOSPC;
+  }
+  if (limits_.budget && limits_.budget->used() >= limits_.budget->limit()) {
+    reason_ = "owner holds its limit of " + std::to_string(limits_.budget->limit()) + " knotes";
+    return ENOSPC;
+  }
+  return 0;
+}
+
+// Callers checked room_for_knote() first.
 Knote& Kqueue::add(std::unique_ptr<Knote> made) {
   Knote& kn = *made;
+  if (limits_.budget) limits_.budget->try_take();
   if (filter_for(kn.filter)->tied_to_caller()) caller_knotes_.insert(&kn);
   ++counts_[slot_of(kn.filter)];
   knotes_.emplace(Key{kn.ident, kn.filter}, std::move(made));
@@ -78,9 +95,7 @@ Knote& Kqueue::add(std::unique_ptr<Knote> made) {
 }
 
 bool Kqueue::insert(std::unique_ptr<Knote> kn) {
-  if (knotes_.size() >= limits_.max_knotes || knotes_.contains(Key{kn->ident, kn->filter})) {
-    return false;
-  }
+  if (room_for_knote() != 0 || knotes_.contains(Key{kn->ident, kn->filter})) return false;
   add(std::move(kn));
   return true;
 }
@@ -89,7 +104,12 @@ bool Kqueue::insert(std::unique_ptr<Knote> kn) {
 int Kqueue::apply(const Kevent& request, const Caller& caller, std::string* why) {
   ++pass_;
   reason_.clear();
-  const int error = apply_change(request, caller);
+  int error = 0;
+  try {
+    error = apply_change(request, caller);
+  } catch (const std::bad_alloc&) {
+    error = ENOMEM;  // a change never takes the queue down with it
+  }
   if (why != nullptr) *why = error != 0 ? std::move(reason_) : std::string();
   update_readiness();
   return error;
@@ -123,7 +143,7 @@ int Kqueue::apply_change(const Kevent& request, const Caller& caller) {
 
   if (kn == nullptr) {
     if (!(flags & EV_ADD)) return ENOENT;
-    if (knotes_.size() >= limits_.max_knotes) return ENOSPC;
+    if (const int error = room_for_knote(); error != 0) return error;
     auto made = filter->attach(change, caller);
     if (!made) return made.error();
     kn = &add(std::move(made.value()));
@@ -240,6 +260,11 @@ void Kqueue::queue_removed(int readiness_fd) {
   update_readiness();
 }
 
+bool Kqueue::uses_caller(int16_t filter) const {
+  const Filter* found = filter_for(filter);
+  return found != nullptr && found->uses_caller();
+}
+
 size_t Kqueue::knote_count(int16_t filter) const {
   return in_range(filter) ? counts_[slot_of(filter)] : 0;
 }
@@ -255,11 +280,11 @@ void Kqueue::deactivate(Knote& kn) {
   dequeue(kn);
 }
 
-void Kqueue::add_source(int fd, uint32_t epoll_events, Source& source) {
+int Kqueue::add_source(int fd, uint32_t epoll_events, Source& source) {
   epoll_event event{};
   event.events = epoll_events;
   event.data.ptr = &source;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) throw_errno("epoll_ctl");
+  return ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0 ? errno : 0;
 }
 
 void Kqueue::remove_source(int fd) {
@@ -286,6 +311,7 @@ void Kqueue::drop(Knote& kn) {
   --counts_[slot_of(key.filter)];
   caller_knotes_.erase(&kn);
   knotes_.erase(key);
+  if (limits_.budget) limits_.budget->give_back();
 }
 
 // Sources only post knotes here; none is destroyed while a batch is handled.

@@ -29,10 +29,30 @@ class DescriptorWatches;
 class FileEvents;
 class ProcessEvents;
 
+// Knotes counted across the queues that share it (the daemon gives each
+// user one), with a ceiling.
+class KnoteBudget {
+ public:
+  explicit KnoteBudget(size_t limit) : limit_(limit) {}
+  bool try_take() {
+    if (used_ >= limit_) return false;
+    ++used_;
+    return true;
+  }
+  void give_back(size_t count = 1) { used_ -= count; }
+  size_t used() const { return used_; }
+  size_t limit() const { return limit_; }
+
+ private:
+  size_t limit_;
+  size_t used_ = 0;
+};
+
 class Kqueue final : private FilterHost {
  public:
   struct Limits {
     size_t max_knotes = std::numeric_limits<size_t>::max();
+    std::shared_ptr<KnoteBudget> budget = nullptr;  // none: only max_knotes bounds the queue
   };
 
   // Throws std::system_error when the kernel refuses the queue's own
@@ -77,6 +97,10 @@ class Kqueue final : private FilterHost {
   // being destroyed: knotes watching it report end of file.
   void queue_removed(int readiness_fd);
 
+  // Whether a change for `filter` asks anything of its caller: one that
+  // does not may be applied with a caller that has nothing to give.
+  bool uses_caller(int16_t filter) const;
+
   size_t knote_count() const { return knotes_.size(); }
   // Up to `limit` registrations as a change would make them now (stored
   // flags, EV_DISABLE when disabled, the filter's saved fflags and data),
@@ -108,13 +132,15 @@ class Kqueue final : private FilterHost {
   void deactivate(Knote& kn) override;
   void explain(std::string reason) override { reason_ = std::move(reason); }
   bool insert(std::unique_ptr<Knote> kn) override;
-  void add_source(int fd, uint32_t epoll_events, Source& source) override;
+  int add_source(int fd, uint32_t epoll_events, Source& source) override;
   void remove_source(int fd) override;
   int queue_fd() const override { return epoll_.get(); }
   int queue_readiness_fd() const override { return readiness_.get(); }
   uint64_t pass() const override { return pass_; }
 
   Filter* filter_for(int16_t filter) const;
+  // 0, or ENOSPC (with the reason explained) when no knote may be added.
+  int room_for_knote();
   Knote& add(std::unique_ptr<Knote> kn);
   int apply_change(const Kevent& change, const Caller& caller);
   void enqueue(Knote& kn);

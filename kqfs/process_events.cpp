@@ -53,6 +53,11 @@ bool ProcessEvents::open() {
   address.nl_groups = CN_IDX_PROC;
   if (!socket || ::bind(socket.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
     why_unavailable_ = std::string("no process-events connector: ") + std::strerror(errno);
+    // Short of descriptors or memory now is not "this host has none".
+    if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
+      open_error_ = errno;
+      tried_ = false;
+    }
     return false;
   }
   // Subscribe: a connector message holding PROC_CN_MCAST_LISTEN.
@@ -71,8 +76,13 @@ bool ProcessEvents::open() {
     why_unavailable_ = std::string("process-events connector refused: ") + std::strerror(errno);
     return false;
   }
+  if (const int error = host_.add_source(socket.get(), EPOLLIN, *this); error != 0) {
+    why_unavailable_ = std::string("process-events connector: ") + std::strerror(error);
+    open_error_ = error;
+    tried_ = false;  // short of memory now, maybe not later
+    return false;
+  }
   socket_ = std::move(socket);
-  host_.add_source(socket_.get(), EPOLLIN, *this);
   return true;
 }
 

@@ -43,9 +43,11 @@ class ProcessEvents final : public Source {
   ProcessEvents& operator=(const ProcessEvents&) = delete;
 
   // Opens the connector once; false (and why, in words) when the kernel
-  // refuses it.
+  // refuses it. A refusal for want of descriptors or memory is tried again
+  // next time, and short_of() says which.
   bool open();
   const std::string& why_unavailable() const { return why_unavailable_; }
+  int short_of() const { return tried_ ? 0 : open_error_; }
 
   // Events about process `tgid`: its exec and exit, its new threads and
   // their exits, and the processes it forks.
@@ -62,6 +64,7 @@ class ProcessEvents final : public Source {
   FilterHost& host_;
   UniqueFd socket_;
   bool tried_ = false;
+  int open_error_ = 0;
   std::string why_unavailable_;
   std::unordered_map<pid_t, std::vector<Subscriber*>> subscribers_;
 };

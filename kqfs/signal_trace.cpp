@@ -94,7 +94,13 @@ bool SignalTrace::open(std::string& why_not) {
     instance_.clear();
     return false;
   }
-  host_.add_source(pipe_.get(), EPOLLIN, *this);
+  if (const int error = host_.add_source(pipe_.get(), EPOLLIN, *this); error != 0) {
+    why_not = std::string("no signal tracing: ") + std::strerror(error);
+    pipe_.reset();
+    ::rmdir(instance_.c_str());
+    instance_.clear();
+    return false;
+  }
   return true;
 }
 

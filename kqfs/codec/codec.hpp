@@ -2,6 +2,7 @@
 // formats"): text lines, JSON lines, and 32-byte binary records.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -70,10 +71,19 @@ class ChangeStream {
   WriteOutcome finish(const ApplyRecord& apply);
 
   bool has_unfinished() const { return !unfinished_.empty(); }
+  // Bytes kept for the next write: the start of a line or a record.
+  size_t unfinished_size() const { return unfinished_.size(); }
+  // Gives up the last `count` kept bytes (a writer over its buffer limit).
+  void drop_unfinished_tail(size_t count) {
+    unfinished_.resize(unfinished_.size() - std::min(count, unfinished_.size()));
+  }
 
  private:
   Format format_;
   std::string unfinished_;
+  // An over-long line was refused: the rest of it, up to its newline, is
+  // skipped in later writes rather than read as new records.
+  bool skipping_rest_ = false;
 };
 
 // The event side of one open file: how many events a read may take, and

@@ -129,17 +129,24 @@ WriteOutcome ChangeStream::write(std::string_view bytes, const ApplyRecord& appl
     return WriteOutcome{bytes.size(), 0, {}};
   }
 
+  size_t line_start = 0;
+  if (skipping_rest_) {
+    const size_t newline = bytes.find('\n');
+    if (newline == std::string_view::npos) return WriteOutcome{bytes.size(), 0, {}};
+    skipping_rest_ = false;
+    line_start = newline + 1;
+  }
   // A line that began in an earlier write is the first of this one, so the
   // bytes accepted before a failing line are always those before line_start
   // -- unless they hold no record at all (blank lines, comments): then the
   // failing record is the first, and the write fails as a whole.
-  bool applied_any = false;
+  // The rest of a refused line, skipped above, counts as taken.
+  bool applied_any = line_start > 0;
   const ApplyRecord counting = [&](const Kevent& change, std::string& why) {
     const int error = apply(change, why);
     applied_any = applied_any || error == 0;
     return error;
   };
-  size_t line_start = 0;
   for (size_t newline; (newline = bytes.find('\n', line_start)) != std::string_view::npos;
        line_start = newline + 1) {
     const std::string_view line = bytes.substr(line_start, newline - line_start);
@@ -155,6 +162,9 @@ WriteOutcome ChangeStream::write(std::string_view bytes, const ApplyRecord& appl
   const std::string_view tail = bytes.substr(line_start);
   if (unfinished_.size() + tail.size() > kMaxLineLength) {
     unfinished_.clear();
+    // After a short write the writer sends the line again and is refused
+    // then; refused now, the rest of it is skipped when it comes.
+    skipping_rest_ = !applied_any;
     return failure(applied_any ? line_start : 0, EINVAL,
                    "line longer than " + std::to_string(kMaxLineLength) + " bytes");
   }
@@ -164,6 +174,7 @@ WriteOutcome ChangeStream::write(std::string_view bytes, const ApplyRecord& appl
 
 WriteOutcome ChangeStream::finish(const ApplyRecord& apply) {
   WriteOutcome outcome;
+  skipping_rest_ = false;
   if (unfinished_.empty()) return outcome;
   const std::string rest = std::exchange(unfinished_, {});
   if (format_ == Format::binary) {

@@ -223,11 +223,13 @@ int DescriptorWatch::update_interest() {
     }
     return errno == ELOOP ? EINVAL : errno;
   }
+  if (const int error = host_.add_source(nested.get(), EPOLLIN | EPOLLET, *this); error != 0) {
+    return error;
+  }
   if (epoll_) host_.remove_source(epoll_.get());
   epoll_ = std::move(nested);
   registered_as_ = borrowed->get();
   interest_ = wanted;
-  host_.add_source(epoll_.get(), EPOLLIN | EPOLLET, *this);
   probed_ = false;
   return 0;
 }

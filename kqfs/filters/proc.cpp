@@ -88,6 +88,8 @@ class ProcFilter final : public Filter {
  public:
   ProcFilter(FilterHost& host, ProcessEvents& processes) : host_(host), processes_(processes) {}
 
+  bool uses_caller() const override { return true; }  // which processes it may see
+
   Result<std::unique_ptr<Knote>> attach(const Kevent& change, const Caller& caller) override {
     const pid_t pid = static_cast<pid_t>(change.ident);
     if (change.ident == 0 || change.ident > INT32_MAX || !caller->sees_process(pid)) {
@@ -97,7 +99,7 @@ class ProcFilter final : public Filter {
     const bool connector = processes_.open();
     if (!connector && (change.fflags & kNeedsConnector)) {
       host_.explain(processes_.why_unavailable());
-      return Errno{ENOTSUP};
+      return Errno{processes_.short_of() != 0 ? processes_.short_of() : ENOTSUP};
     }
     auto kn = std::make_unique<ProcKnote>(change, *this);
     kn->flags |= EV_CLEAR;  // as on every BSD
@@ -171,8 +173,11 @@ class ProcFilter final : public Filter {
 
   int watch_with_pidfd(ProcKnote& kn) {
     kn.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, kn.pid(), 0)));
-    if (!kn.pidfd) return errno == EMFILE || errno == ENFILE ? ENOMEM : ESRCH;
-    host_.add_source(kn.pidfd.get(), EPOLLIN, kn);
+    if (!kn.pidfd) return errno == EMFILE || errno == ENFILE || errno == ENOMEM ? errno : ESRCH;
+    if (const int error = host_.add_source(kn.pidfd.get(), EPOLLIN, kn); error != 0) {
+      kn.pidfd.reset();
+      return error;
+    }
     return 0;
   }
 

@@ -184,9 +184,9 @@ class TimerFilter final : public Filter, public Source {
   int insert(TimerKnote& t) {
     if (!timerfd_) {
       UniqueFd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-      if (!fd) return ENOMEM;
+      if (!fd) return errno;
+      if (const int error = host_.add_source(fd.get(), EPOLLIN, *this); error != 0) return error;
       timerfd_ = std::move(fd);
-      host_.add_source(timerfd_.get(), EPOLLIN, *this);
     }
     timers_.insert(t);
     if (t.deadline < armed_) arm(t.deadline);

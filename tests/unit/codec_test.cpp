@@ -847,8 +847,36 @@ TEST(ChangeStream, OverlongLineAcrossWritesIsRejectedAndDropped) {
   EXPECT_EQ(outcome.error, EINVAL);
   EXPECT_EQ(outcome.reason, "line longer than 65536 bytes");
   EXPECT_FALSE(stream.has_unfinished());
-  EXPECT_EQ(stream.write("1 user add\n", applier.function()).error, 0);
-  EXPECT_EQ(applier.idents(), Idents{1}) << "not the end of the dropped comment";
+  // The rest of the refused line is no record, whatever it looks like.
+  const std::string rest = "2 user add\n1 user add\n";
+  const WriteOutcome after = stream.write(rest, applier.function());
+  EXPECT_EQ(after.error, 0);
+  EXPECT_EQ(after.accepted, rest.size());
+  EXPECT_EQ(applier.idents(), Idents{1}) << "the end of the refused line was parsed";
+}
+
+TEST(ChangeStream, RestOfARefusedLineIsSkippedOverManyWrites) {
+  ChangeStream stream(Format::text);
+  Applier applier;
+  EXPECT_EQ(stream.write(std::string(70000, ' '), applier.function()).error, EINVAL);
+  EXPECT_EQ(stream.write(std::string(5000, ' '), applier.function()).error, 0);
+  EXPECT_EQ(stream.write(" 3 timer add 0 5\n4 user add\n", applier.function()).error, 0);
+  EXPECT_EQ(applier.idents(), Idents{4});
+}
+
+TEST(ChangeStream, OverlongLineAfterAppliedRecordsIsRefusedWhenSentAgain) {
+  ChangeStream stream(Format::text);
+  Applier applier;
+  const std::string prefix = "1 user add\n";
+  const std::string line = std::string(70000, ' ') + "2 user add\n";
+  const WriteOutcome first = stream.write(prefix + line, applier.function());
+  EXPECT_EQ(first.accepted, prefix.size());
+  EXPECT_EQ(first.error, EINVAL);
+  // The writer sends what was not taken again: refused whole this time.
+  const WriteOutcome again = stream.write(line, applier.function());
+  EXPECT_EQ(again.accepted, 0u);
+  EXPECT_EQ(again.error, EINVAL);
+  EXPECT_EQ(applier.idents(), Idents{1});
 }
 
 TEST(ChangeStream, OverlongCompleteLineIsRejected) {

@@ -279,6 +279,28 @@ TEST(KqueueRegistration, MaxKnotesLimitRefusesNewKnotesWithEnospc) {
   EXPECT_EQ(kq.knote_count(), 3u);
 }
 
+TEST(KqueueRegistration, SharedBudgetBoundsKnotesAcrossQueues) {
+  const auto budget = std::make_shared<KnoteBudget>(3);
+  const Kqueue::Limits limits{.max_knotes = 100, .budget = budget};
+  auto first = std::make_unique<Kqueue>(limits);
+  Kqueue second(limits);
+  ASSERT_EQ(first->apply(user(1, EV_ADD)), 0);
+  ASSERT_EQ(first->apply(user(2, EV_ADD)), 0);
+  ASSERT_EQ(second.apply(user(1, EV_ADD)), 0);
+  std::string why;
+  EXPECT_EQ(second.apply(user(2, EV_ADD), std::make_shared<InProcessResolver>(), &why), ENOSPC);
+  EXPECT_EQ(why, "owner holds its limit of 3 knotes");
+  EXPECT_EQ(budget->used(), 3u);
+
+  // A deletion, and a queue destroyed with knotes, give theirs back.
+  ASSERT_EQ(second.apply(user(1, EV_DELETE)), 0);
+  EXPECT_EQ(budget->used(), 2u);
+  first.reset();
+  EXPECT_EQ(budget->used(), 0u);
+  for (uint64_t ident = 1; ident <= 3; ++ident)
+    EXPECT_EQ(second.apply(user(ident, EV_ADD)), 0);
+}
+
 TEST(KqueueRegistration, KnoteCountIsKeptPerFilter) {
   Kqueue kq;
   test::Pipe pipe;
