@@ -28,17 +28,24 @@ namespace kqfs {
 class DescriptorWatches;
 class FileEvents;
 class ProcessEvents;
+class SignalTracer;
 
 class Kqueue final : private FilterHost {
  public:
   struct Limits {
     size_t max_knotes = std::numeric_limits<size_t>::max();
   };
+  // Kernel objects the queue may share with other queues (a daemon's);
+  // what is not given, the queue makes for itself when it first needs it.
+  struct Shared {
+    std::shared_ptr<SignalTracer> signal_tracer;
+  };
 
   // Throws std::system_error when the kernel refuses the queue's own
   // objects (epoll, eventfd).
   Kqueue();
   explicit Kqueue(Limits limits);
+  Kqueue(Limits limits, Shared shared);
   ~Kqueue();
   Kqueue(const Kqueue&) = delete;
   Kqueue& operator=(const Kqueue&) = delete;
