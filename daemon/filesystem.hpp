@@ -120,6 +120,9 @@ class Filesystem {
   std::unique_ptr<Processes> processes_;
   std::unordered_map<pid_t, uint64_t> process_watches_;
   std::set<uint64_t> queues_with_interrupts_;
+  // One tracefs instance for every queue's signal knotes, made at the first.
+  std::shared_ptr<kqfs::SignalTracer> signal_tracer_ =
+      std::make_shared<kqfs::SignalTracer>(options_.signal_buffer_kb);
 };
 
 }  // namespace kqfsd

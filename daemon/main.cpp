@@ -19,6 +19,7 @@
 #include "daemon/loop.hpp"
 #include "daemon/options.hpp"
 #include "kqfs/mount_point.hpp"
+#include "kqfs/signal_trace.hpp"
 #include "kqfs/unique_fd.hpp"
 
 namespace {
@@ -106,6 +107,9 @@ int main(int argc, char** argv) {
   if (log_file) ::dup2(log_file.get(), STDERR_FILENO);
 
   const kqfsd::Log log(options.debug);
+  // Signal tracing left behind by a kqfsd that crashed goes now, not at
+  // this daemon's first signal knote.
+  kqfs::SignalTracer::remove_stale_instances();
   try {
     kqfsd::Loop loop;
     kqfsd::Filesystem filesystem(options, log, loop);

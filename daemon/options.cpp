@@ -27,6 +27,10 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
       "most queues at once; past it mkdir and clone fail with ENOSPC")(
       "max-knotes", po::value<size_t>(&options.max_knotes)->default_value(options.max_knotes),
       "most knotes in one queue; past it a change fails with ENOSPC")(
+      "signal-buffer-kb",
+      po::value<size_t>(&options.signal_buffer_kb)->default_value(options.signal_buffer_kb),
+      "kernel buffer per CPU for EVFILT_SIGNAL, in KiB (one tracefs instance for all queues; "
+      "about 20 signals per KiB between two reads, more are lost)")(
       "log", po::value<std::string>(&options.log_file),
       "append the log to FILE instead of standard error")(
       "config", po::value<std::string>(&config_file),
@@ -73,7 +77,7 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     return {std::nullopt, 0};
   }
   if (options.mount_point.empty()) options.mount_point = kqfs::default_mount_point();
-  if (options.max_queues == 0 || options.max_knotes == 0) {
+  if (options.max_queues == 0 || options.max_knotes == 0 || options.signal_buffer_kb == 0) {
     std::cerr << "kqfsd: limits must be at least 1\n";
     return {std::nullopt, 2};
   }

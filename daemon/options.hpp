@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "kqfs/signal_trace.hpp"
+
 namespace kqfsd {
 
 struct Options {
@@ -15,7 +17,9 @@ struct Options {
   std::vector<std::string> fuse_options;  // each as given to -o
   size_t max_queues = 65536;
   size_t max_knotes = 4 * 1024 * 1024;  // per queue
-  std::string log_file;                 // empty: standard error
+  // Per CPU, for the daemon's one tracefs instance (EVFILT_SIGNAL).
+  size_t signal_buffer_kb = kqfs::SignalTracer::kDefaultBufferKilobytes;
+  std::string log_file;  // empty: standard error
 };
 
 struct ParsedCommandLine {
