@@ -40,6 +40,8 @@ std::string format_quantity(double value, Quantity quantity) {
       return printed("%.4g B", value);
     case Quantity::ratio:
       return printed("%.3f", value);
+    case Quantity::count:
+      return printed("%.0f", value);
   }
   return printed("%g", value);
 }
