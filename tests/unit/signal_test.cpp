@@ -15,14 +15,19 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <cerrno>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "kqfs/resolver.hpp"
+#include "kqfs/signal_trace.hpp"
 #include "test_support.hpp"
 
 namespace kqfs::test {
@@ -421,6 +426,133 @@ TEST(SignalRegistration, WithoutPrivilegeRegistrationIsEnotsupWithAReason) {
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "10: cannot drop privilege, 11: registered, 12: other error";
+}
+
+// ------------------------------------------- one tracer for many queues
+
+constexpr const char* kInstances = "/sys/kernel/tracing/instances";
+
+// This process's tracefs instances (kqfs names them kqfs-PID-...).
+size_t own_instances() {
+  const std::string prefix = "kqfs-" + std::to_string(::getpid()) + "-";
+  size_t count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kInstances)) {
+    if (entry.path().filename().string().starts_with(prefix)) ++count;
+  }
+  return count;
+}
+
+std::unique_ptr<Kqueue> queue_sharing(const std::shared_ptr<SignalTracer>& tracer) {
+  return std::make_unique<Kqueue>(Kqueue::Limits{}, Kqueue::Shared{tracer});
+}
+
+TEST(SignalSharedTracer, AHundredQueuesMakeOneInstanceAndEachCountsItsSignals) {
+  auto tracer = std::make_shared<SignalTracer>();
+  Disposition ignored(SIGUSR1, SIG_IGN);
+  std::vector<std::unique_ptr<Kqueue>> queues;
+  for (int i = 0; i < 100; ++i) {
+    queues.push_back(queue_sharing(tracer));
+    ASSERT_EQ(add_signal(*queues.back(), SIGUSR1), 0);
+  }
+  EXPECT_EQ(own_instances(), 1u);
+  send_to_self(SIGUSR1, 2);
+  for (const auto& kq : queues) {
+    auto ev = next_signal(*kq, SIGUSR1);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->data, 2);
+  }
+  queues.clear();
+  EXPECT_EQ(own_instances(), 1u);  // the tracer's, while it exists
+  tracer.reset();
+  EXPECT_EQ(own_instances(), 0u);
+}
+
+// Whichever queue reads the trace takes every queue's signals out of it;
+// the others are woken by their doorbell, and only while it has news.
+TEST(SignalSharedTracer, TheQueueThatReadsTheTraceWakesTheOthers) {
+  const auto tracer = std::make_shared<SignalTracer>();
+  Disposition first_ignored(SIGUSR1, SIG_IGN);
+  Disposition second_ignored(SIGUSR2, SIG_IGN);
+  const auto first = queue_sharing(tracer);
+  const auto second = queue_sharing(tracer);
+  ASSERT_EQ(add_signal(*first, SIGUSR1), 0);
+  ASSERT_EQ(add_signal(*second, SIGUSR2), 0);
+  send_to_self(SIGUSR2);
+  send_to_self(SIGUSR1);  // generated after: read with or after SIGUSR2
+
+  auto ev = next_signal(*first, SIGUSR1);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->data, 1);
+  EXPECT_TRUE(queue_readable(*second));  // its doorbell: the trace is empty
+  const auto events = drain(*second);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].ident, static_cast<uint64_t>(SIGUSR2));
+  EXPECT_EQ(events[0].data, 1);
+  EXPECT_FALSE(queue_readable(*second));
+  expect_quiet(*first);
+}
+
+// A queue's last signal knote going ends its subscription, not the others'.
+TEST(SignalSharedTracer, DeletingInOneQueueLeavesTheOthersCounting) {
+  const auto tracer = std::make_shared<SignalTracer>();
+  Disposition ignored(SIGUSR1, SIG_IGN);
+  const auto left = queue_sharing(tracer);
+  const auto kept = queue_sharing(tracer);
+  ASSERT_EQ(add_signal(*left, SIGUSR1), 0);
+  ASSERT_EQ(add_signal(*kept, SIGUSR1), 0);
+  ASSERT_EQ(add_signal(*left, SIGUSR1, EV_DELETE), 0);
+  send_to_self(SIGUSR1);
+  auto ev = next_signal(*kept, SIGUSR1);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->data, 1);
+  expect_quiet(*left);
+
+  ASSERT_EQ(add_signal(*left, SIGUSR1), 0);  // subscribes again, counts from now
+  send_to_self(SIGUSR1, 2);
+  ev = next_signal(*left, SIGUSR1);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->data, 2);
+  ev = next_signal(*kept, SIGUSR1);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->data, 2);
+}
+
+// Between two reads the trace holds about twenty signals per KiB of buffer
+// per CPU; past that the oldest are lost, and the tracer counts them.
+TEST(SignalSharedTracer, PastItsBufferSignalsAreLostAndTheTracerCountsThem) {
+  const auto tracer = std::make_shared<SignalTracer>(4);  // 4 KiB per CPU
+  Disposition ignored(SIGUSR1, SIG_IGN);
+  const auto kq = queue_sharing(tracer);
+  ASSERT_EQ(add_signal(*kq, SIGUSR1), 0);
+  constexpr int kSent = 2000;
+  send_to_self(SIGUSR1, kSent);
+  auto ev = next_signal(*kq, SIGUSR1);
+  ASSERT_TRUE(ev);
+  EXPECT_LT(ev->data, kSent);
+  EXPECT_GT(tracer->lost(), 0u);
+}
+
+TEST(SignalSharedTracer, StaleInstancesOfGoneProcessesAreRemovedAndLiveOnesKept) {
+  const auto tracer = std::make_shared<SignalTracer>();  // tracefs mounted for sure
+  const auto kq = queue_sharing(tracer);
+  ASSERT_EQ(add_signal(*kq, SIGUSR1), 0);
+  const pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  ASSERT_GT(gone, 0);
+  ASSERT_EQ(::waitpid(gone, nullptr, 0), gone);
+  const std::string stale = std::string(kInstances) + "/kqfs-" + std::to_string(gone) + "-stale";
+  const std::string live =
+      std::string(kInstances) + "/kqfs-" + std::to_string(::getpid()) + "-live";
+  ASSERT_EQ(::mkdir(stale.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(live.c_str(), 0700), 0);
+
+  SignalTracer::remove_stale_instances();
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_TRUE(std::filesystem::exists(live));
+  EXPECT_FALSE(tracer->instance().empty());
+  EXPECT_TRUE(std::filesystem::exists(tracer->instance()));
+  ::rmdir(live.c_str());
+  ::rmdir(stale.c_str());
 }
 
 }  // namespace
