@@ -121,7 +121,7 @@ assert_mount_point_refused() {
   assert_output --partial "Usage"
   local option
   for option in --help --version --foreground --debug --option --max-queues --max-knotes \
-    --config --log MOUNTPOINT allow_other; do
+    --signal-buffer-kb --config --log MOUNTPOINT allow_other; do
     assert_output --partial -- "$option"
   done
 }
@@ -151,6 +151,9 @@ assert_mount_point_refused() {
   assert_failure
   not_mounted "$m"
   kqfsd_run --max-knotes 0 "$m"
+  assert_failure
+  not_mounted "$m"
+  kqfsd_run --signal-buffer-kb 0 "$m"
   assert_failure
   not_mounted "$m"
 }
@@ -457,4 +460,84 @@ EOF
   wait_until 10 gone "$py"
   run cat "$BATS_TEST_TMPDIR/poll.out"
   assert_line "woke True"
+}
+
+# ----------------------------------------------------------- signal tracing
+# EVFILT_SIGNAL needs root: kqfsd traces signals in a tracefs instance,
+# one per daemon, named kqfs-PID-...
+
+INSTANCES=/sys/kernel/tracing/instances
+
+# The tracefs instances of the process numbered $1, one per line.
+instances_of() {
+  local d
+  for d in "$INSTANCES"/kqfs-"$1"-*; do
+    [ -d "$d" ] && echo "$d"
+  done
+  return 0
+}
+
+@test "signal tracing (root): 100 queues with a signal knote share one instance of --signal-buffer-kb KiB; SIGTERM removes it" {
+  kqfsd_start --signal-buffer-kb 64
+  local pid i
+  pid=$(daemon_of "$M")
+  [ -n "$pid" ]
+  run instances_of "$pid"
+  assert_output "" # none before the first signal knote
+  # The test's shell is the writer (echo, trap and kill are builtins).
+  trap '' USR1
+  for ((i = 1; i <= 100; i++)); do
+    mkdir "$KQ/s$i"
+    echo "SIGUSR1 signal add" >"$KQ/s$i/changes"
+  done
+  run instances_of "$pid"
+  assert_equal "${#lines[@]}" 1
+  # The kernel rounds up to whole pages of events (64 asked: 67).
+  local size
+  size=$(cat "${lines[0]}/buffer_size_kb")
+  ((size >= 64 && size < 128)) || fail "buffer_size_kb is $size, not about 64"
+  kill -USR1 "$BASHPID"
+  for ((i = 1; i <= 100; i++)); do
+    run timeout 10 head -n1 "$KQ/s$i/events"
+    assert_output "10 EVFILT_SIGNAL EV_ADD|EV_CLEAR 0 1 0"
+  done
+  trap - USR1
+  kqfsd_stop "$M"
+  run instances_of "$pid"
+  assert_output ""
+}
+
+@test "signal tracing (root): the instance of a kqfsd killed by SIGKILL is removed when a kqfsd starts" {
+  kqfsd_start
+  local crashed_mount=$M crashed
+  crashed=$(daemon_of "$M")
+  mkdir "$KQ/q"
+  echo "SIGUSR1 signal add" >"$KQ/q/changes"
+  run instances_of "$crashed"
+  assert_equal "${#lines[@]}" 1
+  kill -KILL "$crashed"
+  wait_until 10 gone "$crashed"
+  run instances_of "$crashed"
+  assert_equal "${#lines[@]}" 1 # left behind
+  umount -l "$crashed_mount"
+
+  kqfsd_start # no signal knote: removed at start
+  run instances_of "$crashed"
+  assert_output ""
+}
+
+@test "signal tracing (root): at start kqfsd removes instances of gone processes only" {
+  mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing
+  local gone_pid
+  bash -c 'exit 0' &
+  gone_pid=$!
+  wait "$gone_pid" || true
+  mkdir "$INSTANCES/kqfs-$gone_pid-x" "$INSTANCES/kqfs-$BASHPID-live"
+  kqfsd_start
+  local stale=no live=no
+  [ -d "$INSTANCES/kqfs-$gone_pid-x" ] && stale=yes
+  [ -d "$INSTANCES/kqfs-$BASHPID-live" ] && live=yes
+  rmdir "$INSTANCES/kqfs-$BASHPID-live" "$INSTANCES/kqfs-$gone_pid-x" 2>/dev/null || true
+  assert_equal "$stale" no
+  assert_equal "$live" yes
 }
