@@ -3,8 +3,8 @@
 // ignored, blocked), except an ignored SIGCHLD; the process's own handlers
 // and mask are left alone; EV_CLEAR is implicit.
 //
-// Needs root: kqfs sees signals through perf tracing of
-// signal:signal_generate, which needs root or CAP_PERFMON (CI runs as root).
+// Needs root: kqfs sees signals through ftrace of signal:signal_generate in
+// a tracefs instance, which needs root (CI runs as root).
 // The signals are sent to this test process itself.
 #include <poll.h>
 #include <pthread.h>
@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -530,6 +531,44 @@ TEST(SignalSharedTracer, PastItsBufferSignalsAreLostAndTheTracerCountsThem) {
   ASSERT_TRUE(ev);
   EXPECT_LT(ev->data, kSent);
   EXPECT_GT(tracer->lost(), 0u);
+}
+
+std::string filter_of(const SignalTracer& tracer) {
+  std::ifstream file(tracer.instance() + "/events/signal/signal_generate/filter");
+  std::string filter;
+  std::getline(file, filter);
+  return filter;
+}
+
+// The kernel takes a filter shorter than a page: with more threads than fit,
+// the filter is on the signal alone and the tracer picks the threads.
+TEST(SignalSharedTracer, WithTooManyThreadsForTheFilterSignalsToEachAreStillCounted) {
+  const auto tracer = std::make_shared<SignalTracer>();
+  const auto kq = queue_sharing(tracer);
+  Disposition caught(SIGUSR1, count_signal);
+  std::vector<std::unique_ptr<Thread>> threads;
+  for (int i = 0; i < 300; ++i)
+    threads.push_back(std::make_unique<Thread>());
+  ASSERT_EQ(add_signal(*kq, SIGUSR1), 0);
+  EXPECT_EQ(filter_of(*tracer), "sig == 10");
+
+  ASSERT_EQ(::pthread_kill(threads.back()->handle(), SIGUSR1), 0);
+  ASSERT_TRUE(handled(SIGUSR1, 1));
+  auto ev = next_signal(*kq, SIGUSR1);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->data, 1);
+
+  // Their exits, read from the process-events connector, shorten the list:
+  // back to a filter on threads.
+  threads.clear();
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (filter_of(*tracer) == "sig == 10" && std::chrono::steady_clock::now() < deadline) {
+    pollfd readable{kq->fd(), POLLIN, 0};
+    ::poll(&readable, 1, 10);
+    kq->process();
+  }
+  EXPECT_NE(filter_of(*tracer).find("pid == " + std::to_string(::getpid())), std::string::npos)
+      << filter_of(*tracer);
 }
 
 TEST(SignalSharedTracer, StaleInstancesOfGoneProcessesAreRemovedAndLiveOnesKept) {
