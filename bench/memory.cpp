@@ -45,9 +45,11 @@ struct Repetition {
   double rmdir_seconds = 0;
 };
 
-Repetition measure_once(Context& context, const std::vector<Kevent>& timers) {
+// Nothing when the daemon's pid is unknown (--mount).
+std::optional<Repetition> measure_once(Context& context, const std::vector<Kevent>& timers) {
   const Mounts::Lease lease = context.mounts.dedicated();
   const MountView& mount = lease.view();
+  if (mount.daemon <= 0) return std::nullopt;
   {
     const MountQueue warm_up(mount.path, "bench-memory-warm-up");
     register_timers(warm_up, records_for(1, kRecordsPerWrite, idle_timer_add));
@@ -74,7 +76,9 @@ void run_memory(Context& context) {
 
   std::vector<double> before, holding, after, rmdir_seconds, after_over_before;
   for (int repetition = 0; repetition < repetitions; ++repetition) {
-    const Repetition result = measure_once(context, timers);
+    const auto measured = measure_once(context, timers);
+    if (!measured) break;
+    const Repetition& result = *measured;
     before.push_back(result.before);
     holding.push_back(result.holding);
     after.push_back(result.after);
@@ -88,6 +92,11 @@ void run_memory(Context& context) {
                         "its rmdir; a fresh daemon per repetition, warmed up by a queue\ngiven "
                         "one 1 MiB write. " +
                         std::to_string(repetitions) + " repetitions.");
+  if (before.empty()) {
+    report.note("the daemon's pid is unknown: no memory figures");
+    report.end_case();
+    return;
+  }
   report.row("daemon VmRSS before the queue", summarize(before), Quantity::bytes, Better::lower);
   report.row("daemon VmRSS holding " + std::to_string(count) + " knotes", summarize(holding),
              Quantity::bytes, Better::lower);

@@ -194,11 +194,15 @@ void run_signals(Context& context) {
                summarize(ratios(mount_add, shared_add)), Better::lower, std::nullopt);
   report.ratio("signal.add.mount/engine_own", "ratio mount / engine, own instance (time)",
                summarize(ratios(mount_add, own_add)), Better::lower, std::nullopt);
-  report.figure("signal.daemon_instances",
-                "daemon tracefs instances, " + std::to_string(mount_queues) + " queues",
-                summarize(instances), Quantity::count, Better::lower, Target{Better::lower, 1});
-  report.row("their kernel ring buffers (buffer_total_size_kb)", summarize(buffers),
-             Quantity::bytes, Better::lower);
+  if (mount.daemon > 0) {
+    report.figure("signal.daemon_instances",
+                  "daemon tracefs instances, " + std::to_string(mount_queues) + " queues",
+                  summarize(instances), Quantity::count, Better::lower, Target{Better::lower, 1});
+    report.row("their kernel ring buffers (buffer_total_size_kb)", summarize(buffers),
+               Quantity::bytes, Better::lower);
+  } else {
+    report.note("the daemon's pid is unknown: its tracefs instances are not counted");
+  }
   report.end_case();
 }
 
