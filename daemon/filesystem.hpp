@@ -20,6 +20,7 @@
 #include "daemon/stream_io.hpp"
 #include "daemon/tree.hpp"
 #include "kqfs/codec/codec.hpp"
+#include "kqfs/signal_trace.hpp"
 
 namespace kqfsd {
 
