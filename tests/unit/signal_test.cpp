@@ -533,6 +533,44 @@ TEST(SignalSharedTracer, PastItsBufferSignalsAreLostAndTheTracerCountsThem) {
   EXPECT_GT(tracer->lost(), 0u);
 }
 
+// Each queue driven by a thread of its own, one tracer between them.
+TEST(SignalSharedTracer, QueuesDrivenByDifferentThreadsShareOneTracer) {
+  const auto tracer = std::make_shared<SignalTracer>();
+  Disposition ignored(SIGUSR1, SIG_IGN);
+  constexpr int kThreads = 4;
+  std::atomic<int> registered{0};
+  std::atomic<bool> sent{false};
+  std::atomic<int> counted[kThreads] = {};
+  std::vector<std::thread> drivers;
+  for (int i = 0; i < kThreads; ++i) {
+    drivers.emplace_back([&, i] {
+      const auto kq = queue_sharing(tracer);
+      if (add_signal(*kq, SIGUSR1) != 0) return;
+      registered.fetch_add(1);
+      while (!sent.load())
+        ::usleep(1000);
+      int64_t total = 0;
+      const auto deadline = std::chrono::steady_clock::now() + kPatience;
+      while (total < 3 && std::chrono::steady_clock::now() < deadline) {
+        for (const Kevent& ev : wait_events(*kq, kQuiet))
+          total += ev.data;
+      }
+      counted[i].store(static_cast<int>(total));
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (registered.load() < kThreads && std::chrono::steady_clock::now() < deadline)
+    ::usleep(1000);
+  EXPECT_EQ(registered.load(), kThreads);
+  EXPECT_EQ(own_instances(), 1u);
+  send_to_self(SIGUSR1, 3);
+  sent.store(true);
+  for (std::thread& driver : drivers)
+    driver.join();
+  for (int i = 0; i < kThreads; ++i)
+    EXPECT_EQ(counted[i].load(), 3) << "queue " << i;
+}
+
 std::string filter_of(const SignalTracer& tracer) {
   std::ifstream file(tracer.instance() + "/events/signal/signal_generate/filter");
   std::string filter;
