@@ -582,7 +582,7 @@ PY
   holding=$(resident_kb "$pid")
   rmdir "$KQ/big"
   after=$(resident_kb "$pid")
-  echo "VmRSS KiB: before $before, holding $holding, after rmdir $after" >&3
+  echo "# VmRSS KiB: before $before, holding $holding, after rmdir $after" >&3
   ((holding > before + 20000)) || fail "the knotes took no memory? $before -> $holding"
   ((after * 10 <= before * 11)) || fail "after rmdir $after KiB, before $before KiB"
 }
