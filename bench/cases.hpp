@@ -13,6 +13,8 @@ void run_latency(Context& context);       // latency.cpp
 void run_registration(Context& context);  // registration.cpp
 void run_scale(Context& context);         // scale.cpp
 void run_text_path(Context& context);     // text_path.cpp
+void run_signals(Context& context);       // signals.cpp
+void run_memory(Context& context);        // memory.cpp
 
 struct Case {
   std::string_view name;  // for --case
@@ -20,13 +22,16 @@ struct Case {
   void (*run)(Context&);
 };
 
-inline constexpr std::array<Case, 5> kCases{{
+inline constexpr std::array<Case, 7> kCases{{
     {"user-events", "user-event throughput: mount, engine, epoll + eventfds", run_user_events},
     {"latency", "wake-up latency of a pipe write: mount, engine, epoll", run_latency},
     {"registration", "10 000 timer registrations: mount, engine, timerfd + epoll",
      run_registration},
     {"scale", "a million idle timers: daemon memory, registration, event cost", run_scale},
     {"text-path", "head -n1 and bash read of an event, against a FIFO", run_text_path},
+    {"signals", "adding a signal knote: mount, engine; the daemon's tracefs instances",
+     run_signals},
+    {"memory", "daemon VmRSS before, with a million timers, after their queue's rmdir", run_memory},
 }};
 
 }  // namespace kqfs::bench

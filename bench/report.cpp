@@ -37,9 +37,12 @@ std::string format_quantity(double value, Quantity quantity) {
       return printed("%.4g s", value);
     case Quantity::bytes:
       if (value >= 1 << 20) return printed("%.4g MiB", value / (1 << 20));
+      if (value >= 1 << 10) return printed("%.4g KiB", value / (1 << 10));
       return printed("%.4g B", value);
     case Quantity::ratio:
       return printed("%.3f", value);
+    case Quantity::count:
+      return printed("%.0f", value);
   }
   return printed("%g", value);
 }

@@ -15,8 +15,8 @@
 namespace kqfs::bench {
 
 // How a figure is printed: a rate per second, a duration in seconds, a size
-// in bytes, or a plain ratio.
-enum class Quantity { rate, duration, bytes, ratio };
+// in bytes, a plain ratio, or a count of things.
+enum class Quantity { rate, duration, bytes, ratio, count };
 
 enum class Better { higher, lower };
 

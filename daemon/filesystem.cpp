@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
@@ -26,6 +27,9 @@ constexpr int kSweepSeconds = 1;    // how soon knotes of closed descriptors go
 // per window; the rest are counted in one line.
 constexpr unsigned kLoggedPerWindow = 5;
 constexpr auto kLogWindow = std::chrono::seconds(10);
+
+// Removing a queue with this many knotes gives the freed memory back.
+constexpr size_t kTrimAfterKnotes = 10'000;
 
 Filesystem& owner_of(fuse_req_t request) {
   return *static_cast<Filesystem*>(static_cast<SessionData*>(fuse_req_userdata(request))->owner);
@@ -523,7 +527,8 @@ kqfs::Result<std::shared_ptr<QueueNode>> Filesystem::create_queue(std::string na
   int error = 0;
   try {
     queue->engine = std::make_unique<kqfs::Kqueue>(
-        kqfs::Kqueue::Limits{options_.max_knotes, users_.knotes_of(context.uid)});
+        kqfs::Kqueue::Limits{options_.max_knotes, users_.knotes_of(context.uid)},
+        kqfs::Kqueue::Shared{signal_tracer_});
     // Edge-triggered: the queue stays readable while events wait for a
     // reader, and the loop must not spin on it meanwhile.
     QueueNode* node = queue.get();
@@ -602,8 +607,12 @@ void Filesystem::remove_queue(QueueNode& queue) {
   for (const auto& [name, other] : tree_.by_name()) {
     if (other.get() != &queue && !other->removed()) other->engine->queue_removed(readiness);
   }
+  const size_t knotes = queue.engine->knote_count();
   queue.engine.reset();
   users_.give_back_queue(queue.charged_uid);
+  // Freed knotes stay in the heap unless given back; a small queue's are
+  // not worth the walk over the heap.
+  if (knotes >= kTrimAfterKnotes) ::malloc_trim(0);
   notify_pollers(queue);
   tree_.erase(queue);
   log_.debug("queue " + queue.name + " removed");

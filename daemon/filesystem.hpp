@@ -22,6 +22,7 @@
 #include "daemon/tree.hpp"
 #include "daemon/users.hpp"
 #include "kqfs/codec/codec.hpp"
+#include "kqfs/signal_trace.hpp"
 
 namespace kqfsd {
 
@@ -134,6 +135,9 @@ class Filesystem {
   const kqfs::Caller no_caller_ = std::make_shared<NoCaller>();
   std::unordered_map<pid_t, uint64_t> process_watches_;
   std::set<uint64_t> queues_with_interrupts_;
+  // One tracefs instance for every queue's signal knotes, made at the first.
+  std::shared_ptr<kqfs::SignalTracer> signal_tracer_ =
+      std::make_shared<kqfs::SignalTracer>(options_.signal_buffer_kb);
 };
 
 }  // namespace kqfsd

@@ -20,6 +20,7 @@
 #include "daemon/loop.hpp"
 #include "daemon/options.hpp"
 #include "kqfs/mount_point.hpp"
+#include "kqfs/signal_trace.hpp"
 #include "kqfs/unique_fd.hpp"
 
 namespace {
@@ -128,6 +129,9 @@ int main(int argc, char** argv) {
   const bool to_syslog = !options.foreground && !log_file;
   const kqfsd::Log log(options.debug,
                        to_syslog ? kqfsd::Log::Sink::syslog : kqfsd::Log::Sink::standard_error);
+  // Signal tracing left behind by a kqfsd that crashed goes now, not at
+  // this daemon's first signal knote.
+  kqfs::SignalTracer::remove_stale_instances();
   try {
     kqfsd::Loop loop([&log](const char* what) { log.error(std::string("internal: ") + what); });
     kqfsd::Filesystem filesystem(options, log, loop);

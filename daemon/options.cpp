@@ -38,8 +38,13 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
       po::value<size_t>(&options.max_buffered_per_user)
           ->default_value(options.max_buffered_per_user),
       "most bytes of unfinished lines one user's open files may keep; past it a write fails "
-      "with ENOSPC")("log", po::value<std::string>(&options.log_file),
-                     "append the log to FILE instead of standard error")(
+      "with ENOSPC")(
+      "signal-buffer-kb",
+      po::value<size_t>(&options.signal_buffer_kb)->default_value(options.signal_buffer_kb),
+      "kernel buffer per CPU for EVFILT_SIGNAL, in KiB (one tracefs instance for all queues; "
+      "about 20 signals per KiB between two reads, more are lost)")(
+      "log", po::value<std::string>(&options.log_file),
+      "append the log to FILE instead of standard error")(
       "config", po::value<std::string>(&config_file),
       "read options from FILE (lines of name = value, e.g. max-queues = 100)");
 
@@ -91,7 +96,8 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     options.log_file = std::filesystem::absolute(options.log_file, ignored).string();
   }
   if (options.max_queues == 0 || options.max_knotes == 0 || options.max_queues_per_user == 0 ||
-      options.max_knotes_per_user == 0 || options.max_buffered_per_user == 0) {
+      options.max_knotes_per_user == 0 || options.max_buffered_per_user == 0 ||
+      options.signal_buffer_kb == 0) {
     std::cerr << "kqfsd: limits must be at least 1\n";
     return {std::nullopt, 2};
   }

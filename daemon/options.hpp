@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "kqfs/signal_trace.hpp"
+
 namespace kqfsd {
 
 struct Options {
@@ -18,7 +20,9 @@ struct Options {
   size_t max_queues_per_user = 4096;
   size_t max_knotes_per_user = 4 * 1024 * 1024;
   size_t max_buffered_per_user = 4 * 1024 * 1024;  // bytes of unfinished lines
-  std::string log_file;                            // empty: standard error
+  // Per CPU, for the daemon's one tracefs instance (EVFILT_SIGNAL).
+  size_t signal_buffer_kb = kqfs::SignalTracer::kDefaultBufferKilobytes;
+  std::string log_file;  // empty: standard error
 };
 
 struct ParsedCommandLine {

@@ -29,7 +29,9 @@ bool in_range(int16_t filter) {
 
 Kqueue::Kqueue() : Kqueue(Limits{}) {}
 
-Kqueue::Kqueue(Limits limits)
+Kqueue::Kqueue(Limits limits) : Kqueue(limits, Shared{}) {}
+
+Kqueue::Kqueue(Limits limits, Shared shared)
     : limits_(limits), own_descriptors_(std::make_shared<InProcessResolver>()) {
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) throw_errno("epoll_create1");
@@ -52,7 +54,8 @@ Kqueue::Kqueue(Limits limits)
   filters_[slot_of(EVFILT_VNODE)] = make_vnode_filter(host, *file_events_);
   process_events_ = std::make_unique<ProcessEvents>(host);
   filters_[slot_of(EVFILT_PROC)] = make_proc_filter(host, *process_events_);
-  filters_[slot_of(EVFILT_SIGNAL)] = make_signal_filter(host, *process_events_);
+  filters_[slot_of(EVFILT_SIGNAL)] =
+      make_signal_filter(host, *process_events_, std::move(shared.signal_tracer));
 }
 
 Kqueue::~Kqueue() {

@@ -28,6 +28,7 @@ namespace kqfs {
 class DescriptorWatches;
 class FileEvents;
 class ProcessEvents;
+class SignalTracer;
 
 // Knotes counted across the queues that share it (the daemon gives each
 // user one), with a ceiling.
@@ -54,11 +55,17 @@ class Kqueue final : private FilterHost {
     size_t max_knotes = std::numeric_limits<size_t>::max();
     std::shared_ptr<KnoteBudget> budget = nullptr;  // none: only max_knotes bounds the queue
   };
+  // Kernel objects the queue may share with other queues (a daemon's);
+  // what is not given, the queue makes for itself when it first needs it.
+  struct Shared {
+    std::shared_ptr<SignalTracer> signal_tracer;
+  };
 
   // Throws std::system_error when the kernel refuses the queue's own
   // objects (epoll, eventfd).
   Kqueue();
   explicit Kqueue(Limits limits);
+  Kqueue(Limits limits, Shared shared);
   ~Kqueue();
   Kqueue(const Kqueue&) = delete;
   Kqueue& operator=(const Kqueue&) = delete;

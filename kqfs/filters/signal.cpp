@@ -46,10 +46,8 @@ struct SignalKnote final : Knote {
 
 class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
  public:
-  SignalFilter(FilterHost& host, ProcessEvents& processes)
-      : host_(host),
-        processes_(processes),
-        trace_(host, [this](const GeneratedSignal& signal) { on_signal(signal); }) {}
+  SignalFilter(FilterHost& host, ProcessEvents& processes, std::shared_ptr<SignalTracer> tracer)
+      : host_(host), processes_(processes), tracer_(std::move(tracer)) {}
 
   ~SignalFilter() override {
     for (const auto& [process, watched] : watched_)
@@ -60,23 +58,32 @@ class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
 
   Result<std::unique_ptr<Knote>> attach(const Kevent& change, const Caller& caller) override {
     if (change.ident == 0 || change.ident > kLastSignal) return Errno{EINVAL};
-    std::string why_not;
-    if (!trace_.open(why_not)) {
-      host_.explain(why_not);
-      return Errno{ENOTSUP};
+    if (!subscription_) {
+      // No tracer shared with other queues: one of this queue's own.
+      if (!tracer_) tracer_ = std::make_shared<SignalTracer>();
+      std::string why_not;
+      auto subscribed = SignalTracer::subscribe(
+          tracer_, host_, [this](const GeneratedSignal& signal) { on_signal(signal); }, why_not);
+      if (!subscribed) {
+        host_.explain(why_not);
+        return Errno{subscribed.error()};
+      }
+      subscription_ = std::move(subscribed.value());
     }
     auto kn = std::make_unique<SignalKnote>(change, caller);
     kn->flags |= EV_CLEAR;  // as on every BSD
-    if (!watched_.contains(kn->process)) {
+    const bool new_process = !watched_.contains(kn->process);
+    Watched& watched = watched_[kn->process];
+    if (new_process) {
       // Thread-directed signals name the thread: follow the threads too;
       // process-directed ones name the main thread, even after it ended.
-      Watched& watched = watched_[kn->process];
       watched.threads = live_threads_of(kn->process);
       watched.threads.insert(kn->process);
       if (processes_.open()) processes_.subscribe(kn->process, *this);
-      update_targets();
     }
-    watched_[kn->process].knotes[static_cast<int>(change.ident)] = kn.get();
+    watched.knotes[static_cast<int>(change.ident)] = kn.get();
+    // The trace's filter changes only for a new process or signal.
+    if (new_process || !(signals_ & uint64_t{1} << (change.ident - 1))) update_targets();
     return std::unique_ptr<Knote>(std::move(kn));
   }
 
@@ -88,6 +95,11 @@ class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
     if (found->second.knotes.empty()) {
       processes_.unsubscribe(s.process, *this);
       watched_.erase(found);
+    }
+    // Nothing left to count: this queue's epoll set stops watching the trace.
+    if (watched_.empty()) {
+      subscription_.reset();
+    } else {
       update_targets();
     }
   }
@@ -137,14 +149,18 @@ class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
 
   // The threads of every watched process, and any thread born since the
   // newest pid now known: a thread can be signalled before the queue has
-  // read of its birth.
+  // read of its birth. Only the signals some knote counts.
   void update_targets() {
+    if (!subscription_) return;
     std::set<pid_t> targets;
+    signals_ = 0;
     for (const auto& [process, watched] : watched_) {
       targets.insert(watched.threads.begin(), watched.threads.end());
+      for (const auto& [number, knote] : watched.knotes)
+        signals_ |= uint64_t{1} << (number - 1);
     }
     newest_known_ = last_pid();
-    trace_.set_targets(targets, newest_known_);
+    subscription_->set_targets(targets, newest_known_, signals_);
   }
 
   static pid_t last_pid() {
@@ -183,13 +199,17 @@ class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
   ProcessEvents& processes_;
   std::unordered_map<pid_t, Watched> watched_;
   pid_t newest_known_ = 0;
-  SignalTrace trace_;  // after watched_: its handler reads it
+  uint64_t signals_ = 0;  // bit n-1: some knote counts signal n
+  std::shared_ptr<SignalTracer> tracer_;
+  // After watched_: its handler reads it. Held while a knote exists.
+  std::unique_ptr<SignalTracer::Subscription> subscription_;
 };
 
 }  // namespace
 
-std::unique_ptr<Filter> make_signal_filter(FilterHost& host, ProcessEvents& processes) {
-  return std::make_unique<SignalFilter>(host, processes);
+std::unique_ptr<Filter> make_signal_filter(FilterHost& host, ProcessEvents& processes,
+                                           std::shared_ptr<SignalTracer> tracer) {
+  return std::make_unique<SignalFilter>(host, processes, std::move(tracer));
 }
 
 }  // namespace kqfs

@@ -11,7 +11,7 @@ load daemon_helpers
   assert_output --partial "Usage"
   local option
   for option in --help --version --foreground --debug --option --max-queues --max-knotes \
-    --config --log MOUNTPOINT allow_other; do
+    --signal-buffer-kb --config --log MOUNTPOINT allow_other; do
     assert_output --partial -- "$option"
   done
 }
@@ -41,6 +41,9 @@ load daemon_helpers
   assert_failure
   not_mounted "$m"
   kqfsd_run --max-knotes 0 "$m"
+  assert_failure
+  not_mounted "$m"
+  kqfsd_run --signal-buffer-kb 0 "$m"
   assert_failure
   not_mounted "$m"
 }
@@ -347,4 +350,129 @@ EOF
   wait_until 10 gone "$py"
   run cat "$BATS_TEST_TMPDIR/poll.out"
   assert_line "woke True"
+}
+
+# ----------------------------------------------------------- signal tracing
+# EVFILT_SIGNAL needs root: kqfsd traces signals in a tracefs instance,
+# one per daemon, named kqfs-PID-...
+
+INSTANCES=/sys/kernel/tracing/instances
+
+# The tracefs instances of the process numbered $1, one per line.
+instances_of() {
+  local d
+  for d in "$INSTANCES"/kqfs-"$1"-*; do
+    [ -d "$d" ] && echo "$d"
+  done
+  return 0
+}
+
+@test "signal tracing (root): 100 queues with a signal knote share one instance of --signal-buffer-kb KiB; SIGTERM removes it" {
+  kqfsd_start --signal-buffer-kb 64
+  local pid i
+  pid=$(daemon_of "$M")
+  [ -n "$pid" ]
+  run instances_of "$pid"
+  assert_output "" # none before the first signal knote
+  # The test's shell is the writer (echo, trap and kill are builtins).
+  trap '' USR1
+  for ((i = 1; i <= 100; i++)); do
+    mkdir "$KQ/s$i"
+    echo "SIGUSR1 signal add" >"$KQ/s$i/changes"
+  done
+  run instances_of "$pid"
+  assert_equal "${#lines[@]}" 1
+  # The kernel rounds up to whole pages of events (64 asked: 67).
+  local size
+  size=$(cat "${lines[0]}/buffer_size_kb")
+  ((size >= 64 && size < 128)) || fail "buffer_size_kb is $size, not about 64"
+  kill -USR1 "$BASHPID"
+  for ((i = 1; i <= 100; i++)); do
+    run timeout 10 head -n1 "$KQ/s$i/events"
+    assert_output "10 EVFILT_SIGNAL EV_ADD|EV_CLEAR 0 1 0"
+  done
+  trap - USR1
+  kqfsd_stop "$M"
+  run instances_of "$pid"
+  assert_output ""
+}
+
+@test "signal tracing (root): the instance of a kqfsd killed by SIGKILL is removed when a kqfsd starts" {
+  kqfsd_start
+  local crashed_mount=$M crashed
+  crashed=$(daemon_of "$M")
+  mkdir "$KQ/q"
+  echo "SIGUSR1 signal add" >"$KQ/q/changes"
+  run instances_of "$crashed"
+  assert_equal "${#lines[@]}" 1
+  kill -KILL "$crashed"
+  wait_until 10 gone "$crashed"
+  run instances_of "$crashed"
+  assert_equal "${#lines[@]}" 1 # left behind
+  umount -l "$crashed_mount"
+
+  kqfsd_start # no signal knote: removed at start
+  run instances_of "$crashed"
+  assert_output ""
+}
+
+@test "signal tracing (root): at start kqfsd removes instances of gone processes only" {
+  mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing
+  local gone_pid
+  bash -c 'exit 0' &
+  gone_pid=$!
+  wait "$gone_pid" || true
+  mkdir "$INSTANCES/kqfs-$gone_pid-x" "$INSTANCES/kqfs-$BASHPID-live"
+  kqfsd_start
+  local stale=no live=no
+  [ -d "$INSTANCES/kqfs-$gone_pid-x" ] && stale=yes
+  [ -d "$INSTANCES/kqfs-$BASHPID-live" ] && live=yes
+  rmdir "$INSTANCES/kqfs-$BASHPID-live" "$INSTANCES/kqfs-$gone_pid-x" 2>/dev/null || true
+  assert_equal "$stale" no
+  assert_equal "$live" yes
+}
+
+# ------------------------------------------------------------------- memory
+
+# The VmRSS of process $1, in KiB.
+resident_kb() {
+  awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# add_timers QUEUE N: registers timers 1..N (24 h period, never firing) in
+# 1 MiB writes of binary records to QUEUE/changes.bin.
+add_timers() {
+  python3 - "$1/changes.bin" "$2" <<'PY'
+import os, struct, sys
+path, count = sys.argv[1], int(sys.argv[2])
+fd = os.open(path, os.O_WRONLY)
+batch = 32768
+for first in range(1, count + 1, batch):
+    last = min(first + batch, count + 1)
+    # ident, EVFILT_TIMER, EV_ADD, NOTE_SECONDS, 86400 s, udata
+    records = b"".join(struct.pack("<QhHIqQ", i, -7, 1, 1, 86400, i) for i in range(first, last))
+    assert os.write(fd, records) == len(records)
+os.close(fd)
+PY
+}
+
+@test "rmdir of a queue with 300 000 knotes gives the daemon's memory back (VmRSS within 10 % of before)" {
+  kqfsd_start
+  local pid before holding after
+  pid=$(daemon_of "$M")
+  # What any daemon keeps once it has served a queue: libfuse's request
+  # buffer, as large as the largest write.
+  mkdir "$KQ/warm-up"
+  add_timers "$KQ/warm-up" 32768
+  rmdir "$KQ/warm-up"
+  before=$(resident_kb "$pid")
+  mkdir "$KQ/big"
+  add_timers "$KQ/big" 300000
+  assert_equal "$(status_field "$KQ/big" knotes)" 300000
+  holding=$(resident_kb "$pid")
+  rmdir "$KQ/big"
+  after=$(resident_kb "$pid")
+  echo "# VmRSS KiB: before $before, holding $holding, after rmdir $after" >&3
+  ((holding > before + 20000)) || fail "the knotes took no memory? $before -> $holding"
+  ((after * 10 <= before * 11)) || fail "after rmdir $after KiB, before $before KiB"
 }

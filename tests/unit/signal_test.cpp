@@ -3,8 +3,8 @@
 // ignored, blocked), except an ignored SIGCHLD; the process's own handlers
 // and mask are left alone; EV_CLEAR is implicit.
 //
-// Needs root: kqfs sees signals through perf tracing of
-// signal:signal_generate, which needs root or CAP_PERFMON (CI runs as root).
+// Needs root: kqfs sees signals through ftrace of signal:signal_generate in
+// a tracefs instance, which needs root (CI runs as root).
 // The signals are sent to this test process itself.
 #include <poll.h>
 #include <pthread.h>
@@ -15,14 +15,20 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <cerrno>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "kqfs/resolver.hpp"
+#include "kqfs/signal_trace.hpp"
 #include "test_support.hpp"
 
 namespace kqfs::test {
@@ -421,6 +427,209 @@ TEST(SignalRegistration, WithoutPrivilegeRegistrationIsEnotsupWithAReason) {
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "10: cannot drop privilege, 11: registered, 12: other error";
+}
+
+// ------------------------------------------- one tracer for many queues
+
+constexpr const char* kInstances = "/sys/kernel/tracing/instances";
+
+// This process's tracefs instances (kqfs names them kqfs-PID-...).
+size_t own_instances() {
+  const std::string prefix = "kqfs-" + std::to_string(::getpid()) + "-";
+  size_t count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kInstances)) {
+    if (entry.path().filename().string().starts_with(prefix)) ++count;
+  }
+  return count;
+}
+
+std::unique_ptr<Kqueue> queue_sharing(const std::shared_ptr<SignalTracer>& tracer) {
+  return std::make_unique<Kqueue>(Kqueue::Limits{}, Kqueue::Shared{tracer});
+}
+
+TEST(SignalSharedTracer, AHundredQueuesMakeOneInstanceAndEachCountsItsSignals) {
+  auto tracer = std::make_shared<SignalTracer>();
+  Disposition ignored(SIGUSR1, SIG_IGN);
+  std::vector<std::unique_ptr<Kqueue>> queues;
+  for (int i = 0; i < 100; ++i) {
+    queues.push_back(queue_sharing(tracer));
+    ASSERT_EQ(add_signal(*queues.back(), SIGUSR1), 0);
+  }
+  EXPECT_EQ(own_instances(), 1u);
+  send_to_self(SIGUSR1, 2);
+  for (const auto& kq : queues) {
+    auto ev = next_signal(*kq, SIGUSR1);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->data, 2);
+  }
+  queues.clear();
+  EXPECT_EQ(own_instances(), 1u);  // the tracer's, while it exists
+  tracer.reset();
+  EXPECT_EQ(own_instances(), 0u);
+}
+
+// Whichever queue reads the trace takes every queue's signals out of it;
+// the others are woken by their doorbell, and only while it has news.
+TEST(SignalSharedTracer, TheQueueThatReadsTheTraceWakesTheOthers) {
+  const auto tracer = std::make_shared<SignalTracer>();
+  Disposition first_ignored(SIGUSR1, SIG_IGN);
+  Disposition second_ignored(SIGUSR2, SIG_IGN);
+  const auto first = queue_sharing(tracer);
+  const auto second = queue_sharing(tracer);
+  ASSERT_EQ(add_signal(*first, SIGUSR1), 0);
+  ASSERT_EQ(add_signal(*second, SIGUSR2), 0);
+  send_to_self(SIGUSR2);
+  send_to_self(SIGUSR1);  // generated after: read with or after SIGUSR2
+
+  auto ev = next_signal(*first, SIGUSR1);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->data, 1);
+  EXPECT_TRUE(queue_readable(*second));  // its doorbell: the trace is empty
+  const auto events = drain(*second);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].ident, static_cast<uint64_t>(SIGUSR2));
+  EXPECT_EQ(events[0].data, 1);
+  EXPECT_FALSE(queue_readable(*second));
+  expect_quiet(*first);
+}
+
+// A queue's last signal knote going ends its subscription, not the others'.
+TEST(SignalSharedTracer, DeletingInOneQueueLeavesTheOthersCounting) {
+  const auto tracer = std::make_shared<SignalTracer>();
+  Disposition ignored(SIGUSR1, SIG_IGN);
+  const auto left = queue_sharing(tracer);
+  const auto kept = queue_sharing(tracer);
+  ASSERT_EQ(add_signal(*left, SIGUSR1), 0);
+  ASSERT_EQ(add_signal(*kept, SIGUSR1), 0);
+  ASSERT_EQ(add_signal(*left, SIGUSR1, EV_DELETE), 0);
+  send_to_self(SIGUSR1);
+  auto ev = next_signal(*kept, SIGUSR1);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->data, 1);
+  expect_quiet(*left);
+
+  ASSERT_EQ(add_signal(*left, SIGUSR1), 0);  // subscribes again, counts from now
+  send_to_self(SIGUSR1, 2);
+  ev = next_signal(*left, SIGUSR1);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->data, 2);
+  ev = next_signal(*kept, SIGUSR1);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->data, 2);
+}
+
+// Between two reads the trace holds about twenty signals per KiB of buffer
+// per CPU; past that the oldest are lost, and the tracer counts them.
+TEST(SignalSharedTracer, PastItsBufferSignalsAreLostAndTheTracerCountsThem) {
+  const auto tracer = std::make_shared<SignalTracer>(4);  // 4 KiB per CPU
+  Disposition ignored(SIGUSR1, SIG_IGN);
+  const auto kq = queue_sharing(tracer);
+  ASSERT_EQ(add_signal(*kq, SIGUSR1), 0);
+  constexpr int kSent = 2000;
+  send_to_self(SIGUSR1, kSent);
+  auto ev = next_signal(*kq, SIGUSR1);
+  ASSERT_TRUE(ev);
+  EXPECT_LT(ev->data, kSent);
+  EXPECT_GT(tracer->lost(), 0u);
+}
+
+// Each queue driven by a thread of its own, one tracer between them.
+TEST(SignalSharedTracer, QueuesDrivenByDifferentThreadsShareOneTracer) {
+  const auto tracer = std::make_shared<SignalTracer>();
+  Disposition ignored(SIGUSR1, SIG_IGN);
+  constexpr int kThreads = 4;
+  std::atomic<int> registered{0};
+  std::atomic<bool> sent{false};
+  std::atomic<int> counted[kThreads] = {};
+  std::vector<std::thread> drivers;
+  for (int i = 0; i < kThreads; ++i) {
+    drivers.emplace_back([&, i] {
+      const auto kq = queue_sharing(tracer);
+      if (add_signal(*kq, SIGUSR1) != 0) return;
+      registered.fetch_add(1);
+      while (!sent.load())
+        ::usleep(1000);
+      int64_t total = 0;
+      const auto deadline = std::chrono::steady_clock::now() + kPatience;
+      while (total < 3 && std::chrono::steady_clock::now() < deadline) {
+        for (const Kevent& ev : wait_events(*kq, kQuiet))
+          total += ev.data;
+      }
+      counted[i].store(static_cast<int>(total));
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (registered.load() < kThreads && std::chrono::steady_clock::now() < deadline)
+    ::usleep(1000);
+  EXPECT_EQ(registered.load(), kThreads);
+  EXPECT_EQ(own_instances(), 1u);
+  send_to_self(SIGUSR1, 3);
+  sent.store(true);
+  for (std::thread& driver : drivers)
+    driver.join();
+  for (int i = 0; i < kThreads; ++i)
+    EXPECT_EQ(counted[i].load(), 3) << "queue " << i;
+}
+
+std::string filter_of(const SignalTracer& tracer) {
+  std::ifstream file(tracer.instance() + "/events/signal/signal_generate/filter");
+  std::string filter;
+  std::getline(file, filter);
+  return filter;
+}
+
+// The kernel takes a filter shorter than a page: with more threads than fit,
+// the filter is on the signal alone and the tracer picks the threads.
+TEST(SignalSharedTracer, WithTooManyThreadsForTheFilterSignalsToEachAreStillCounted) {
+  const auto tracer = std::make_shared<SignalTracer>();
+  const auto kq = queue_sharing(tracer);
+  Disposition caught(SIGUSR1, count_signal);
+  std::vector<std::unique_ptr<Thread>> threads;
+  for (int i = 0; i < 300; ++i)
+    threads.push_back(std::make_unique<Thread>());
+  ASSERT_EQ(add_signal(*kq, SIGUSR1), 0);
+  EXPECT_EQ(filter_of(*tracer), "sig == 10");
+
+  ASSERT_EQ(::pthread_kill(threads.back()->handle(), SIGUSR1), 0);
+  ASSERT_TRUE(handled(SIGUSR1, 1));
+  auto ev = next_signal(*kq, SIGUSR1);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->data, 1);
+
+  // Their exits, read from the process-events connector, shorten the list:
+  // back to a filter on threads.
+  threads.clear();
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (filter_of(*tracer) == "sig == 10" && std::chrono::steady_clock::now() < deadline) {
+    pollfd readable{kq->fd(), POLLIN, 0};
+    ::poll(&readable, 1, 10);
+    kq->process();
+  }
+  EXPECT_NE(filter_of(*tracer).find("pid == " + std::to_string(::getpid())), std::string::npos)
+      << filter_of(*tracer);
+}
+
+TEST(SignalSharedTracer, StaleInstancesOfGoneProcessesAreRemovedAndLiveOnesKept) {
+  const auto tracer = std::make_shared<SignalTracer>();  // tracefs mounted for sure
+  const auto kq = queue_sharing(tracer);
+  ASSERT_EQ(add_signal(*kq, SIGUSR1), 0);
+  const pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  ASSERT_GT(gone, 0);
+  ASSERT_EQ(::waitpid(gone, nullptr, 0), gone);
+  const std::string stale = std::string(kInstances) + "/kqfs-" + std::to_string(gone) + "-stale";
+  const std::string live =
+      std::string(kInstances) + "/kqfs-" + std::to_string(::getpid()) + "-live";
+  ASSERT_EQ(::mkdir(stale.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(live.c_str(), 0700), 0);
+
+  SignalTracer::remove_stale_instances();
+  EXPECT_FALSE(std::filesystem::exists(stale));
+  EXPECT_TRUE(std::filesystem::exists(live));
+  EXPECT_FALSE(tracer->instance().empty());
+  EXPECT_TRUE(std::filesystem::exists(tracer->instance()));
+  ::rmdir(live.c_str());
+  ::rmdir(stale.c_str());
 }
 
 }  // namespace
