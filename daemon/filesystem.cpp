@@ -497,9 +497,17 @@ void Filesystem::open(fuse_req_t request, fuse_ino_t inode, fuse_file_info& info
   auto file = std::make_unique<OpenFile>(queue, kind);
   // A kqueue is its opener's: a forked child cannot use it (BSD).
   if (kind == FileKind::clone) file->owner = process_of_thread(fuse_req_ctx(request)->pid);
+  const fuse_ctx& opener = *fuse_req_ctx(request);
+  if (is_changes(kind))
+    file->opener = credentials_of_thread(opener.pid, opener.uid, opener.gid, false);
   if (kind == FileKind::status) {
     queue->engine->sweep();
-    file->status_text = status_of(*queue);
+    // The knotes (and their udata) are for those who may change them: the
+    // owner (who may chmod), and those the mode lets write changes.
+    const Credentials reader = credentials_of_thread(opener.pid, opener.uid, opener.gid, true);
+    const bool may_change =
+        reader.uid == queue->uid || permits(reader, queue->uid, queue->gid, queue->mode, W_OK);
+    file->status_text = status_of(*queue, may_change);
   }
   ++queue->open_handles;
   const uint64_t handle = next_file_handle_++;
@@ -570,7 +578,8 @@ void Filesystem::flush(fuse_req_t request, fuse_file_info& info) {
     fuse_reply_err(request, caller.error());
     return;
   }
-  const auto outcome = apply_changes(*file->queue, *file, {}, true, *caller);
+  const auto outcome =
+      apply_changes(*file->queue, *file, {}, true, *caller, (*caller)->credentials());
   fuse_reply_err(request, outcome.error);
   serve(*file->queue);
 }
@@ -579,7 +588,12 @@ void Filesystem::flush(fuse_req_t request, fuse_file_info& info) {
 
 kqfs::Result<std::shared_ptr<ProcessResolver>> Filesystem::caller_of(fuse_req_t request) {
   bool created = false;
-  auto caller = processes_->of_thread(fuse_req_ctx(request)->pid, created);
+  const fuse_ctx& context = *fuse_req_ctx(request);
+  auto caller = processes_->of_thread(context.pid, created);
+  if (caller) {
+    (*caller)->serve_as(
+        credentials_of_thread(context.pid, context.uid, context.gid, checked_user(context.uid)));
+  }
   if (caller && created) {
     const pid_t pid = (*caller)->pid();
     process_watches_[pid] =
@@ -590,8 +604,12 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> Filesystem::caller_of(fuse_req_t 
 
 kqfs::codec::WriteOutcome Filesystem::apply_changes(QueueNode& queue, OpenFile& file,
                                                     std::string_view bytes, bool finishing,
-                                                    const kqfs::Caller& caller) {
+                                                    const kqfs::Caller& caller,
+                                                    const Credentials& writer) {
   const kqfs::codec::ApplyRecord apply = [&](const kqfs::Kevent& change, std::string& why) {
+    if (const int refused = writer_may_apply(change, file.opener, writer, why); refused != 0) {
+      return refused;
+    }
     const int error = queue.engine->apply(change, caller, &why);
     if (error == 0) ++queue.changes_applied;
     return error;
@@ -620,7 +638,8 @@ void Filesystem::write(fuse_req_t request, const char* data, size_t size, fuse_f
     fuse_reply_err(request, caller.error());
     return;
   }
-  const auto outcome = apply_changes(queue, *file, std::string_view(data, size), false, *caller);
+  const auto outcome = apply_changes(queue, *file, std::string_view(data, size), false, *caller,
+                                     (*caller)->credentials());
   file->unfinished_by = file->changes.has_unfinished() ? (*caller)->pid() : 0;
   if (outcome.error != 0 && outcome.accepted == 0) {
     fuse_reply_err(request, outcome.error);
@@ -816,7 +835,7 @@ void Filesystem::sweep_all() {
   }
 }
 
-std::string Filesystem::status_of(QueueNode& queue) const {
+std::string Filesystem::status_of(QueueNode& queue, bool with_knotes) const {
   const kqfs::Kqueue& engine = *queue.engine;
   std::string text;
   auto line = [&text](std::string_view key, const std::string& value) {
@@ -840,6 +859,7 @@ std::string Filesystem::status_of(QueueNode& queue) const {
   line("last-error", queue.last_error.empty() ? "none" : queue.last_error);
   // The registered knotes as text change records, a bounded number of them:
   // status is read whole at open.
+  if (!with_knotes) return text;
   constexpr size_t kListed = 1000;
   for (const kqfs::Kevent& registration : engine.registrations(kListed)) {
     std::string record = kqfs::codec::format_text(registration);

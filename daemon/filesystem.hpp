@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "daemon/credentials.hpp"
 #include "daemon/log.hpp"
 #include "daemon/loop.hpp"
 #include "daemon/options.hpp"
@@ -37,6 +38,7 @@ class OpenFile {
   fuse_pollhandle* poll = nullptr;  // kept to say when it becomes readable
   pid_t owner = 0;                  // kq/clone handles: the process that opened it
   pid_t unfinished_by = 0;          // the process whose write left a line unfinished
+  Credentials opener;               // changes files: writers must match (writer_may_apply)
   // The text events file is seekable (GNU head): where the reader's file
   // position is after the last reply, and that reply, so that a seek back
   // into it (bash `read -n`) gets those bytes again.
@@ -92,12 +94,13 @@ class Filesystem {
   OpenFile* usable_file(fuse_req_t request, const fuse_file_info& info) const;
   kqfs::Result<std::shared_ptr<ProcessResolver>> caller_of(fuse_req_t request);
   kqfs::codec::WriteOutcome apply_changes(QueueNode& queue, OpenFile& file, std::string_view bytes,
-                                          bool finishing, const kqfs::Caller& caller);
+                                          bool finishing, const kqfs::Caller& caller,
+                                          const Credentials& writer);
   bool try_answer(QueueNode& queue, const Waiter& read, OpenFile& file);
   void rewind(OpenFile& file, off_t offset);
   void serve(QueueNode& queue);
   void notify_pollers(QueueNode& queue);
-  std::string status_of(QueueNode& queue) const;
+  std::string status_of(QueueNode& queue, bool with_knotes) const;
 
   const Options& options_;
   const Log& log_;
