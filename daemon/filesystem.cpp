@@ -857,9 +857,10 @@ std::string Filesystem::status_of(QueueNode& queue, bool with_knotes) const {
   line("delivered", std::to_string(queue.events_delivered));
   line("changes", std::to_string(queue.changes_applied));
   line("last-error", queue.last_error.empty() ? "none" : queue.last_error);
+  // Knotes and their udata: only for those who may change them.
+  if (!with_knotes) return text;
   // The registered knotes as text change records, a bounded number of them:
   // status is read whole at open.
-  if (!with_knotes) return text;
   constexpr size_t kListed = 1000;
   for (const kqfs::Kevent& registration : engine.registrations(kListed)) {
     std::string record = kqfs::codec::format_text(registration);
