@@ -31,6 +31,10 @@ std::string read_whole_file(const char* path) {
   }
 }
 
+bool checked_user(uid_t uid) {
+  return uid != 0 && uid != ::geteuid();
+}
+
 std::string who(const Credentials& caller) {
   return "uid " + std::to_string(caller.uid);
 }
@@ -126,15 +130,14 @@ bool Credentials::in_group(gid_t group) const {
   return gid == group || std::find(groups.begin(), groups.end(), group) != groups.end();
 }
 
-bool checked_user(uid_t uid) {
-  return uid != 0 && uid != ::geteuid();
+Credentials credentials_of_request(pid_t tid, uid_t uid, gid_t gid) {
+  return Credentials{uid, gid, {}, tid};
 }
 
-Credentials credentials_of_thread(pid_t tid, uid_t uid, gid_t gid, bool with_groups) {
-  Credentials credentials{uid, gid, {}};
-  if (!with_groups) return credentials;
+Credentials with_groups(Credentials credentials) {
+  credentials.groups.clear();
   char path[48];
-  std::snprintf(path, sizeof path, "/proc/%d/status", tid);
+  std::snprintf(path, sizeof path, "/proc/%d/status", credentials.thread);
   const std::string status = read_whole_file(path);
   const size_t at = status.find("\nGroups:");
   if (at == std::string::npos) return credentials;
@@ -167,8 +170,9 @@ int writer_may_apply(const kqfs::Kevent& change, const Credentials& opener,
   return EACCES;
 }
 
-int CredentialChecks::may_read(const Credentials& caller, int fd, std::string& why) {
-  if (!checked_user(caller.uid)) return 0;
+int CredentialChecks::may_read(const Credentials& request, int fd, std::string& why) {
+  if (!checked_user(request.uid)) return 0;
+  const Credentials caller = with_groups(request);
   // Our descriptor, reached through /proc as the file itself (O_PATH ones
   // too); a thread of ours may always look in our own fd directory.
   char path[48];
@@ -187,11 +191,12 @@ int CredentialChecks::may_read(const Credentials& caller, int fd, std::string& w
   return EACCES;
 }
 
-int CredentialChecks::may_see_process(const Credentials& caller, pid_t caller_pid, pid_t target,
+int CredentialChecks::may_see_process(const Credentials& request, pid_t caller_pid, pid_t target,
                                       std::string& why) {
-  if (!checked_user(caller.uid)) return 0;
+  if (!checked_user(request.uid)) return 0;
   const ProcVisibility visibility = proc_visibility_of(caller_pid);
   if (visibility.hidepid == 0) return 0;
+  const Credentials caller = with_groups(request);
   // As the kernel's has_pid_permissions: the gid= group sees all, except
   // under hidepid=ptraceable; everyone else what it may ptrace-read.
   if (visibility.hidepid != 4 && caller.in_group(visibility.exempt_group)) return 0;

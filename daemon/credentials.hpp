@@ -17,21 +17,19 @@ namespace kqfsd {
 struct Credentials {
   uid_t uid = 0;
   gid_t gid = 0;
-  std::vector<gid_t> groups;
+  std::vector<gid_t> groups;  // read only where needed: with_groups()
+  pid_t thread = 0;           // the thread that made the request
 
   bool is_root() const { return uid == 0; }
   bool in_group(gid_t group) const;
 };
 
-// Whether requests by `uid` are checked at all: not for root, nor for the
-// daemon's own user (who has the daemon's rights anyway, and is the only
-// user of a private mount, which so never pays for a check).
-bool checked_user(uid_t uid);
-
-// Credentials of thread `tid` as a request gives them: `uid` and `gid` from
-// the kernel, the supplementary groups read from /proc when `with_groups`
-// (none if the thread is gone).
-Credentials credentials_of_thread(pid_t tid, uid_t uid, gid_t gid, bool with_groups);
+// Credentials of a request from thread `tid`, with `uid` and `gid` as the
+// kernel gave them; the groups are not read yet.
+Credentials credentials_of_request(pid_t tid, uid_t uid, gid_t gid);
+// The same with the thread's supplementary groups, read from /proc (none
+// if the thread is gone).
+Credentials with_groups(Credentials credentials);
 
 // Whether `who` may open a file of `owner`:`group` with permission bits
 // `mode` for `access` (R_OK or W_OK), as the kernel's permission bits rule
@@ -47,8 +45,10 @@ bool permits(const Credentials& who, uid_t owner, gid_t group, mode_t mode, int 
 int writer_may_apply(const kqfs::Kevent& change, const Credentials& opener,
                      const Credentials& writer, std::string& why);
 
-// The checks run with the caller's rights, so that the kernel decides;
-// callers that are not checked_user() pass.
+// The checks run with the caller's rights, so that the kernel decides.
+// Root and the daemon's own user pass unchecked: they have the daemon's
+// rights anyway (and a private mount, used by its owner alone, never pays
+// for a check).
 class CredentialChecks {
  public:
   // EVFILT_VNODE: whether `caller` may read the file our descriptor

@@ -498,13 +498,13 @@ void Filesystem::open(fuse_req_t request, fuse_ino_t inode, fuse_file_info& info
   // A kqueue is its opener's: a forked child cannot use it (BSD).
   if (kind == FileKind::clone) file->owner = process_of_thread(fuse_req_ctx(request)->pid);
   const fuse_ctx& opener = *fuse_req_ctx(request);
-  if (is_changes(kind))
-    file->opener = credentials_of_thread(opener.pid, opener.uid, opener.gid, false);
+  if (is_changes(kind)) file->opener = credentials_of_request(opener.pid, opener.uid, opener.gid);
   if (kind == FileKind::status) {
     queue->engine->sweep();
     // The knotes (and their udata) are for those who may change them: the
     // owner (who may chmod), and those the mode lets write changes.
-    const Credentials reader = credentials_of_thread(opener.pid, opener.uid, opener.gid, true);
+    const Credentials reader =
+        with_groups(credentials_of_request(opener.pid, opener.uid, opener.gid));
     const bool may_change =
         reader.uid == queue->uid || permits(reader, queue->uid, queue->gid, queue->mode, W_OK);
     file->status_text = status_of(*queue, may_change);
@@ -591,8 +591,7 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> Filesystem::caller_of(fuse_req_t 
   const fuse_ctx& context = *fuse_req_ctx(request);
   auto caller = processes_->of_thread(context.pid, created);
   if (caller) {
-    (*caller)->serve_as(
-        credentials_of_thread(context.pid, context.uid, context.gid, checked_user(context.uid)));
+    (*caller)->serve_as(credentials_of_request(context.pid, context.uid, context.gid));
   }
   if (caller && created) {
     const pid_t pid = (*caller)->pid();

@@ -129,6 +129,20 @@ except OSError as e:
   assert_line "knote: 7 EVFILT_USER EV_ADD 0 0 4242"
 }
 
+@test "a queue shared with a group: members by a supplementary group read events and see knotes" {
+  setpriv --reuid=1001 --regid=4242 --clear-groups mkdir -m 0770 gr1
+  as_a sh -c 'echo "3 user add|clear 0 0 99" > gr1/changes && echo "3 user 0 trigger 0 99" > gr1/changes'
+  # B alone: neither.
+  run as_b "$PYTHON" -c "$OPEN_OUTCOME" gr1/events os.O_RDONLY
+  assert_output EACCES
+  # B with group 4242 among its supplementary groups: both.
+  run setpriv --reuid=1002 --regid=1002 --groups=4242 cat gr1/status
+  assert_line "knote: 3 EVFILT_USER EV_ADD|EV_CLEAR 0 0 99"
+  run setpriv --reuid=1002 --regid=1002 --groups=4242 timeout 10 head -n1 gr1/events
+  assert_success
+  assert_output --regexp '^3 EVFILT_USER '
+}
+
 # ---------------------------------------------------------- EVFILT_VNODE
 
 # A directory the test users can search, with a file only root may read
