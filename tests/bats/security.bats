@@ -147,8 +147,9 @@ except OSError as e:
 
 # ---------------------------------------------------------- EVFILT_VNODE
 
-# A directory the test users can search, with a file only root may read
-# ($SECRET), one anybody may read ($PUBLIC) and one for group 4242 ($GROUPS_FILE).
+# $FILES: a directory the test users can search, with a file only root may
+# read (secret), one anybody may read (public), one for group 4242 (group)
+# and a directory others may search but not read (unlisted).
 make_files() {
   FILES=$(mktemp -d /tmp/kqfs-security.XXXXXX)
   chmod 0755 "$FILES"
