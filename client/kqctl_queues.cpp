@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -43,7 +44,8 @@ class UmaskCleared {
 int run_create(const Invocation& invocation) {
   Syntax syntax("create", "NAME [--mode MODE]",
                 "Makes queue NAME: mkdir MOUNT/kq/NAME. NAME is 1 to 64 characters of\n"
-                "A-Za-z0-9._- (anything else is 'Invalid argument'); the queue is yours.\n");
+                "A-Za-z0-9._- (anything else is 'Invalid argument'); the queue is yours.\n"
+                "Fails if NAME exists, whoever made it (see docs/security.md).\n");
   syntax.options()("mode", po::value<std::string>()->value_name("MODE"),
                    "its permission bits in octal, e.g. 0700 (default: 0777 less the umask)");
   syntax.operand("name", "NAME");
@@ -66,6 +68,14 @@ int run_create(const Invocation& invocation) {
     if (error == EINVAL) {
       throw Failure("cannot create queue '" + name + "': " + describe_errno(error) + " (" +
                     std::string(kQueueNameRule) + ")");
+    }
+    // Never taken over: in a shared mount another user may have made it.
+    struct stat existing {};
+    if (error == EEXIST && ::stat(path.c_str(), &existing) == 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", existing.st_mode & 07777);
+      throw Failure("cannot create queue '" + name + "': it already exists (owner uid " +
+                    std::to_string(existing.st_uid) + ", mode " + mode + ")");
     }
     throw mount.queue_failure(name, error);
   }

@@ -647,9 +647,17 @@ void Filesystem::open(fuse_req_t request, fuse_ino_t inode, fuse_file_info& info
   auto file = std::make_unique<OpenFile>(queue, kind);
   // A kqueue is its opener's: a forked child cannot use it (BSD).
   if (kind == FileKind::clone) file->owner = process_of_thread(fuse_req_ctx(request)->pid);
+  const fuse_ctx& opener = *fuse_req_ctx(request);
+  if (is_changes(kind)) file->opener = credentials_of_request(opener.pid, opener.uid, opener.gid);
   if (kind == FileKind::status) {
     queue->engine->sweep();
-    file->status_text = status_of(*queue);
+    // The knotes (and their udata) are for those who may change them: the
+    // owner (who may chmod), and those the mode lets write changes.
+    const Credentials reader =
+        with_groups(credentials_of_request(opener.pid, opener.uid, opener.gid));
+    const bool may_change =
+        reader.uid == queue->uid || permits(reader, queue->uid, queue->gid, queue->mode, W_OK);
+    file->status_text = status_of(*queue, may_change);
   }
   ++queue->open_handles;
   const uint64_t handle = next_file_handle_++;
@@ -740,7 +748,11 @@ bool Filesystem::account_buffered(OpenFile& file, uid_t writer) {
 
 kqfs::Result<std::shared_ptr<ProcessResolver>> Filesystem::caller_of(fuse_req_t request) {
   bool created = false;
-  auto caller = processes_->of_thread(fuse_req_ctx(request)->pid, created);
+  const fuse_ctx& context = *fuse_req_ctx(request);
+  auto caller = processes_->of_thread(context.pid, created);
+  if (caller) {
+    (*caller)->serve_as(credentials_of_request(context.pid, context.uid, context.gid));
+  }
   if (caller && created) {
     const pid_t pid = (*caller)->pid();
     auto watch = loop_.try_watch((*caller)->pidfd(), EPOLLIN,
@@ -757,11 +769,18 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> Filesystem::caller_of(fuse_req_t 
 kqfs::codec::WriteOutcome Filesystem::apply_changes(QueueNode& queue, OpenFile& file,
                                                     std::string_view bytes, bool finishing,
                                                     fuse_req_t request) {
+  const fuse_ctx& context = *fuse_req_ctx(request);
+  const Credentials writer_credentials =
+      credentials_of_request(context.pid, context.uid, context.gid);
   // The writer's process is looked up only for a record that asks something
   // of it: timers and user events work even when the daemon has no
   // descriptor left to reach a process with.
   std::optional<kqfs::Result<std::shared_ptr<ProcessResolver>>> writer;
   const kqfs::codec::ApplyRecord apply = [&](const kqfs::Kevent& change, std::string& why) {
+    if (const int refused = writer_may_apply(change, file.opener, writer_credentials, why);
+        refused != 0) {
+      return refused;
+    }
     kqfs::Caller caller = no_caller_;
     if (queue.engine->uses_caller(change.filter)) {
       if (!writer) writer = caller_of(request);
@@ -1014,7 +1033,7 @@ void Filesystem::sweep_all() {
   });
 }
 
-std::string Filesystem::status_of(QueueNode& queue) const {
+std::string Filesystem::status_of(QueueNode& queue, bool with_knotes) const {
   const kqfs::Kqueue& engine = *queue.engine;
   std::string text;
   auto line = [&text](std::string_view key, const std::string& value) {
@@ -1036,6 +1055,8 @@ std::string Filesystem::status_of(QueueNode& queue) const {
   line("delivered", std::to_string(queue.events_delivered));
   line("changes", std::to_string(queue.changes_applied));
   line("last-error", queue.last_error.empty() ? "none" : queue.last_error);
+  // Knotes and their udata: only for those who may change them.
+  if (!with_knotes) return text;
   // The registered knotes as text change records, a bounded number of them:
   // status is read whole at open.
   constexpr size_t kListed = 1000;

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "daemon/credentials.hpp"
 #include "daemon/log.hpp"
 #include "daemon/loop.hpp"
 #include "daemon/options.hpp"
@@ -42,6 +43,7 @@ class OpenFile {
   pid_t unfinished_by = 0;          // the process whose write left a line unfinished
   uid_t buffered_by = 0;            // whose count of buffered bytes holds `buffered`
   size_t buffered = 0;
+  Credentials opener;  // changes files: writers must match (writer_may_apply)
   // The text events file is seekable (GNU head): where the reader's file
   // position is after the last reply, and that reply, so that a seek back
   // into it (bash `read -n`) gets those bytes again.
@@ -108,7 +110,7 @@ class Filesystem {
   void rewind(OpenFile& file, off_t offset);
   void serve(QueueNode& queue);
   void notify_pollers(QueueNode& queue);
-  std::string status_of(QueueNode& queue) const;
+  std::string status_of(QueueNode& queue, bool with_knotes) const;
 
   const Options& options_;
   const Log& log_;

@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "daemon/credentials.hpp"
 #include "kqfs/kqueue.hpp"
 #include "kqfs/resolver.hpp"
 
@@ -39,6 +40,17 @@ class ProcessResolver final : public kqfs::DescriptorResolver {
   // Pids are the daemon's: a process in another pid namespace sees none.
   bool sees_process(int pid) const override;
 
+  // The checks of a daemon serving other users, with the credentials of the
+  // request being served (set per request: threads may differ).
+  int may_read(int borrowed_fd, std::string& why) override {
+    return CredentialChecks::may_read(credentials_, borrowed_fd, why);
+  }
+  int may_see(int pid, std::string& why) override {
+    return CredentialChecks::may_see_process(credentials_, pid_, pid, why);
+  }
+  void serve_as(Credentials credentials) { credentials_ = std::move(credentials); }
+  const Credentials& credentials() const { return credentials_; }
+
   pid_t pid() const { return pid_; }
   int pidfd() const { return pidfd_.get(); }
 
@@ -56,6 +68,7 @@ class ProcessResolver final : public kqfs::DescriptorResolver {
   // files registered, so they are known by (mount, inode) instead.
   bool reopening_ = false;
   std::map<int, std::pair<long long, long long>> by_inode_;
+  Credentials credentials_;
 };
 
 // Stands for the writer of a record that asks nothing of it (a timer, a

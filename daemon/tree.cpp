@@ -99,12 +99,16 @@ struct stat attributes_of_clone(fuse_ino_t inode, uid_t uid, gid_t gid, const ti
   return base_attributes(inode, S_IFREG | 0666, uid, gid, mounted);
 }
 
-// A queue's files take the directory's permission bits for their direction:
-// changes files its write bits, events and status its read bits.
+// A queue's files take the directory's permission bits: changes files its
+// write bits, status its read bits. Reading events consumes the queue, so
+// events files are readable by those who may write changes: the
+// directory's write bits, as read bits.
 struct stat attributes_of(const QueueNode& queue, FileKind kind) {
   mode_t mode = S_IFDIR | (queue.mode & 07777);
-  if (kind == FileKind::status || is_events(kind)) {
+  if (kind == FileKind::status) {
     mode = S_IFREG | (queue.mode & 0444);
+  } else if (is_events(kind)) {
+    mode = S_IFREG | ((queue.mode & 0222) << 1);
   } else if (is_changes(kind)) {
     mode = S_IFREG | (queue.mode & 0222);
   }

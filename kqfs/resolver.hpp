@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "kqfs/result.hpp"
 #include "kqfs/unique_fd.hpp"
@@ -71,6 +72,17 @@ class DescriptorResolver {
   // Whether that process may watch process `pid` (EVFILT_PROC): the pid
   // names a process in its view.
   virtual bool sees_process(int pid) const;
+
+  // Checks for a daemon that serves other users: what the kernel would let
+  // the caller do itself. Each returns 0 or an errno, the reason in `why`.
+  // In process they pass, as the kernel already applies the process's own
+  // rights to it.
+  // EVFILT_VNODE: may the caller read the file our descriptor `borrowed_fd`
+  // names (as inotify requires)? EACCES otherwise.
+  virtual int may_read(int /*borrowed_fd*/, std::string& /*why*/) { return 0; }
+  // EVFILT_PROC: does the caller see process `pid` in its own /proc
+  // (hidepid)? ESRCH otherwise.
+  virtual int may_see(int /*pid*/, std::string& /*why*/) { return 0; }
 };
 
 using Caller = std::shared_ptr<DescriptorResolver>;

@@ -95,6 +95,11 @@ class ProcFilter final : public Filter {
     if (change.ident == 0 || change.ident > INT32_MAX || !caller->sees_process(pid)) {
       return Errno{ESRCH};
     }
+    std::string why;
+    if (const int error = caller->may_see(pid, why); error != 0) {
+      host_.explain(std::move(why));
+      return Errno{error};
+    }
     // Listen before looking, so that no exit falls in between.
     const bool connector = processes_.open();
     if (!connector && (change.fflags & kNeedsConnector)) {

@@ -211,6 +211,11 @@ class VnodeFilter final : public Filter {
     if (borrowed->is_queue() || S_ISSOCK(st.st_mode) || without_vnode(borrowed->get())) {
       return Errno{EINVAL};
     }
+    std::string why;
+    if (const int error = caller->may_read(borrowed->get(), why); error != 0) {
+      host_.explain(std::move(why));
+      return Errno{error};
+    }
     auto kn = std::make_unique<VnodeKnote>(change, host_, files_, caller, st,
                                            FileIdentity::of(borrowed->get(), st));
     if (const int error = kn->subscribe(borrowed->get()); error != 0) {
