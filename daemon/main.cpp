@@ -123,8 +123,9 @@ int main(int argc, char** argv) {
 
   Readiness readiness;
   if (!options.foreground) daemonize(readiness);
-  // After the fork, so that a failed start still reaches the terminal.
-  if (log_file || !options.foreground) point_stderr_at(log_file);
+  // After the fork, so that a failed start still reaches the terminal;
+  // without a log file, libfuse's own complaints about the mount too.
+  if (log_file) point_stderr_at(log_file);
 
   const bool to_syslog = !options.foreground && !log_file;
   const kqfsd::Log log(options.debug,
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
       stopping = true;
     });
     readiness.report("");
+    if (!options.foreground && !log_file) point_stderr_at(log_file);  // to /dev/null
     while (!stopping && !filesystem.exited())
       loop.run_once(-1);
     descriptors.with_reserve([&] { filesystem.unmount(); });

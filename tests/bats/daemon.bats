@@ -407,8 +407,8 @@ instances_of() {
   assert_equal "${#lines[@]}" 1
   kill -KILL "$crashed"
   wait_until 10 gone "$crashed"
-  run instances_of "$crashed"
-  assert_equal "${#lines[@]}" 1 # left behind
+  # Left behind -- unless a kqfsd of a suite running alongside started
+  # meanwhile and removed it already, as the next start here must.
   umount -l "$crashed_mount"
 
   kqfsd_start # no signal knote: removed at start
