@@ -12,6 +12,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "daemon/mount_check.hpp"
+#include "daemon/writer_exit.hpp"
 #include "kqfs/names.hpp"
 
 namespace kqfsd {
@@ -174,8 +176,8 @@ Filesystem::~Filesystem() {
 }
 
 void Filesystem::mount() {
-  std::vector<std::string> arguments = {"kqfsd", "-o",
-                                        "default_permissions,fsname=kqfs,subtype=kqfs"};
+  std::vector<std::string> arguments = {
+      "kqfsd", "-o", "default_permissions,subtype=kqfs,fsname=" + mount_source_name()};
   for (const std::string& option : options_.fuse_options) {
     arguments.push_back("-o");
     arguments.push_back(option);
@@ -186,14 +188,7 @@ void Filesystem::mount() {
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
 
   const fuse_lowlevel_ops operations = Operations::table();
-  // libfuse would mount over a file too, taking its type for the root.
-  struct stat target {};
-  if (::stat(options_.mount_point.c_str(), &target) != 0) {
-    throw std::runtime_error("mount point " + options_.mount_point + ": " + std::strerror(errno));
-  }
-  if (!S_ISDIR(target.st_mode)) {
-    throw std::runtime_error("mount point " + options_.mount_point + " is not a directory");
-  }
+  prepare_mount_point(options_.mount_point, options_.nonempty, log_);
   session_ = fuse_session_new(&args, &operations, sizeof operations, &session_data_);
   fuse_opt_free_args(&args);
   if (session_ == nullptr) throw std::runtime_error("bad FUSE options");
@@ -565,17 +560,43 @@ void Filesystem::flush(fuse_req_t request, fuse_file_info& info) {
     fuse_reply_err(request, 0);
     return;
   }
+  QueueNode& queue = *file->queue;
+  const std::string fragment =
+      format_of(file->kind) == kqfs::codec::Format::binary
+          ? std::to_string(file->changes.unfinished().size()) + " bytes of a binary record"
+          : quoted_fragment(file->changes.unfinished());
+  // A writer killed mid-line never meant what it wrote so far.
+  if (const auto signal = killing_signal(fuse_req_ctx(request)->pid)) {
+    file->changes.discard();
+    queue.last_fragment =
+        std::string("discarded: writer killed by SIG") + ::sigabbrev_np(*signal) + ": " + fragment;
+    log_.info("queue " + queue.name + ": unfinished line " + queue.last_fragment);
+    fuse_reply_err(request, 0);
+    return;
+  }
   auto caller = caller_of(request);
   if (!caller) {
+    refuse_caller(queue, caller.error());
     fuse_reply_err(request, caller.error());
     return;
   }
-  const auto outcome = apply_changes(*file->queue, *file, {}, true, *caller);
+  const auto outcome = apply_changes(queue, *file, {}, true, *caller);
+  queue.last_fragment =
+      (outcome.error == 0 ? "applied at close: " : "rejected at close (see last-error): ") +
+      fragment;
   fuse_reply_err(request, outcome.error);
-  serve(*file->queue);
+  serve(queue);
 }
 
 // ------------------------------------------------------------------ changes
+
+// A writer the daemon could not look up: status and the log say why.
+void Filesystem::refuse_caller(QueueNode& queue, int error) {
+  const char* description = strerrordesc_np(error);
+  queue.last_error = std::string(description != nullptr ? description : "error") + " (" +
+                     processes_->failure() + ")";
+  log_.info("queue " + queue.name + ": rejected a write: " + queue.last_error);
+}
 
 kqfs::Result<std::shared_ptr<ProcessResolver>> Filesystem::caller_of(fuse_req_t request) {
   bool created = false;
@@ -588,12 +609,19 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> Filesystem::caller_of(fuse_req_t 
   return caller;
 }
 
-kqfs::codec::WriteOutcome Filesystem::apply_changes(QueueNode& queue, OpenFile& file,
-                                                    std::string_view bytes, bool finishing,
-                                                    const kqfs::Caller& caller) {
+kqfs::codec::WriteOutcome Filesystem::apply_changes(
+    QueueNode& queue, OpenFile& file, std::string_view bytes, bool finishing,
+    const std::shared_ptr<ProcessResolver>& caller) {
+  const kqfs::Caller engine_caller = caller;
   const kqfs::codec::ApplyRecord apply = [&](const kqfs::Kevent& change, std::string& why) {
-    const int error = queue.engine->apply(change, caller, &why);
+    const int error = queue.engine->apply(change, engine_caller, &why);
     if (error == 0) ++queue.changes_applied;
+    // The engine gives an errno; the resolver knows when the daemon was short.
+    if (std::string resolver_why = caller->take_failure(); error != 0 && why.empty()) {
+      const bool out_of_descriptors = error == EMFILE || error == ENFILE;
+      why = !resolver_why.empty() || !out_of_descriptors ? std::move(resolver_why)
+                                                         : "daemon out of descriptors";
+    }
     return error;
   };
   auto outcome = finishing ? file.changes.finish(apply) : file.changes.write(bytes, apply);
@@ -617,6 +645,7 @@ void Filesystem::write(fuse_req_t request, const char* data, size_t size, fuse_f
   }
   auto caller = caller_of(request);
   if (!caller) {
+    refuse_caller(queue, caller.error());
     fuse_reply_err(request, caller.error());
     return;
   }
@@ -838,6 +867,7 @@ std::string Filesystem::status_of(QueueNode& queue) const {
   line("delivered", std::to_string(queue.events_delivered));
   line("changes", std::to_string(queue.changes_applied));
   line("last-error", queue.last_error.empty() ? "none" : queue.last_error);
+  line("last-fragment", queue.last_fragment.empty() ? "none" : queue.last_fragment);
   // The registered knotes as text change records, a bounded number of them:
   // status is read whole at open.
   constexpr size_t kListed = 1000;

@@ -92,7 +92,9 @@ class Filesystem {
   OpenFile* usable_file(fuse_req_t request, const fuse_file_info& info) const;
   kqfs::Result<std::shared_ptr<ProcessResolver>> caller_of(fuse_req_t request);
   kqfs::codec::WriteOutcome apply_changes(QueueNode& queue, OpenFile& file, std::string_view bytes,
-                                          bool finishing, const kqfs::Caller& caller);
+                                          bool finishing,
+                                          const std::shared_ptr<ProcessResolver>& caller);
+  void refuse_caller(QueueNode& queue, int error);
   bool try_answer(QueueNode& queue, const Waiter& read, OpenFile& file);
   void rewind(OpenFile& file, off_t offset);
   void serve(QueueNode& queue);

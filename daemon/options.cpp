@@ -27,6 +27,8 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
       "most queues at once; past it mkdir and clone fail with ENOSPC")(
       "max-knotes", po::value<size_t>(&options.max_knotes)->default_value(options.max_knotes),
       "most knotes in one queue; past it a change fails with ENOSPC")(
+      "nonempty", po::bool_switch(&options.nonempty),
+      "mount even if MOUNTPOINT has files in it (they are hidden while mounted)")(
       "log", po::value<std::string>(&options.log_file),
       "append the log to FILE instead of standard error")(
       "config", po::value<std::string>(&config_file),

@@ -16,6 +16,7 @@ struct Options {
   size_t max_queues = 65536;
   size_t max_knotes = 4 * 1024 * 1024;  // per queue
   std::string log_file;                 // empty: standard error
+  bool nonempty = false;                // mount over a directory that has files
 };
 
 struct ParsedCommandLine {

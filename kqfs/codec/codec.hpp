@@ -70,6 +70,9 @@ class ChangeStream {
   WriteOutcome finish(const ApplyRecord& apply);
 
   bool has_unfinished() const { return !unfinished_.empty(); }
+  std::string_view unfinished() const { return unfinished_; }
+  // Forgets an unfinished line or record without applying it.
+  void discard() { unfinished_.clear(); }
 
  private:
   Format format_;
