@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -61,7 +62,7 @@ class RecordMaker {
     const std::string filter = pick(filters_);
     std::string line = ident_for(filter) + " " + filter;
     if (chance(95)) line += " " + pick(flags_);
-    if (chance(80)) line += " " + pick(fflags_);
+    if (chance(80)) line += " " + fflags_for(filter);
     if (chance(80)) line += " " + pick(data_);
     if (chance(50)) line += " " + std::to_string(number(UINT64_MAX));
     if (chance(2)) line += " extra";
@@ -73,11 +74,19 @@ class RecordMaker {
     const std::string filter = pick(filters_);
     std::string line = "{\"ident\":" + ident_for(filter) + ",\"filter\":\"" + filter + "\"";
     if (chance(95)) line += ",\"flags\":\"" + pick(flags_) + "\"";
-    if (chance(70)) line += ",\"fflags\":\"" + pick(fflags_) + "\"";
+    if (chance(70)) line += ",\"fflags\":\"" + fflags_for(filter) + "\"";
     if (chance(70)) line += ",\"data\":" + pick(data_);
     if (chance(30)) line += ",\"udata\":" + std::to_string(number(1000));
     if (chance(3)) line += ",\"bogus\":[1,2]";
     return line + "}\n";
+  }
+
+  // Mostly notes of the record's own filter, so that most records get past
+  // the parser into the engine; now and then any.
+  std::string fflags_for(const std::string& filter) {
+    if (chance(10)) return pick(fflags_);
+    const auto own = filter_fflags_.find(filter);
+    return own == filter_fflags_.end() ? "0" : pick(own->second);
   }
 
   std::string binary_records() {
@@ -149,6 +158,15 @@ class RecordMaker {
                                             "0xffffffff",
                                             "link|rename|revoke",
                                             "open|close|read"};
+  const std::map<std::string, std::vector<std::string>> filter_fflags_ = {
+      {"read", {"0", "lowat"}},
+      {"write", {"0", "lowat"}},
+      {"timer", {"0", "seconds", "useconds", "nseconds", "abstime", "msseconds"}},
+      {"user", {"0", "trigger", "ffor|0x5", "ffand|0xff", "ffcopy|7", "trigger|ffor|1"}},
+      {"vnode",
+       {"delete|write|extend|attrib", "link|rename|revoke", "open|close|read", "close_write"}},
+      {"proc", {"exit", "fork", "exec", "track", "exit|fork|exec|track"}},
+      {"signal", {"0"}}};
   const std::vector<std::string> data_ = {"0",
                                           "1",
                                           "5",
