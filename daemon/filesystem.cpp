@@ -63,9 +63,19 @@ std::string mode_text(mode_t mode) {
 
 // Whether the request comes from a thread of `process` (FUSE names the
 // thread; its main thread's id is the process's, which saves a look).
-bool sent_by(fuse_req_t request, pid_t process) {
+// 0, EBADF when it does not, or the errno that kept the daemon from
+// telling (EMFILE when it is out of descriptors).
+int sent_by_error(fuse_req_t request, pid_t process) {
   const pid_t thread = fuse_req_ctx(request)->pid;
-  return thread == process || process_of_thread(thread) == process;
+  if (thread == process) return 0;
+  std::string ignored;
+  auto group = thread_group_of(thread, ignored);
+  if (!group) return group.error() == ESRCH ? EBADF : group.error();
+  return group.value() == process ? 0 : EBADF;
+}
+
+bool sent_by(fuse_req_t request, pid_t process) {
+  return sent_by_error(request, process) == 0;
 }
 
 }  // namespace
@@ -523,12 +533,15 @@ OpenFile* Filesystem::file_of(const fuse_file_info& info) const {
   return found == open_files_.end() ? nullptr : found->second.get();
 }
 
-// The open file for a read, write or poll, or null for EBADF: a kqueue
-// handle answers only the process that opened it.
-OpenFile* Filesystem::usable_file(fuse_req_t request, const fuse_file_info& info) const {
+// The open file for a read, write or poll, or null with `error` set
+// (EBADF): a kqueue handle answers only the process that opened it.
+OpenFile* Filesystem::usable_file(fuse_req_t request, const fuse_file_info& info,
+                                  int& error) const {
+  error = EBADF;
   OpenFile* file = file_of(info);
   if (file == nullptr || file->kind != FileKind::clone) return file;
-  return sent_by(request, file->owner) ? file : nullptr;
+  error = sent_by_error(request, file->owner);
+  return error == 0 ? file : nullptr;
 }
 
 void Filesystem::release(fuse_req_t request, fuse_file_info& info) {
@@ -633,9 +646,10 @@ kqfs::codec::WriteOutcome Filesystem::apply_changes(
 }
 
 void Filesystem::write(fuse_req_t request, const char* data, size_t size, fuse_file_info& info) {
-  OpenFile* file = usable_file(request, info);
+  int unusable = 0;
+  OpenFile* file = usable_file(request, info, unusable);
   if (file == nullptr || !is_changes(file->kind)) {
-    fuse_reply_err(request, EBADF);
+    fuse_reply_err(request, file == nullptr ? unusable : EBADF);
     return;
   }
   QueueNode& queue = *file->queue;
@@ -695,9 +709,10 @@ void Filesystem::rewind(OpenFile& file, off_t offset) {
 }
 
 void Filesystem::read(fuse_req_t request, size_t size, off_t offset, fuse_file_info& info) {
-  OpenFile* file = usable_file(request, info);
+  int unusable = 0;
+  OpenFile* file = usable_file(request, info, unusable);
   if (file == nullptr) {
-    fuse_reply_err(request, EBADF);
+    fuse_reply_err(request, unusable);
     return;
   }
   if (file->kind == FileKind::status) {
@@ -773,10 +788,11 @@ void Filesystem::notify_pollers(QueueNode& queue) {
 }
 
 void Filesystem::poll(fuse_req_t request, fuse_file_info& info, fuse_pollhandle* handle) {
-  OpenFile* file = usable_file(request, info);
+  int unusable = 0;
+  OpenFile* file = usable_file(request, info, unusable);
   if (file == nullptr) {
     if (handle != nullptr) fuse_pollhandle_destroy(handle);
-    fuse_reply_err(request, EBADF);
+    fuse_reply_err(request, unusable);
     return;
   }
   QueueNode& queue = *file->queue;
