@@ -71,8 +71,9 @@ int main(int argc, char** argv) {
   auto number = [&](const char* name, long fallback) {
     const auto found = given.find(name);
     if (found == given.end()) return fallback;
+    const long value = std::strtol(found->second.c_str(), nullptr, 10);
     given.erase(found);
-    return std::strtol(found->second.c_str(), nullptr, 10);
+    return value;
   };
   std::string mount = given.count("mount") ? given["mount"] : "";
   given.erase("mount");
