@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "daemon/mount_check.hpp"
+#include "daemon/writer_exit.hpp"
 #include "kqfs/names.hpp"
 
 namespace kqfsd {
@@ -116,9 +118,19 @@ std::string mode_text(mode_t mode) {
 
 // Whether the request comes from a thread of `process` (FUSE names the
 // thread; its main thread's id is the process's, which saves a look).
-bool sent_by(fuse_req_t request, pid_t process) {
+// 0, EBADF when it does not, or the errno that kept the daemon from
+// telling (EMFILE when it is out of descriptors).
+int sent_by_error(fuse_req_t request, pid_t process) {
   const pid_t thread = fuse_req_ctx(request)->pid;
-  return thread == process || process_of_thread(thread) == process;
+  if (thread == process) return 0;
+  std::string ignored;
+  auto group = thread_group_of(thread, ignored);
+  if (!group) return group.error() == ESRCH ? EBADF : group.error();
+  return group.value() == process ? 0 : EBADF;
+}
+
+bool sent_by(fuse_req_t request, pid_t process) {
+  return sent_by_error(request, process) == 0;
 }
 
 }  // namespace
@@ -273,8 +285,8 @@ Filesystem::~Filesystem() {
 }
 
 void Filesystem::mount() {
-  std::vector<std::string> arguments = {"kqfsd", "-o",
-                                        "default_permissions,fsname=kqfs,subtype=kqfs"};
+  std::vector<std::string> arguments = {
+      "kqfsd", "-o", "default_permissions,subtype=kqfs,fsname=" + mount_source_name()};
   for (const std::string& option : options_.fuse_options) {
     arguments.push_back("-o");
     arguments.push_back(option);
@@ -285,14 +297,7 @@ void Filesystem::mount() {
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
 
   const fuse_lowlevel_ops operations = Operations::table();
-  // libfuse would mount over a file too, taking its type for the root.
-  struct stat target {};
-  if (::stat(options_.mount_point.c_str(), &target) != 0) {
-    throw std::runtime_error("mount point " + options_.mount_point + ": " + std::strerror(errno));
-  }
-  if (!S_ISDIR(target.st_mode)) {
-    throw std::runtime_error("mount point " + options_.mount_point + " is not a directory");
-  }
+  prepare_mount_point(options_.mount_point, options_.nonempty, log_);
   session_ = fuse_session_new(&args, &operations, sizeof operations, &session_data_);
   fuse_opt_free_args(&args);
   if (session_ == nullptr) throw std::runtime_error("bad FUSE options");
@@ -686,12 +691,15 @@ OpenFile* Filesystem::file_of(const fuse_file_info& info) const {
   return found == open_files_.end() ? nullptr : found->second.get();
 }
 
-// The open file for a read, write or poll, or null for EBADF: a kqueue
-// handle answers only the process that opened it.
-OpenFile* Filesystem::usable_file(fuse_req_t request, const fuse_file_info& info) const {
+// The open file for a read, write or poll, or null with `error` set
+// (EBADF): a kqueue handle answers only the process that opened it.
+OpenFile* Filesystem::usable_file(fuse_req_t request, const fuse_file_info& info,
+                                  int& error) const {
+  error = EBADF;
   OpenFile* file = file_of(info);
   if (file == nullptr || file->kind != FileKind::clone) return file;
-  return sent_by(request, file->owner) ? file : nullptr;
+  error = sent_by_error(request, file->owner);
+  return error == 0 ? file : nullptr;
 }
 
 void Filesystem::release(fuse_req_t request, fuse_file_info& info) {
@@ -724,10 +732,27 @@ void Filesystem::flush(fuse_req_t request, fuse_file_info& info) {
     fuse_reply_err(request, 0);
     return;
   }
-  const auto outcome = apply_changes(*file->queue, *file, {}, true, request);
+  QueueNode& queue = *file->queue;
+  const std::string fragment =
+      format_of(file->kind) == kqfs::codec::Format::binary
+          ? std::to_string(file->changes.unfinished().size()) + " bytes of a binary record"
+          : quoted_fragment(file->changes.unfinished());
+  // A writer killed mid-line never meant what it wrote so far.
+  if (const auto signal = killing_signal(fuse_req_ctx(request)->pid)) {
+    file->changes.discard();
+    queue.last_fragment =
+        std::string("discarded: writer killed by SIG") + ::sigabbrev_np(*signal) + ": " + fragment;
+    log_.info("queue " + queue.name + ": unfinished line " + queue.last_fragment);
+    fuse_reply_err(request, 0);
+    return;
+  }
+  const auto outcome = apply_changes(queue, *file, {}, true, request);
   account_buffered(*file, file->buffered_by);
+  queue.last_fragment =
+      (outcome.error == 0 ? "applied at close: " : "rejected at close (see last-error): ") +
+      fragment;
   fuse_reply_err(request, outcome.error);
-  serve(*file->queue);
+  serve(queue);
 }
 
 // ------------------------------------------------------------------ changes
@@ -785,13 +810,18 @@ kqfs::codec::WriteOutcome Filesystem::apply_changes(QueueNode& queue, OpenFile& 
     if (queue.engine->uses_caller(change.filter)) {
       if (!writer) writer = caller_of(request);
       if (!*writer) {
-        why = "cannot reach the writing process: " + short_of(writer->error());
+        why = "cannot reach the writing process: " +
+              (processes_->failure().empty() ? short_of(writer->error()) : processes_->failure());
         return writer->error();
       }
       caller = writer->value();
     }
     const int error = queue.engine->apply(change, caller, &why);
     if (error == 0) ++queue.changes_applied;
+    // The engine gives an errno; the resolver knows why it could not reach
+    // the writer's descriptors, and when the daemon itself was short.
+    std::string resolver_why = writer && *writer ? (**writer)->take_failure() : std::string();
+    if (error != 0 && why.empty()) why = std::move(resolver_why);
     if ((error == EMFILE || error == ENFILE || error == ENOMEM) && why.empty()) {
       why = short_of(error);
     }
@@ -809,9 +839,10 @@ void Filesystem::reject(QueueNode& queue, const std::string& reason) {
 }
 
 void Filesystem::write(fuse_req_t request, const char* data, size_t size, fuse_file_info& info) {
-  OpenFile* file = usable_file(request, info);
+  int unusable = 0;
+  OpenFile* file = usable_file(request, info, unusable);
   if (file == nullptr || !is_changes(file->kind)) {
-    fuse_reply_err(request, EBADF);
+    fuse_reply_err(request, file == nullptr ? unusable : EBADF);
     return;
   }
   QueueNode& queue = *file->queue;
@@ -876,9 +907,10 @@ void Filesystem::rewind(OpenFile& file, off_t offset) {
 }
 
 void Filesystem::read(fuse_req_t request, size_t size, off_t offset, fuse_file_info& info) {
-  OpenFile* file = usable_file(request, info);
+  int unusable = 0;
+  OpenFile* file = usable_file(request, info, unusable);
   if (file == nullptr) {
-    fuse_reply_err(request, EBADF);
+    fuse_reply_err(request, unusable);
     return;
   }
   if (file->kind == FileKind::status) {
@@ -954,10 +986,11 @@ void Filesystem::notify_pollers(QueueNode& queue) {
 }
 
 void Filesystem::poll(fuse_req_t request, fuse_file_info& info, fuse_pollhandle* handle) {
-  OpenFile* file = usable_file(request, info);
+  int unusable = 0;
+  OpenFile* file = usable_file(request, info, unusable);
   if (file == nullptr) {
     if (handle != nullptr) fuse_pollhandle_destroy(handle);
-    fuse_reply_err(request, EBADF);
+    fuse_reply_err(request, unusable);
     return;
   }
   QueueNode& queue = *file->queue;
@@ -1055,6 +1088,7 @@ std::string Filesystem::status_of(QueueNode& queue, bool with_knotes) const {
   line("delivered", std::to_string(queue.events_delivered));
   line("changes", std::to_string(queue.changes_applied));
   line("last-error", queue.last_error.empty() ? "none" : queue.last_error);
+  line("last-fragment", queue.last_fragment.empty() ? "none" : queue.last_fragment);
   // Knotes and their udata: only for those who may change them.
   if (!with_knotes) return text;
   // The registered knotes as text change records, a bounded number of them:

@@ -102,7 +102,7 @@ class Filesystem {
   bool account_buffered(OpenFile& file, uid_t writer);
   void remove_queue(QueueNode& queue);
   OpenFile* file_of(const fuse_file_info& info) const;
-  OpenFile* usable_file(fuse_req_t request, const fuse_file_info& info) const;
+  OpenFile* usable_file(fuse_req_t request, const fuse_file_info& info, int& error) const;
   kqfs::Result<std::shared_ptr<ProcessResolver>> caller_of(fuse_req_t request);
   kqfs::codec::WriteOutcome apply_changes(QueueNode& queue, OpenFile& file, std::string_view bytes,
                                           bool finishing, fuse_req_t request);

@@ -43,6 +43,8 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
       po::value<size_t>(&options.signal_buffer_kb)->default_value(options.signal_buffer_kb),
       "kernel buffer per CPU for EVFILT_SIGNAL, in KiB (one tracefs instance for all queues; "
       "about 20 signals per KiB between two reads, more are lost)")(
+      "nonempty", po::bool_switch(&options.nonempty),
+      "mount even if MOUNTPOINT has files in it (they are hidden while mounted)")(
       "log", po::value<std::string>(&options.log_file),
       "append the log to FILE instead of standard error")(
       "config", po::value<std::string>(&config_file),

@@ -22,7 +22,8 @@ struct Options {
   size_t max_buffered_per_user = 4 * 1024 * 1024;  // bytes of unfinished lines
   // Per CPU, for the daemon's one tracefs instance (EVFILT_SIGNAL).
   size_t signal_buffer_kb = kqfs::SignalTracer::kDefaultBufferKilobytes;
-  std::string log_file;  // empty: standard error
+  std::string log_file;   // empty: standard error
+  bool nonempty = false;  // mount over a directory that has files
 };
 
 struct ParsedCommandLine {

@@ -10,17 +10,38 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace kqfsd {
 namespace {
 
-std::string read_small_file(const char* path) {
+// The file's text, or empty with `error` (when given) set to the errno.
+std::string read_small_file(const char* path, int* error = nullptr) {
   kqfs::UniqueFd file(::open(path, O_RDONLY | O_CLOEXEC));
-  if (!file) return {};
+  if (!file) {
+    if (error != nullptr) *error = errno;
+    return {};
+  }
   char buffer[1024];
   const ssize_t length = ::read(file.get(), buffer, sizeof buffer - 1);
+  if (length <= 0 && error != nullptr) *error = length < 0 ? errno : ENOENT;
   return length > 0 ? std::string(buffer, static_cast<size_t>(length)) : std::string();
 }
+
+bool daemon_is_short(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOMEM;
+}
+
+// Why the daemon could not do its part, for status and the log.
+std::string shortage(int error) {
+  return error == ENOMEM ? "daemon out of memory" : "daemon out of descriptors";
+}
+
+// The kernel lets the daemon at a writer's descriptors only with ptrace
+// access: a non-dumpable writer (prctl PR_SET_DUMPABLE 0, setuid programs)
+// needs a daemon with CAP_SYS_PTRACE.
+constexpr const char* kUnreachable =
+    "writer's descriptors out of the daemon's reach: writer not dumpable, or ptrace denied";
 
 // A field of /proc/PID/fdinfo/FD (or status): the number after "name:".
 long long number_field(const std::string& text, const char* name) {
@@ -46,10 +67,33 @@ int take_fd(int pidfd, int fd) {
 
 }  // namespace
 
-pid_t process_of_thread(pid_t tid) {
+kqfs::Result<pid_t> thread_group_of(pid_t tid, std::string& why) {
   char path[40];
   std::snprintf(path, sizeof path, "/proc/%d/status", tid);
-  return static_cast<pid_t>(number_field(read_small_file(path), "\nTgid:"));
+  int error = 0;
+  const auto pid = static_cast<pid_t>(number_field(read_small_file(path, &error), "\nTgid:"));
+  if (pid > 0) return pid;
+  if (daemon_is_short(error)) {
+    why = shortage(error);
+    return kqfs::Errno{error};
+  }
+  why = "writer " + std::to_string(tid) + " is gone";
+  return kqfs::Errno{ESRCH};
+}
+
+pid_t process_of_thread(pid_t tid) {
+  std::string ignored;
+  auto pid = thread_group_of(tid, ignored);
+  return pid ? pid.value() : -1;
+}
+
+std::string ProcessResolver::take_failure() {
+  return std::exchange(failure_, {});
+}
+
+kqfs::Errno ProcessResolver::failed(int error, std::string why) {
+  failure_ = std::move(why);
+  return kqfs::Errno{error};
 }
 
 kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow(int fd) {
@@ -57,8 +101,13 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow(int fd) {
   // fdinfo is read without touching the file itself.
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", pid_, fd);
-  const std::string info = read_small_file(path);
-  if (info.empty()) return kqfs::Errno{EBADF};
+  int error = 0;
+  const std::string info = read_small_file(path, &error);
+  if (info.empty()) {
+    if (daemon_is_short(error)) return failed(error, shortage(error));
+    if (error == EACCES || error == EPERM) return failed(EACCES, kUnreachable);
+    return kqfs::Errno{EBADF};
+  }
   if (static_cast<uint64_t>(number_field(info, "mnt_id:")) == own_mount_id_) {
     const kqfs::Kqueue* inner = own_queues_(static_cast<uint64_t>(number_field(info, "\nino:")));
     if (inner == nullptr) return kqfs::Errno{EINVAL};  // a changes or status file
@@ -68,6 +117,7 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow(int fd) {
   if (!reopening_) {
     const int mine = take_fd(pidfd_.get(), fd);
     if (mine >= 0) return kqfs::BorrowedFd::owned(kqfs::UniqueFd(mine));
+    if (daemon_is_short(errno)) return failed(errno, shortage(errno));
     if (errno != EPERM) return kqfs::Errno{errno == ESRCH ? EBADF : errno};
     reopening_ = true;
   }
@@ -77,7 +127,7 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow(int fd) {
 kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow_registered(int fd) {
   if (reopening_ || by_inode_.contains(fd)) return borrow(fd);
   const int mine = take_fd(pidfd_.get(), fd);
-  if (mine < 0) return kqfs::Errno{EBADF};
+  if (mine < 0) return daemon_is_short(errno) ? failed(errno, shortage(errno)) : kqfs::Errno{EBADF};
   return kqfs::BorrowedFd::owned(kqfs::UniqueFd(mine));
 }
 
@@ -86,7 +136,11 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::reopen(int fd, const std::string
   std::snprintf(path, sizeof path, "/proc/%d/fd/%d", pid_, fd);
   const int access_mode = static_cast<int>(number_field(info, "flags:")) & O_ACCMODE;
   kqfs::UniqueFd mine(::open(path, access_mode | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-  if (!mine) return kqfs::Errno{errno == ENXIO ? ENOTSUP : EACCES};  // sockets cannot be reopened
+  if (!mine) {
+    if (daemon_is_short(errno)) return failed(errno, shortage(errno));
+    if (errno == ENXIO) return failed(ENOTSUP, "a socket cannot be reopened through /proc");
+    return failed(EACCES, kUnreachable);
+  }
   by_inode_[fd] = file_identity(info);
   return kqfs::BorrowedFd::owned(std::move(mine));
 }
@@ -120,11 +174,19 @@ bool ProcessResolver::sees_process(int pid) const {
 
 kqfs::Result<std::shared_ptr<ProcessResolver>> Processes::of_thread(pid_t tid, bool& created) {
   created = false;
-  const pid_t pid = process_of_thread(tid);
-  if (pid <= 0) return kqfs::Errno{ESRCH};
+  failure_.clear();
+  auto group = thread_group_of(tid, failure_);
+  if (!group) return kqfs::Errno{group.error()};
+  const pid_t pid = group.value();
   if (auto known = processes_.find(pid); known != processes_.end()) return known->second;
   kqfs::UniqueFd pidfd(open_pidfd(pid));
-  if (!pidfd) return kqfs::Errno{errno};
+  if (!pidfd) {
+    const int error = errno;
+    failure_ = daemon_is_short(error)
+                   ? shortage(error)
+                   : "no pidfd for writer " + std::to_string(pid) + ": " + std::strerror(error);
+    return kqfs::Errno{error};
+  }
   auto resolver =
       std::make_shared<ProcessResolver>(pid, std::move(pidfd), own_mount_id_, own_queues_);
   processes_.emplace(pid, resolver);

@@ -53,8 +53,13 @@ class ProcessResolver final : public kqfs::DescriptorResolver {
 
   pid_t pid() const { return pid_; }
   int pidfd() const { return pidfd_.get(); }
+  // Why the last borrow failed, when the errno alone would not say (the
+  // daemon out of descriptors, the writer out of reach); then forgotten.
+  std::string take_failure();
 
  private:
+  kqfs::Errno failed(int error, std::string why);
+  std::string failure_;
   kqfs::Result<kqfs::BorrowedFd> reopen(int fd, const std::string& fdinfo);
 
   const pid_t pid_;
@@ -95,8 +100,11 @@ class Processes {
     return found == processes_.end() ? nullptr : found->second;
   }
   void erase(pid_t pid) { processes_.erase(pid); }
+  // Why the last of_thread() failed.
+  const std::string& failure() const { return failure_; }
 
  private:
+  std::string failure_;
   const uint64_t own_mount_id_;
   const OwnQueues own_queues_;
   std::unordered_map<pid_t, std::shared_ptr<ProcessResolver>> processes_;
@@ -104,5 +112,7 @@ class Processes {
 
 // The process (thread group) a thread belongs to, or -1.
 pid_t process_of_thread(pid_t tid);
+// The same, or ESRCH (thread gone) or EMFILE/ENFILE/ENOMEM with `why` set.
+kqfs::Result<pid_t> thread_group_of(pid_t tid, std::string& why);
 
 }  // namespace kqfsd

@@ -85,6 +85,7 @@ struct QueueNode {
   uint64_t changes_applied = 0;
   uint64_t events_delivered = 0;
   std::string last_error;
+  std::string last_fragment;  // what became of the last line left unfinished at a close
 
   bool removed() const { return engine == nullptr; }
 };

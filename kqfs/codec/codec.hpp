@@ -77,6 +77,9 @@ class ChangeStream {
   void drop_unfinished_tail(size_t count) {
     unfinished_.resize(unfinished_.size() - std::min(count, unfinished_.size()));
   }
+  std::string_view unfinished() const { return unfinished_; }
+  // Forgets an unfinished line or record without applying it.
+  void discard() { unfinished_.clear(); }
 
  private:
   Format format_;

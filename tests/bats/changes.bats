@@ -418,6 +418,71 @@ EOF
   [ "$(status_field "$q" knotes.user)" = 3 ]
 }
 
+# partial_writer SIGNAL FILE FRAGMENT: a python child opens FILE, writes
+# FRAGMENT with one write(2) (no newline) and waits; it is then killed with
+# SIGNAL, or with SIGNAL "exit" exits by itself. The writer holds the only
+# copy of its descriptor, so the close that ends the line is its own, made
+# while it dies.
+partial_writer() {
+  local signal=$1 file=$2 fragment=$3 ready="$BATS_TEST_TMPDIR/ready.$RANDOM"
+  mkfifo "$ready"
+  python3 -c 'import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY)
+os.write(fd, sys.argv[2].encode())
+with open(sys.argv[4], "w") as ready:
+    ready.write("written\n")
+if sys.argv[3] == "exit":
+    sys.exit(0)
+time.sleep(60)' "$file" "$fragment" "$signal" "$ready" 3>&- &
+  local writer=$!
+  read -r _ <"$ready"
+  if [ "$signal" != exit ]; then kill "-$signal" "$writer"; fi
+  wait "$writer" || true
+}
+
+@test "partial line: a writer killed by SIGKILL never has its unfinished line applied; status says so" {
+  q=$(new_queue)
+  partial_writer KILL "$q/changes" '5 timer add 0 10'
+  wait_status "$q" last-fragment 'discarded: writer killed by SIGKILL: "5 timer add 0 10"'
+  [ "$(status_field "$q" knotes)" = 0 ]
+  [ "$(status_field "$q" last-error)" = none ]
+  grep -q 'discarded: writer killed by SIGKILL' "$KQFS_LOG"
+  # JSON the same, and a default-action SIGTERM counts as killed too.
+  partial_writer TERM "$q/changes.json" '{"ident":6,"filter":"user","flags":"add"}'
+  wait_status "$q" last-fragment \
+    'discarded: writer killed by SIGTERM: "{\"ident\":6,\"filter\":\"user\",\"flags\":\"add\"}"'
+  [ "$(status_field "$q" knotes)" = 0 ]
+}
+
+@test "partial line: a writer that exits normally has its unfinished line applied at close; status says so" {
+  q=$(new_queue)
+  partial_writer exit "$q/changes" '7 user add'
+  wait_status "$q" last-fragment 'applied at close: "7 user add"'
+  [ "$(status_field "$q" knotes.user)" = 1 ]
+  # Python exiting through sys.exit(3) is a normal exit, whatever its code.
+  py -c 'import os, sys; os.write(os.open(sys.argv[1], os.O_WRONLY), b"8 user add"); sys.exit(3)' \
+    "$q/changes" || true
+  wait_status "$q" last-fragment 'applied at close: "8 user add"'
+  [ "$(status_field "$q" knotes.user)" = 2 ]
+  # A bad fragment at close: status points at last-error.
+  partial_writer exit "$q/changes" '9 user bogus'
+  wait_status "$q" last-fragment 'rejected at close (see last-error): "9 user bogus"'
+  assert_last_error "$q" --partial "unknown flag 'bogus'"
+}
+
+@test "partial line: a python writer killing itself with SIGKILL mid-line registers nothing" {
+  q=$(new_queue)
+  run py -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+os.write(fd, b"1 user add\n5 timer add 0 10")
+os.kill(os.getpid(), 9)' "$q/changes"
+  assert_equal "$status" 137
+  wait_status "$q" last-fragment 'discarded: writer killed by SIGKILL: "5 timer add 0 10"'
+  # The whole line before the fragment was applied when it was written.
+  run grep '^knote:' "$q/status"
+  assert_output "knote: 1 EVFILT_USER EV_ADD 0 0 0"
+}
+
 @test "partial line: another process closing its copy (a child that exits) does not end the line" {
   q=$(new_queue)
   run py - "$q" <<'EOF'

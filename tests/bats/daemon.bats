@@ -475,4 +475,185 @@ PY
   echo "# VmRSS KiB: before $before, holding $holding, after rmdir $after" >&3
   ((holding > before + 20000)) || fail "the knotes took no memory? $before -> $holding"
   ((after * 10 <= before * 11)) || fail "after rmdir $after KiB, before $before KiB"
+
+# ------------------------------------------------------------- mount point
+
+# The number of mounts at $1 (a stacked second mount would make it 2).
+mounts_at() {
+  awk -v m="$1" '$5 == m { n++ } END { print n + 0 }' /proc/self/mountinfo
+}
+
+@test "--help describes --nonempty" {
+  kqfsd_run --help
+  assert_success
+  assert_output --partial -- "--nonempty"
+}
+
+@test "a second kqfsd on a live kqfs mount exits non-zero naming the first one's pid, and stacks nothing" {
+  kqfsd_start
+  mkdir "$KQ/kept"
+  local first
+  first=$(daemon_of "$M")
+  [ -n "$first" ]
+  kqfsd_run --log "$M.second.log" "$M"
+  assert_failure
+  assert_output --partial "already mounted by kqfsd pid $first"
+  assert_equal "$(mounts_at "$M")" 1
+  # The first daemon and its queues are untouched.
+  run ls "$KQ"
+  assert_output $'clone\nkept'
+  assert_equal "$(daemon_of "$M.second.log")" ""
+  # The same with -f, which reports to its log.
+  kqfsd_run -f --log "$M.second.log" "$M"
+  assert_failure
+  grep -q "already mounted by kqfsd pid $first" "$M.second.log"
+  assert_equal "$(mounts_at "$M")" 1
+}
+
+@test "a stale mount left by a kqfsd killed with SIGKILL is replaced at restart, and the log says so" {
+  kqfsd_start
+  local first
+  first=$(daemon_of "$M")
+  kill -KILL "$first"
+  wait_until 10 gone "$first"
+  run stat "$M"
+  assert_failure
+  assert_output --partial "Transport endpoint is not connected"
+  kqfsd_run --log "$M.restart.log" "$M"
+  assert_success
+  assert_equal "$(mounts_at "$M")" 1
+  mkdir "$KQ/after"
+  echo "1 user add" >"$KQ/after/changes"
+  assert_equal "$(status_field "$KQ/after" knotes)" 1
+  run cat "$M.restart.log"
+  assert_output --partial "replaced a stale kqfs mount at $M left by kqfsd pid $first"
+}
+
+@test "a stale mount the daemon may not unmount is refused with the exact command that fixes it" {
+  kqfsd_start
+  local first
+  first=$(daemon_of "$M")
+  kill -KILL "$first"
+  wait_until 10 gone "$first"
+  # Root without CAP_SYS_ADMIN may not unmount it.
+  run timeout 30 setpriv --bounding-set -sys_admin "$KQFSD" --log "$M.restart.log" "$M"
+  assert_failure
+  assert_output --partial "stale kqfs mount at $M (kqfsd pid $first is gone)"
+  assert_output --partial "run: fusermount3 -u -z $M"
+  assert_equal "$(mounts_at "$M")" 1
+  # The command given works, and then kqfsd starts.
+  fusermount3 -u -z "$M"
+  kqfsd_run --log "$M.restart.log" "$M"
+  assert_success
+  run ls "$KQ"
+  assert_output clone
+}
+
+@test "a non-empty directory is refused unless --nonempty is given" {
+  local m
+  m=$(new_mount_point)
+  echo data >"$m/file"
+  kqfsd_run --log "$m.log" "$m"
+  assert_failure
+  assert_output --partial "mount point $m is not empty (give --nonempty"
+  not_mounted "$m"
+  kqfsd_run --nonempty --log "$m.log" "$m"
+  assert_success
+  run ls "$m"
+  assert_output kq
+  kqfsd_stop "$m"
+  assert_equal "$(cat "$m/file")" data
+}
+
+# ------------------------------------------------ errors name the real cause
+
+@test "out of descriptors: a descriptor record fails with EMFILE and status says the daemon is short" {
+  M=$(new_mount_point)
+  KQ="$M/kq"
+  run timeout 30 prlimit --nofile=40:40 "$KQFSD" --log "$M.log" "$M"
+  assert_success
+  mkdir "$KQ/q"
+  # Each read knote on a new pipe holds descriptors in the daemon: register
+  # until one fails; then a new process's record fails too (its lookup needs
+  # a descriptor).
+  run python3 - "$KQ/q/changes" <<'EOF'
+import errno, os, subprocess, sys
+changes = sys.argv[1]
+fd = os.open(changes, os.O_WRONLY)
+pipes = []
+for _ in range(200):
+    r, w = os.pipe()
+    pipes.append((r, w))
+    try:
+        os.write(fd, b"%d read add\n" % r)
+    except OSError as e:
+        print("first failure:", errno.errorcode[e.errno])
+        break
+child = subprocess.run([sys.executable, "-c", """
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+try:
+    os.write(fd, b"0 read add\\n")
+    print("new writer: ok")
+except OSError as e:
+    print("new writer:", errno.errorcode[e.errno])
+""", changes], capture_output=True, text=True)
+print(child.stdout.strip())
+EOF
+  assert_line "first failure: EMFILE"
+  assert_line "new writer: EMFILE"
+  assert_last_error "$KQ/q" --partial "Too many open files (daemon out of descriptors)"
+  grep -q "daemon out of descriptors" "$M.log"
+  # The daemon still answers.
+  run cat "$KQ/q/status"
+  assert_success
+  kqfsd_stop "$M"
+}
+
+# writer_registers_pipe DUMPABLE [PREFIX...]: a python writer (run under
+# PREFIX) sets PR_SET_DUMPABLE to DUMPABLE and registers the read end of a
+# pipe it has open: prints "ok" or the errno name.
+writer_registers_pipe() {
+  local dumpable=$1
+  shift
+  "$@" python3 - "$KQ/q/changes" "$dumpable" <<'EOF'
+import ctypes, errno, os, sys
+PR_SET_DUMPABLE = 4
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.prctl(PR_SET_DUMPABLE, int(sys.argv[2]), 0, 0, 0) == 0
+r, w = os.pipe()
+fd = os.open(sys.argv[1], os.O_WRONLY)
+try:
+    os.write(fd, b"%d read add\n" % r)
+    print("ok")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+EOF
+}
+
+@test "a non-dumpable writer registers its pipe with a root daemon (CAP_SYS_PTRACE reaches it)" {
+  kqfsd_start
+  mkdir "$KQ/q"
+  run writer_registers_pipe 0
+  assert_output ok
+  # Applied (the knote itself ends with the writer, as on BSD).
+  assert_equal "$(status_field "$KQ/q" changes)" 1
+  assert_last_error "$KQ/q" none
+}
+
+@test "a non-dumpable writer out of the daemon's reach gets EACCES with the reason, never EBADF" {
+  # A root daemon without CAP_SYS_PTRACE reaches writers whose capabilities
+  # are a subset of its own, unless they are not dumpable.
+  M=$(new_mount_point)
+  KQ="$M/kq"
+  run timeout 30 setpriv --bounding-set -sys_ptrace "$KQFSD" --log "$M.log" "$M"
+  assert_success
+  mkdir "$KQ/q"
+  run writer_registers_pipe 1 setpriv --bounding-set -sys_ptrace
+  assert_output ok
+  run writer_registers_pipe 0 setpriv --bounding-set -sys_ptrace
+  assert_output EACCES
+  assert_last_error "$KQ/q" --partial "writer's descriptors out of the daemon's reach: writer not dumpable"
+  assert_equal "$(status_field "$KQ/q" changes)" 1
+  kqfsd_stop "$M"
 }
