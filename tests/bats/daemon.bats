@@ -475,6 +475,7 @@ PY
   echo "# VmRSS KiB: before $before, holding $holding, after rmdir $after" >&3
   ((holding > before + 20000)) || fail "the knotes took no memory? $before -> $holding"
   ((after * 10 <= before * 11)) || fail "after rmdir $after KiB, before $before KiB"
+}
 
 # ------------------------------------------------------------- mount point
 
