@@ -67,6 +67,7 @@ void guarded(fuse_req_t request, const char* operation, Body&& body) noexcept {
     body(filesystem);
     return;
   } catch (const std::bad_alloc&) {
+    filesystem.memory_short();  // before the log line below needs memory
     error = ENOMEM;
     what = "out of memory";
   } catch (const std::system_error& failure) {
@@ -791,13 +792,23 @@ kqfs::codec::WriteOutcome Filesystem::apply_changes(QueueNode& queue, OpenFile& 
       caller = writer->value();
     }
     const int error = queue.engine->apply(change, caller, &why);
+    // The refusal is described next, which takes memory of its own.
+    if (error == ENOMEM) memory_reserve_.release();
     if (error == 0) ++queue.changes_applied;
     if ((error == EMFILE || error == ENFILE || error == ENOMEM) && why.empty()) {
       why = short_of(error);
     }
     return error;
   };
-  auto outcome = finishing ? file.changes.finish(apply) : file.changes.write(bytes, apply);
+  kqfs::codec::WriteOutcome outcome;
+  try {
+    outcome = finishing ? file.changes.finish(apply) : file.changes.write(bytes, apply);
+  } catch (const std::bad_alloc&) {
+    // Short of memory outside the engine (parsing, describing a refusal):
+    // the write is refused as a whole, and says why.
+    memory_reserve_.release();
+    outcome = kqfs::codec::WriteOutcome{0, ENOMEM, short_of(ENOMEM)};
+  }
   if (outcome.error != 0) reject(queue, outcome.reason);
   return outcome;
 }
@@ -1021,6 +1032,8 @@ const kqfs::Kqueue* Filesystem::queue_of(uint64_t inode) const {
 }
 
 void Filesystem::sweep_all() {
+  // Taken again once memory allows (it went at an allocation that failed).
+  memory_reserve_.refill();
   for (const auto& [name, queue] : tree_.by_name()) {
     if (!queue->removed()) queue->engine->sweep();
   }

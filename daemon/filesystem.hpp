@@ -16,6 +16,7 @@
 #include "daemon/credentials.hpp"
 #include "daemon/log.hpp"
 #include "daemon/loop.hpp"
+#include "daemon/memory_reserve.hpp"
 #include "daemon/options.hpp"
 #include "daemon/processes.hpp"
 #include "daemon/rate_limit.hpp"
@@ -64,6 +65,8 @@ class Filesystem {
   void unmount();
   bool exited() const;
   const Log& log() const { return log_; }
+  // An allocation failed: the reserve goes, so the failure can be told.
+  void memory_short() noexcept { memory_reserve_.release(); }
 
  private:
   friend struct Operations;
@@ -128,6 +131,7 @@ class Filesystem {
   gid_t owner_gid_;
 
   Users users_;
+  MemoryReserve memory_reserve_;
   RateLimiter rejections_;  // per queue
   RateLimiter refusals_;    // per user
   Tree tree_;

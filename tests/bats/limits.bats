@@ -185,3 +185,68 @@ EOF
   kqfsd_start
   assert_equal "$(readlink "/proc/$(daemon_of "$M")/fd/2")" "$LOG"
 }
+
+# grow_until_refused CHANGES_BIN: registers hour-long timers 1, 2, 3 ... in
+# binary records (4096 a write; a short write goes on from the record that
+# failed) until a write fails; prints the timers made and the errno name.
+grow_until_refused() {
+  timeout 400 python3 - "$1" <<'EOF_PY'
+import errno, os, struct, sys
+EVFILT_TIMER, EV_ADD, NOTE_SECONDS = -7, 0x1, 0x1
+fd = os.open(sys.argv[1], os.O_WRONLY)
+made, batch = 0, 4096
+while made < 20_000_000:
+    records = b"".join(struct.pack("<QhHIqQ", made + 1 + i, EVFILT_TIMER, EV_ADD, NOTE_SECONDS,
+                                   3600, 0) for i in range(batch))
+    try:
+        made += os.write(fd, records) // 32
+    except OSError as e:
+        print(made, errno.errorcode[e.errno])
+        break
+else:
+    print(made, "none")
+EOF_PY
+}
+
+@test "out of memory for one change: ENOMEM for that write, 'daemon out of memory' in status, the daemon lives on" {
+  # Plain build: the daemon's address space is capped (RLIMIT_AS) 64 MiB
+  # above what it uses. ASan reserves terabytes of shadow, so there every
+  # allocation over 2 MiB fails instead (the knote table's rehash): with
+  # allocator_may_return_null, malloc returns null, and kqfsd's sanitized
+  # operator new throws std::bad_alloc as the plain one does.
+  if [[ ${KQFS_SANITIZE:-none} == *address* ]]; then
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1:max_allocation_size_mb=2" \
+      kqfsd_start
+  else
+    kqfsd_start
+    local pid used
+    pid=$(daemon_of "$M")
+    used=$(awk '/^VmSize:/ { print $2 * 1024 }' "/proc/$pid/status")
+    prlimit --pid "$pid" --as=$((used + 64 * 1024 * 1024))
+  fi
+  mkdir "$KQ/big"
+  run grow_until_refused "$KQ/big/changes.bin"
+  assert_success
+  local made refusal
+  read -r made refusal <<<"$output"
+  assert_equal "$refusal" ENOMEM
+  echo "# refused with ENOMEM after $made timers" >&3
+  [ "$made" -ge 10000 ]
+  # Every timer of a write that succeeded stands; the refused one does not.
+  assert_equal "$(status_field "$KQ/big" knotes)" "$made"
+  assert_last_error "$KQ/big" --partial "(daemon out of memory)"
+  grep -q "queue big: rejected .*(daemon out of memory)" "$LOG"
+
+  # The daemon goes on: the big queue goes, a new queue's timer fires.
+  rmdir "$KQ/big"
+  mkdir "$KQ/after"
+  echo "1 timer add 0 10" >"$KQ/after/changes"
+  run timeout 5 head -n1 "$KQ/after/events"
+  assert_success
+  assert_output --partial "1 EVFILT_TIMER"
+  kqfsd_stop "$M"
+  # No sanitizer report and no crash on the way (a knote freed while its
+  # timer still linked it would be one).
+  run grep -E "ERROR: AddressSanitizer|runtime error:|SUMMARY:" "$LOG"
+  assert_failure
+}
