@@ -264,7 +264,8 @@ Filesystem::Filesystem(const Options& options, const Log& log, Loop& loop)
       users_(UserLimits{options.max_queues_per_user, options.max_knotes_per_user,
                         options.max_buffered_per_user}),
       rejections_(kLoggedPerWindow, kLogWindow),
-      refusals_(kLoggedPerWindow, kLogWindow) {
+      refusals_(kLoggedPerWindow, kLogWindow),
+      signal_losses_(1, kLogWindow) {
   session_data_.owner = this;
 }
 
@@ -791,10 +792,14 @@ kqfs::codec::WriteOutcome Filesystem::apply_changes(QueueNode& queue, OpenFile& 
       }
       caller = writer->value();
     }
+    const bool had_signals = queue.engine->knote_count(EVFILT_SIGNAL) > 0;
     const int error = queue.engine->apply(change, caller, &why);
     // The refusal is described next, which takes memory of its own.
     if (error == ENOMEM) memory_reserve_.release();
     if (error == 0) ++queue.changes_applied;
+    if (error == 0 && !had_signals && queue.engine->knote_count(EVFILT_SIGNAL) > 0) {
+      queue.signals_lost_before = signal_tracer_->lost();
+    }
     if ((error == EMFILE || error == ENFILE || error == ENOMEM) && why.empty()) {
       why = short_of(error);
     }
@@ -1037,6 +1042,7 @@ void Filesystem::sweep_all() {
   for (const auto& [name, queue] : tree_.by_name()) {
     if (!queue->removed()) queue->engine->sweep();
   }
+  log_lost_signals();
   rejections_.flush([this](const std::string& queue, uint64_t held_back) {
     log_.info("queue " + queue + ": suppressed " + std::to_string(held_back) +
               " more rejected records");
@@ -1044,6 +1050,19 @@ void Filesystem::sweep_all() {
   refusals_.flush([this](const std::string& user, uint64_t held_back) {
     log_.info(user + ": suppressed " + std::to_string(held_back) + " more refused queues");
   });
+}
+
+// Signals the shared trace buffer lost (it filled before the daemon read
+// it): one line per window at most, with the count since the last line.
+void Filesystem::log_lost_signals() {
+  const uint64_t lost = signal_tracer_->lost();
+  signal_losses_.flush([](const std::string&, uint64_t) {});  // the next line has the count
+  if (lost == signals_lost_logged_ || !signal_losses_.allow("signals")) return;
+  log_.info("signal tracing lost " + std::to_string(lost - signals_lost_logged_) + " signals (" +
+            std::to_string(lost) + " since start): the trace buffer of " +
+            std::to_string(options_.signal_buffer_kb) +
+            " KiB per CPU filled before kqfsd read it (--signal-buffer-kb)");
+  signals_lost_logged_ = lost;
 }
 
 std::string Filesystem::status_of(QueueNode& queue, bool with_knotes) const {
@@ -1068,6 +1087,11 @@ std::string Filesystem::status_of(QueueNode& queue, bool with_knotes) const {
   line("delivered", std::to_string(queue.events_delivered));
   line("changes", std::to_string(queue.changes_applied));
   line("last-error", queue.last_error.empty() ? "none" : queue.last_error);
+  // Lost signals are not known by queue: every queue counting signals
+  // since before the loss may be short of some.
+  if (engine.knote_count(EVFILT_SIGNAL) > 0) {
+    line("signals-lost", std::to_string(signal_tracer_->lost() - queue.signals_lost_before));
+  }
   // Knotes and their udata: only for those who may change them.
   if (!with_knotes) return text;
   // The registered knotes as text change records, a bounded number of them:

@@ -90,6 +90,7 @@ class Filesystem {
   void on_queue_ready(QueueNode& queue);
   void on_process_exit(pid_t pid);
   void sweep_all();
+  void log_lost_signals();
   const kqfs::Kqueue* queue_of(uint64_t inode) const;
   void answer_interrupted();
 
@@ -132,8 +133,10 @@ class Filesystem {
 
   Users users_;
   MemoryReserve memory_reserve_;
-  RateLimiter rejections_;  // per queue
-  RateLimiter refusals_;    // per user
+  RateLimiter rejections_;     // per queue
+  RateLimiter refusals_;       // per user
+  RateLimiter signal_losses_;  // one source: the shared tracer
+  uint64_t signals_lost_logged_ = 0;
   Tree tree_;
   std::unordered_map<uint64_t, std::unique_ptr<OpenFile>> open_files_;
   uint64_t next_file_handle_ = 1;

@@ -85,6 +85,9 @@ struct QueueNode {
   uint64_t changes_applied = 0;
   uint64_t events_delivered = 0;
   std::string last_error;
+  // The shared signal tracer's lost count when this queue's first signal
+  // knote came: losses before it are not this queue's.
+  uint64_t signals_lost_before = 0;
 
   bool removed() const { return engine == nullptr; }
 };

@@ -250,3 +250,56 @@ EOF_PY
   run grep -E "ERROR: AddressSanitizer|runtime error:|SUMMARY:" "$LOG"
   assert_failure
 }
+
+@test "signal tracing (root): signals lost to a full trace buffer show in status (signals-lost) and once in the log" {
+  kqfsd_start --signal-buffer-kb 1
+  mkdir "$KQ/counted" "$KQ/other"
+  echo "1 user add" >"$KQ/other/changes"
+  run timeout 120 python3 - "$KQ/counted" <<'EOF_PY'
+import os, signal, sys, time, kq
+q = sys.argv[1]
+signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+fd = os.open(f"{q}/changes", os.O_WRONLY)
+os.write(fd, b"SIGUSR1 signal add\n")  # this process's signals
+print("before", kq.status(q)["signals-lost"])
+# Bursts far beyond a page per CPU, until the tracer has counted a loss.
+sent = 0
+started = time.monotonic()
+for _ in range(50):
+    for _ in range(50_000):
+        os.kill(os.getpid(), signal.SIGUSR1)
+    sent += 50_000
+    lost = int(kq.status(q)["signals-lost"])
+    if lost > 0:
+        break
+events = os.open(f"{q}/events", os.O_RDONLY)
+counted = int(os.read(events, 4096).split()[4])
+print("lost", lost)
+print("sent", sent, "counted", counted)
+print("less", counted < sent)
+# More losses within the log's window of 10 s: no second log line.
+for _ in range(20):
+    for _ in range(50_000):
+        os.kill(os.getpid(), signal.SIGUSR1)
+    if int(kq.status(q)["signals-lost"]) > lost:
+        break
+time.sleep(2.5)  # two sweeps, where the log line would be written
+print("grew", int(kq.status(q)["signals-lost"]) > lost)
+print("took", round(time.monotonic() - started, 1), "s, bursts", sent // 50_000)
+EOF_PY
+  assert_success
+  assert_line "before 0"
+  assert_line "less True"
+  assert_line "grew True"
+  echo "# $(grep "^took" <<<"$output"), $(grep "^sent" <<<"$output")" >&3
+  local lost
+  lost=$(sed -n 's/^lost //p' <<<"$output")
+  [ "$lost" -gt 0 ]
+  # A queue without signal knotes has no such line.
+  run status_field "$KQ/other" signals-lost
+  assert_output ""
+  # The log says so once in its window, however many losses came after.
+  wait_until 5 grep -q "signal tracing lost [0-9]* signals" "$LOG"
+  assert_equal "$(grep -c "signal tracing lost" "$LOG")" 1
+  grep -q "(--signal-buffer-kb)" "$LOG"
+}
