@@ -545,6 +545,7 @@ kqfs::Result<std::shared_ptr<QueueNode>> Filesystem::create_queue(std::string na
   } catch (const std::system_error& failure) {
     error = failure.code().value();
   } catch (const std::bad_alloc&) {
+    memory_reserve_.release();  // the refusal is logged next
     error = ENOMEM;
   }
   if (error != 0) {
@@ -646,24 +647,32 @@ void Filesystem::open(fuse_req_t request, fuse_ino_t inode, fuse_file_info& info
     kind = decoded->second;
   }
 
-  auto file = std::make_unique<OpenFile>(queue, kind);
-  // A kqueue is its opener's: a forked child cannot use it (BSD).
-  if (kind == FileKind::clone) file->owner = process_of_thread(fuse_req_ctx(request)->pid);
-  const fuse_ctx& opener = *fuse_req_ctx(request);
-  if (is_changes(kind)) file->opener = credentials_of_request(opener.pid, opener.uid, opener.gid);
-  if (kind == FileKind::status) {
-    queue->engine->sweep();
-    // The knotes (and their udata) are for those who may change them: the
-    // owner (who may chmod), and those the mode lets write changes.
-    const Credentials reader =
-        with_groups(credentials_of_request(opener.pid, opener.uid, opener.gid));
-    const bool may_change =
-        reader.uid == queue->uid || permits(reader, queue->uid, queue->gid, queue->mode, W_OK);
-    file->status_text = status_of(*queue, may_change);
-  }
-  ++queue->open_handles;
   const uint64_t handle = next_file_handle_++;
-  open_files_.emplace(handle, std::move(file));
+  try {
+    auto file = std::make_unique<OpenFile>(queue, kind);
+    // A kqueue is its opener's: a forked child cannot use it (BSD).
+    if (kind == FileKind::clone) file->owner = process_of_thread(fuse_req_ctx(request)->pid);
+    const fuse_ctx& opener = *fuse_req_ctx(request);
+    if (is_changes(kind)) {
+      file->opener = credentials_of_request(opener.pid, opener.uid, opener.gid);
+    }
+    if (kind == FileKind::status) {
+      queue->engine->sweep();
+      // The knotes (and their udata) are for those who may change them: the
+      // owner (who may chmod), and those the mode lets write changes.
+      const Credentials reader =
+          with_groups(credentials_of_request(opener.pid, opener.uid, opener.gid));
+      const bool may_change =
+          reader.uid == queue->uid || permits(reader, queue->uid, queue->gid, queue->mode, W_OK);
+      file->status_text = status_of(*queue, may_change);
+    }
+    open_files_.emplace(handle, std::move(file));
+  } catch (...) {
+    // Out of memory (say): a queue made for this handle goes with it.
+    if (kind == FileKind::clone) remove_queue(*queue);
+    throw;
+  }
+  ++queue->open_handles;  // counted once the handle is there to release it
 
   info.fh = handle;
   info.direct_io = 1;  // no page cache: every read and write reaches the daemon

@@ -119,7 +119,8 @@ class Tree {
 
   // An id no queue will take but the one that asks for it.
   uint64_t reserve_id() { return next_id_++; }
-  // Adds a queue under its name with `id` (reserved), or a fresh id.
+  // Adds a queue under its name with `id` (reserved), or a fresh id; on
+  // std::bad_alloc, adds nothing.
   void add(std::shared_ptr<QueueNode> queue, uint64_t id = 0);
   // A name no queue has, for an anonymous queue: clone-N, N from `preferred`.
   std::string unused_anonymous_name(uint64_t preferred) const;
