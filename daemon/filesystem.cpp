@@ -69,6 +69,7 @@ void guarded(fuse_req_t request, const char* operation, Body&& body) noexcept {
     body(filesystem);
     return;
   } catch (const std::bad_alloc&) {
+    filesystem.memory_short();  // before the log line below needs memory
     error = ENOMEM;
     what = "out of memory";
   } catch (const std::system_error& failure) {
@@ -275,7 +276,8 @@ Filesystem::Filesystem(const Options& options, const Log& log, Loop& loop)
       users_(UserLimits{options.max_queues_per_user, options.max_knotes_per_user,
                         options.max_buffered_per_user}),
       rejections_(kLoggedPerWindow, kLogWindow),
-      refusals_(kLoggedPerWindow, kLogWindow) {
+      refusals_(kLoggedPerWindow, kLogWindow),
+      signal_losses_(1, kLogWindow) {
   session_data_.owner = this;
 }
 
@@ -548,6 +550,7 @@ kqfs::Result<std::shared_ptr<QueueNode>> Filesystem::create_queue(std::string na
   } catch (const std::system_error& failure) {
     error = failure.code().value();
   } catch (const std::bad_alloc&) {
+    memory_reserve_.release();  // the refusal is logged next
     error = ENOMEM;
   }
   if (error != 0) {
@@ -649,24 +652,32 @@ void Filesystem::open(fuse_req_t request, fuse_ino_t inode, fuse_file_info& info
     kind = decoded->second;
   }
 
-  auto file = std::make_unique<OpenFile>(queue, kind);
-  // A kqueue is its opener's: a forked child cannot use it (BSD).
-  if (kind == FileKind::clone) file->owner = process_of_thread(fuse_req_ctx(request)->pid);
-  const fuse_ctx& opener = *fuse_req_ctx(request);
-  if (is_changes(kind)) file->opener = credentials_of_request(opener.pid, opener.uid, opener.gid);
-  if (kind == FileKind::status) {
-    queue->engine->sweep();
-    // The knotes (and their udata) are for those who may change them: the
-    // owner (who may chmod), and those the mode lets write changes.
-    const Credentials reader =
-        with_groups(credentials_of_request(opener.pid, opener.uid, opener.gid));
-    const bool may_change =
-        reader.uid == queue->uid || permits(reader, queue->uid, queue->gid, queue->mode, W_OK);
-    file->status_text = status_of(*queue, may_change);
-  }
-  ++queue->open_handles;
   const uint64_t handle = next_file_handle_++;
-  open_files_.emplace(handle, std::move(file));
+  try {
+    auto file = std::make_unique<OpenFile>(queue, kind);
+    // A kqueue is its opener's: a forked child cannot use it (BSD).
+    if (kind == FileKind::clone) file->owner = process_of_thread(fuse_req_ctx(request)->pid);
+    const fuse_ctx& opener = *fuse_req_ctx(request);
+    if (is_changes(kind)) {
+      file->opener = credentials_of_request(opener.pid, opener.uid, opener.gid);
+    }
+    if (kind == FileKind::status) {
+      queue->engine->sweep();
+      // The knotes (and their udata) are for those who may change them: the
+      // owner (who may chmod), and those the mode lets write changes.
+      const Credentials reader =
+          with_groups(credentials_of_request(opener.pid, opener.uid, opener.gid));
+      const bool may_change =
+          reader.uid == queue->uid || permits(reader, queue->uid, queue->gid, queue->mode, W_OK);
+      file->status_text = status_of(*queue, may_change);
+    }
+    open_files_.emplace(handle, std::move(file));
+  } catch (...) {
+    // Out of memory (say): a queue made for this handle goes with it.
+    if (kind == FileKind::clone) remove_queue(*queue);
+    throw;
+  }
+  ++queue->open_handles;  // counted once the handle is there to release it
 
   info.fh = handle;
   info.direct_io = 1;  // no page cache: every read and write reaches the daemon
@@ -816,18 +827,32 @@ kqfs::codec::WriteOutcome Filesystem::apply_changes(QueueNode& queue, OpenFile& 
       }
       caller = writer->value();
     }
+    const bool had_signals = queue.engine->knote_count(EVFILT_SIGNAL) > 0;
     const int error = queue.engine->apply(change, caller, &why);
+    // The refusal is described next, which takes memory of its own.
+    if (error == ENOMEM) memory_reserve_.release();
     if (error == 0) ++queue.changes_applied;
     // The engine gives an errno; the resolver knows why it could not reach
     // the writer's descriptors, and when the daemon itself was short.
     std::string resolver_why = writer && *writer ? (**writer)->take_failure() : std::string();
     if (error != 0 && why.empty()) why = std::move(resolver_why);
+    if (error == 0 && !had_signals && queue.engine->knote_count(EVFILT_SIGNAL) > 0) {
+      queue.signals_lost_before = signal_tracer_->lost();
+    }
     if ((error == EMFILE || error == ENFILE || error == ENOMEM) && why.empty()) {
       why = short_of(error);
     }
     return error;
   };
-  auto outcome = finishing ? file.changes.finish(apply) : file.changes.write(bytes, apply);
+  kqfs::codec::WriteOutcome outcome;
+  try {
+    outcome = finishing ? file.changes.finish(apply) : file.changes.write(bytes, apply);
+  } catch (const std::bad_alloc&) {
+    // Short of memory outside the engine (parsing, describing a refusal):
+    // the write is refused as a whole, and says why.
+    memory_reserve_.release();
+    outcome = kqfs::codec::WriteOutcome{0, ENOMEM, short_of(ENOMEM)};
+  }
   if (outcome.error != 0) reject(queue, outcome.reason);
   return outcome;
 }
@@ -1054,9 +1079,12 @@ const kqfs::Kqueue* Filesystem::queue_of(uint64_t inode) const {
 }
 
 void Filesystem::sweep_all() {
+  // Taken again once memory allows (it went at an allocation that failed).
+  memory_reserve_.refill();
   for (const auto& [name, queue] : tree_.by_name()) {
     if (!queue->removed()) queue->engine->sweep();
   }
+  log_lost_signals();
   rejections_.flush([this](const std::string& queue, uint64_t held_back) {
     log_.info("queue " + queue + ": suppressed " + std::to_string(held_back) +
               " more rejected records");
@@ -1064,6 +1092,19 @@ void Filesystem::sweep_all() {
   refusals_.flush([this](const std::string& user, uint64_t held_back) {
     log_.info(user + ": suppressed " + std::to_string(held_back) + " more refused queues");
   });
+}
+
+// Signals the shared trace buffer lost (it filled before the daemon read
+// it): one line per window at most, with the count since the last line.
+void Filesystem::log_lost_signals() {
+  const uint64_t lost = signal_tracer_->lost();
+  signal_losses_.flush([](const std::string&, uint64_t) {});  // the next line has the count
+  if (lost == signals_lost_logged_ || !signal_losses_.allow("signals")) return;
+  log_.info("signal tracing lost " + std::to_string(lost - signals_lost_logged_) + " signals (" +
+            std::to_string(lost) + " since start): the trace buffer of " +
+            std::to_string(options_.signal_buffer_kb) +
+            " KiB per CPU filled before kqfsd read it (--signal-buffer-kb)");
+  signals_lost_logged_ = lost;
 }
 
 std::string Filesystem::status_of(QueueNode& queue, bool with_knotes) const {
@@ -1089,6 +1130,11 @@ std::string Filesystem::status_of(QueueNode& queue, bool with_knotes) const {
   line("changes", std::to_string(queue.changes_applied));
   line("last-error", queue.last_error.empty() ? "none" : queue.last_error);
   line("last-fragment", queue.last_fragment.empty() ? "none" : queue.last_fragment);
+  // Lost signals are not known by queue: every queue counting signals
+  // since before the loss may be short of some.
+  if (engine.knote_count(EVFILT_SIGNAL) > 0) {
+    line("signals-lost", std::to_string(signal_tracer_->lost() - queue.signals_lost_before));
+  }
   // Knotes and their udata: only for those who may change them.
   if (!with_knotes) return text;
   // The registered knotes as text change records, a bounded number of them:

@@ -16,6 +16,7 @@
 #include "daemon/credentials.hpp"
 #include "daemon/log.hpp"
 #include "daemon/loop.hpp"
+#include "daemon/memory_reserve.hpp"
 #include "daemon/options.hpp"
 #include "daemon/processes.hpp"
 #include "daemon/rate_limit.hpp"
@@ -64,6 +65,8 @@ class Filesystem {
   void unmount();
   bool exited() const;
   const Log& log() const { return log_; }
+  // An allocation failed: the reserve goes, so the failure can be told.
+  void memory_short() noexcept { memory_reserve_.release(); }
 
  private:
   friend struct Operations;
@@ -87,6 +90,7 @@ class Filesystem {
   void on_queue_ready(QueueNode& queue);
   void on_process_exit(pid_t pid);
   void sweep_all();
+  void log_lost_signals();
   const kqfs::Kqueue* queue_of(uint64_t inode) const;
   void answer_interrupted();
 
@@ -128,8 +132,11 @@ class Filesystem {
   gid_t owner_gid_;
 
   Users users_;
-  RateLimiter rejections_;  // per queue
-  RateLimiter refusals_;    // per user
+  MemoryReserve memory_reserve_;
+  RateLimiter rejections_;     // per queue
+  RateLimiter refusals_;       // per user
+  RateLimiter signal_losses_;  // one source: the shared tracer
+  uint64_t signals_lost_logged_ = 0;
   Tree tree_;
   std::unordered_map<uint64_t, std::unique_ptr<OpenFile>> open_files_;
   uint64_t next_file_handle_ = 1;

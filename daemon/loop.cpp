@@ -44,6 +44,14 @@ void Loop::unwatch(uint64_t id) {
   watches_.erase(found);
 }
 
+// Telling a failure may need memory too: failing there ends nothing either.
+void Loop::tell(const char* what) const noexcept {
+  try {
+    on_failure_(what);
+  } catch (...) {
+  }
+}
+
 void Loop::run_once(int timeout_ms) {
   epoll_event events[64];
   const int ready = ::epoll_wait(epoll_.get(), events, 64, timeout_ms);
@@ -56,9 +64,9 @@ void Loop::run_once(int timeout_ms) {
       Handler handler = found->second.handler;  // the handler may unwatch itself
       handler(events[i].events);
     } catch (const std::exception& failure) {
-      on_failure_(failure.what());
+      tell(failure.what());
     } catch (...) {
-      on_failure_("unknown exception");
+      tell("unknown exception");
     }
   }
 }

@@ -29,6 +29,7 @@ class Loop {
   void run_once(int timeout_ms);
 
  private:
+  void tell(const char* what) const noexcept;
   struct Watch {
     int fd;
     Handler handler;

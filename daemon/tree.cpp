@@ -127,8 +127,14 @@ std::shared_ptr<QueueNode> Tree::find(uint64_t id) const {
 
 void Tree::add(std::shared_ptr<QueueNode> queue, uint64_t id) {
   queue->id = id != 0 && !by_id_.contains(id) ? id : next_id_++;
-  by_name_.emplace(queue->name, queue);
-  by_id_.emplace(queue->id, std::move(queue));
+  // Both maps or neither, should memory run out between them.
+  const auto by_id = by_id_.emplace(queue->id, queue).first;
+  try {
+    by_name_.emplace(queue->name, std::move(queue));
+  } catch (...) {
+    by_id_.erase(by_id);
+    throw;
+  }
 }
 
 std::string Tree::unused_anonymous_name(uint64_t preferred) const {

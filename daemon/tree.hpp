@@ -86,6 +86,9 @@ struct QueueNode {
   uint64_t events_delivered = 0;
   std::string last_error;
   std::string last_fragment;  // what became of the last line left unfinished at a close
+  // The shared signal tracer's lost count when this queue's first signal
+  // knote came: losses before it are not this queue's.
+  uint64_t signals_lost_before = 0;
 
   bool removed() const { return engine == nullptr; }
 };
@@ -117,7 +120,8 @@ class Tree {
 
   // An id no queue will take but the one that asks for it.
   uint64_t reserve_id() { return next_id_++; }
-  // Adds a queue under its name with `id` (reserved), or a fresh id.
+  // Adds a queue under its name with `id` (reserved), or a fresh id; on
+  // std::bad_alloc, adds nothing.
   void add(std::shared_ptr<QueueNode> queue, uint64_t id = 0);
   // A name no queue has, for an anonymous queue: clone-N, N from `preferred`.
   std::string unused_anonymous_name(uint64_t preferred) const;

@@ -87,13 +87,32 @@ int Kqueue::room_for_knote() {
   return 0;
 }
 
-// Callers checked room_for_knote() first.
+// Callers checked room_for_knote() first. `made` is attached: if memory
+// runs out here, its filter and the ready list let go of it before it is
+// freed, and the queue is as it was (a rehash that threw inside emplace
+// would free a knote its filter still links).
 Knote& Kqueue::add(std::unique_ptr<Knote> made) {
   Knote& kn = *made;
+  Filter& filter = *filter_for(kn.filter);
+  const Key key{kn.ident, kn.filter};
+  try {
+    // The slot first, empty: the table's allocations happen while `made`
+    // still owns the knote.
+    const auto slot = knotes_.try_emplace(key).first;
+    try {
+      if (filter.tied_to_caller()) caller_knotes_.insert(&kn);
+    } catch (...) {
+      knotes_.erase(slot);
+      throw;
+    }
+    slot->second = std::move(made);
+  } catch (...) {
+    dequeue(kn);  // a filter may have posted it while attaching
+    filter.detach(kn);
+    throw;
+  }
   if (limits_.budget) limits_.budget->try_take();
-  if (filter_for(kn.filter)->tied_to_caller()) caller_knotes_.insert(&kn);
   ++counts_[slot_of(kn.filter)];
-  knotes_.emplace(Key{kn.ident, kn.filter}, std::move(made));
   return kn;
 }
 

@@ -185,3 +185,121 @@ EOF
   kqfsd_start
   assert_equal "$(readlink "/proc/$(daemon_of "$M")/fd/2")" "$LOG"
 }
+
+# grow_until_refused CHANGES_BIN: registers hour-long timers 1, 2, 3 ... in
+# binary records (4096 a write; a short write goes on from the record that
+# failed) until a write fails; prints the timers made and the errno name.
+grow_until_refused() {
+  timeout 400 python3 - "$1" <<'EOF_PY'
+import errno, os, struct, sys
+EVFILT_TIMER, EV_ADD, NOTE_SECONDS = -7, 0x1, 0x1
+fd = os.open(sys.argv[1], os.O_WRONLY)
+made, batch = 0, 4096
+while made < 20_000_000:
+    records = b"".join(struct.pack("<QhHIqQ", made + 1 + i, EVFILT_TIMER, EV_ADD, NOTE_SECONDS,
+                                   3600, 0) for i in range(batch))
+    try:
+        made += os.write(fd, records) // 32
+    except OSError as e:
+        print(made, errno.errorcode[e.errno])
+        break
+else:
+    print(made, "none")
+EOF_PY
+}
+
+@test "out of memory for one change: ENOMEM for that write, 'daemon out of memory' in status, the daemon lives on" {
+  # Plain build: the daemon's address space is capped (RLIMIT_AS) 64 MiB
+  # above what it uses. ASan reserves terabytes of shadow, so there every
+  # allocation over 2 MiB fails instead (the knote table's rehash): with
+  # allocator_may_return_null, malloc returns null, and kqfsd's sanitized
+  # operator new throws std::bad_alloc as the plain one does.
+  if [[ ${KQFS_SANITIZE:-none} == *address* ]]; then
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1:max_allocation_size_mb=2" \
+      kqfsd_start
+  else
+    kqfsd_start
+    local pid used
+    pid=$(daemon_of "$M")
+    used=$(awk '/^VmSize:/ { print $2 * 1024 }' "/proc/$pid/status")
+    prlimit --pid "$pid" --as=$((used + 64 * 1024 * 1024))
+  fi
+  mkdir "$KQ/big"
+  run grow_until_refused "$KQ/big/changes.bin"
+  assert_success
+  local made refusal
+  read -r made refusal <<<"$output"
+  assert_equal "$refusal" ENOMEM
+  echo "# refused with ENOMEM after $made timers" >&3
+  [ "$made" -ge 10000 ]
+  # Every timer of a write that succeeded stands; the refused one does not.
+  assert_equal "$(status_field "$KQ/big" knotes)" "$made"
+  assert_last_error "$KQ/big" --partial "(daemon out of memory)"
+  grep -q "queue big: rejected .*(daemon out of memory)" "$LOG"
+
+  # The daemon goes on: the big queue goes, a new queue's timer fires.
+  rmdir "$KQ/big"
+  mkdir "$KQ/after"
+  echo "1 timer add 0 10" >"$KQ/after/changes"
+  run timeout 5 head -n1 "$KQ/after/events"
+  assert_success
+  assert_output --partial "1 EVFILT_TIMER"
+  kqfsd_stop "$M"
+  # No sanitizer report and no crash on the way (a knote freed while its
+  # timer still linked it would be one).
+  run grep -E "ERROR: AddressSanitizer|runtime error:|SUMMARY:" "$LOG"
+  assert_failure
+}
+
+@test "signal tracing (root): signals lost to a full trace buffer show in status (signals-lost) and once in the log" {
+  kqfsd_start --signal-buffer-kb 1
+  mkdir "$KQ/counted" "$KQ/other"
+  echo "1 user add" >"$KQ/other/changes"
+  run timeout 120 python3 - "$KQ/counted" <<'EOF_PY'
+import os, signal, sys, time, kq
+q = sys.argv[1]
+signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+fd = os.open(f"{q}/changes", os.O_WRONLY)
+os.write(fd, b"SIGUSR1 signal add\n")  # this process's signals
+print("before", kq.status(q)["signals-lost"])
+# Bursts far beyond a page per CPU, until the tracer has counted a loss.
+sent = 0
+started = time.monotonic()
+for _ in range(50):
+    for _ in range(50_000):
+        os.kill(os.getpid(), signal.SIGUSR1)
+    sent += 50_000
+    lost = int(kq.status(q)["signals-lost"])
+    if lost > 0:
+        break
+events = os.open(f"{q}/events", os.O_RDONLY)
+counted = int(os.read(events, 4096).split()[4])
+print("lost", lost)
+print("sent", sent, "counted", counted)
+print("less", counted < sent)
+# More losses within the log's window of 10 s: no second log line.
+for _ in range(20):
+    for _ in range(50_000):
+        os.kill(os.getpid(), signal.SIGUSR1)
+    if int(kq.status(q)["signals-lost"]) > lost:
+        break
+time.sleep(2.5)  # two sweeps, where the log line would be written
+print("grew", int(kq.status(q)["signals-lost"]) > lost)
+print("took", round(time.monotonic() - started, 1), "s, bursts", sent // 50_000)
+EOF_PY
+  assert_success
+  assert_line "before 0"
+  assert_line "less True"
+  assert_line "grew True"
+  echo "# $(grep "^took" <<<"$output"), $(grep "^sent" <<<"$output")" >&3
+  local lost
+  lost=$(sed -n 's/^lost //p' <<<"$output")
+  [ "$lost" -gt 0 ]
+  # A queue without signal knotes has no such line.
+  run status_field "$KQ/other" signals-lost
+  assert_output ""
+  # The log says so once in its window, however many losses came after.
+  wait_until 5 grep -q "signal tracing lost [0-9]* signals" "$LOG"
+  assert_equal "$(grep -c "signal tracing lost" "$LOG")" 1
+  grep -q "(--signal-buffer-kb)" "$LOG"
+}
