@@ -457,6 +457,14 @@ PY
 }
 
 @test "rmdir of a queue with 300 000 knotes gives the daemon's memory back (VmRSS within 10 % of before)" {
+  # The bound is glibc malloc's, given back by malloc_trim. AddressSanitizer
+  # brings an allocator of its own, whose quarantine (off here) and shadow
+  # memory keep more: with it, the daemon must still give most back.
+  local sanitized=false
+  if [[ ${KQFS_SANITIZE:-none} == *address* ]]; then
+    sanitized=true
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=0:allocator_release_to_os_interval_ms=0"
+  fi
   kqfsd_start
   local pid before holding after
   pid=$(daemon_of "$M")
@@ -474,7 +482,11 @@ PY
   after=$(resident_kb "$pid")
   echo "# VmRSS KiB: before $before, holding $holding, after rmdir $after" >&3
   ((holding > before + 20000)) || fail "the knotes took no memory? $before -> $holding"
-  ((after * 10 <= before * 11)) || fail "after rmdir $after KiB, before $before KiB"
+  if $sanitized; then
+    (((after - before) * 4 <= holding - before)) || fail "after rmdir $after KiB, before $before KiB"
+  else
+    ((after * 10 <= before * 11)) || fail "after rmdir $after KiB, before $before KiB"
+  fi
 }
 
 # ------------------------------------------------------------- mount point
