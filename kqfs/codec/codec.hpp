@@ -76,6 +76,7 @@ class ChangeStream {
   // Gives up the last `count` kept bytes (a writer over its buffer limit).
   void drop_unfinished_tail(size_t count) {
     unfinished_.resize(unfinished_.size() - std::min(count, unfinished_.size()));
+    unfinished_.shrink_to_fit();  // what was refused is not kept in capacity either
   }
   std::string_view unfinished() const { return unfinished_; }
   // Forgets an unfinished line or record without applying it.
