@@ -135,6 +135,7 @@ MountTypes::MountTypes() : own_table_(::open("/proc/self/mountinfo", O_RDONLY | 
     if (*fd) internal_.insert(mount_of_descriptor(0, fd->get()));
   }
   internal_.erase(0);
+  if (counter) anonymous_mount_ = mount_of_descriptor(0, counter.get());
 }
 
 const std::string* MountTypes::own_type(uint64_t mount_id) {
@@ -151,6 +152,19 @@ const std::string* MountTypes::own_type(uint64_t mount_id) {
 }
 
 Refusal MountTypes::vet(uint64_t mount_id, pid_t pid, const char* link) {
+  if (mount_id == anonymous_mount_) {
+    // An epoll set polls its files whenever it is polled, and may gain a
+    // FUSE file (or a kqfs one) at any time after it was registered.
+    char target[32];
+    const ssize_t length = ::readlink(link, target, sizeof target);
+    if (length <= 0) return {EBADF, {}};
+    if (std::string_view(target, static_cast<size_t>(length)) == "anon_inode:[eventpoll]") {
+      return {ENOTSUP,
+              "it is an epoll set: polling it polls its files, any of which may be a FUSE file "
+              "whose server could stall kqfsd"};
+    }
+    return {};
+  }
   if (internal_.contains(mount_id)) return {};
   std::string type;
   if (const std::string* own = own_type(mount_id)) {

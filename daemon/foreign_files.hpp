@@ -42,6 +42,7 @@ class MountTypes {
   // The kernel's internal mounts (pipes, sockets, anonymous inodes, memfd,
   // pidfd): in no table, never unmounted, served by no one.
   std::unordered_set<uint64_t> internal_;
+  uint64_t anonymous_mount_ = 0;  // anonymous inodes' (eventfd, timerfd, epoll)
 };
 
 // Closes `fd` on a thread of its own: a FUSE file's close sends its server

@@ -148,3 +148,53 @@ with open(out, "w") as f:
   done
   assert_kqfsd_answers
 }
+
+# An epoll set polls its files each time it is polled, and may take a FUSE
+# file at any time after its registration: it is refused from the start.
+@test "READ on an epoll set is ENOTSUP: it could hold a FUSE file" {
+  q=$(new_queue)
+  run py -c '
+import os, select, sys, kq
+ep = select.epoll()
+changes = os.open(os.path.join(sys.argv[1], "changes"), os.O_WRONLY)
+print(kq.write_outcome(changes, b"%d read add\n" % ep.fileno()))
+' "$q"
+  assert_success
+  assert_output ENOTSUP
+  assert_last_error "$q" --partial "it is an epoll set"
+}
+
+# Lazily unmounted, the FUSE mount is in no mount table: nothing tells
+# what serves the file, so it is refused too.
+@test "a file of a lazily unmounted FUSE filesystem: ENOTSUP, and kqfsd keeps serving" {
+  start_hostile
+  q=$(new_queue)
+  out="$BATS_TEST_TMPDIR/client.out"
+  mkfifo "$BATS_TEST_TMPDIR/go"
+  py_timeout 60 -c '
+import os, sys, kq
+q, path, out, go = sys.argv[1:5]
+fd = os.open(path, os.O_RDONLY)
+with open(out, "w") as f:
+    f.write("opened\n")
+open(go).read()  # until the mount is detached
+changes = os.open(os.path.join(q, "changes"), os.O_WRONLY)
+with open(out, "a") as f:
+    for record in ("%d read add", "%d vnode add|clear write"):
+        f.write("%s: %s\n" % (record, kq.write_outcome(changes, (record % fd + "\n").encode())))
+    f.write("done\n")
+' "$q" "$HOSTILE_MNT/file" "$out" "$BATS_TEST_TMPDIR/go" 3>&- &
+  CHILDREN="$!"
+  wait_until 10 grep -qs opened "$out"
+  umount -l "$HOSTILE_MNT"
+  run grep -c " $HOSTILE_MNT " /proc/self/mountinfo
+  assert_output 0
+  echo go >"$BATS_TEST_TMPDIR/go"
+  sleep 0.5
+  assert_kqfsd_answers
+  wait_until 10 grep -qs done "$out"
+  run cat "$out"
+  assert_line "%d read add: ENOTSUP"
+  assert_line "%d vnode add|clear write: ENOTSUP"
+  assert_last_error "$q" --partial "in no mount table kqfsd can read"
+}
