@@ -108,15 +108,20 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow(int fd) {
     if (error == EACCES || error == EPERM) return failed(EACCES, kUnreachable);
     return kqfs::Errno{EBADF};
   }
-  if (static_cast<uint64_t>(number_field(info, "mnt_id:")) == own_mount_id_) {
+  const auto mount = static_cast<uint64_t>(number_field(info, "mnt_id:"));
+  if (mount == own_mount_id_) {
     const kqfs::Kqueue* inner = own_queues_(static_cast<uint64_t>(number_field(info, "\nino:")));
     if (inner == nullptr) return kqfs::Errno{EINVAL};  // a changes or status file
     by_inode_[fd] = file_identity(info);
     return kqfs::BorrowedFd::queue(inner->readiness_fd(), static_cast<int64_t>(inner->pending()));
   }
+  // Refused before anything is taken: even closing a duplicate of a FUSE
+  // file waits on its server.
+  std::snprintf(path, sizeof path, "/proc/%d/fd/%d", pid_, fd);
+  if (const int error = refused(mount, path); error != 0) return kqfs::Errno{error};
   if (!reopening_) {
     const int mine = take_fd(pidfd_.get(), fd);
-    if (mine >= 0) return kqfs::BorrowedFd::owned(kqfs::UniqueFd(mine));
+    if (mine >= 0) return taken(kqfs::UniqueFd(mine), mount);
     if (daemon_is_short(errno)) return failed(errno, shortage(errno));
     if (errno != EPERM) return kqfs::Errno{errno == ESRCH ? EBADF : errno};
     reopening_ = true;
@@ -128,12 +133,48 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow_registered(int fd) {
   if (reopening_ || by_inode_.contains(fd)) return borrow(fd);
   const int mine = take_fd(pidfd_.get(), fd);
   if (mine < 0) return daemon_is_short(errno) ? failed(errno, shortage(errno)) : kqfs::Errno{EBADF};
-  return kqfs::BorrowedFd::owned(kqfs::UniqueFd(mine));
+  // The number may name another file since it was matched: looked at again.
+  return taken(kqfs::UniqueFd(mine), 0);
 }
 
+int ProcessResolver::refused(uint64_t mount, const char* link) {
+  Refusal refusal = mounts_->vet(mount, pid_, link);
+  if (refusal.error != 0) refusal_ = std::move(refusal.why);
+  return refusal.error;
+}
+
+// The caller may replace its descriptor between the look at its fdinfo and
+// the taking (dup2 in another thread): the file taken is vetted again, by
+// our own fdinfo. One that may not be touched is closed on another thread.
+kqfs::Result<kqfs::BorrowedFd> ProcessResolver::taken(kqfs::UniqueFd mine, uint64_t vetted_mount) {
+  const uint64_t mount = mount_of_descriptor(0, mine.get());
+  if (mount != 0 && mount == vetted_mount) return kqfs::BorrowedFd::owned(std::move(mine));
+  int error = EBADF;
+  if (mount == own_mount_id_) {
+    refusal_ = "the descriptor was replaced by a kqfs file while kqfsd looked at it";
+    error = EAGAIN;
+  } else if (mount != 0) {
+    char link[48];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", mine.get());
+    error = refused(mount, link);
+    if (error == 0) return kqfs::BorrowedFd::owned(std::move(mine));
+  }
+  close_elsewhere(std::move(mine));
+  return kqfs::Errno{error};
+}
+
+// Opened first as a path only (no open request reaches the file's server),
+// vetted, then opened for real through that path: the number cannot be
+// swapped in between.
 kqfs::Result<kqfs::BorrowedFd> ProcessResolver::reopen(int fd, const std::string& info) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/fd/%d", pid_, fd);
+  kqfs::UniqueFd located(::open(path, O_PATH | O_CLOEXEC));
+  if (!located) return kqfs::Errno{EACCES};
+  const uint64_t mount = mount_of_descriptor(0, located.get());
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", located.get());
+  if (mount == own_mount_id_) return kqfs::Errno{EAGAIN};  // swapped for a kqfs file
+  if (const int error = refused(mount, path); error != 0) return kqfs::Errno{error};
   const int access_mode = static_cast<int>(number_field(info, "flags:")) & O_ACCMODE;
   kqfs::UniqueFd mine(::open(path, access_mode | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!mine) {
@@ -188,7 +229,7 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> Processes::of_thread(pid_t tid, b
     return kqfs::Errno{error};
   }
   auto resolver =
-      std::make_shared<ProcessResolver>(pid, std::move(pidfd), own_mount_id_, own_queues_);
+      std::make_shared<ProcessResolver>(pid, std::move(pidfd), own_mount_id_, own_queues_, mounts_);
   processes_.emplace(pid, resolver);
   created = true;
   return resolver;

@@ -9,8 +9,10 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "daemon/credentials.hpp"
+#include "daemon/foreign_files.hpp"
 #include "kqfs/kqueue.hpp"
 #include "kqfs/resolver.hpp"
 
@@ -24,18 +26,23 @@ using OwnQueues = std::function<const kqfs::Kqueue*(uint64_t inode)>;
 // Files on kqfs's own mount are never borrowed: looking at them (fstat,
 // poll, close) would send this single-threaded daemon a request to itself.
 // A kqueue handle or events file stands for its queue instead (nesting).
+// Files of other FUSE filesystems are not borrowed either: their servers
+// could stall the daemon (ENOTSUP, docs/security.md).
 class ProcessResolver final : public kqfs::DescriptorResolver {
  public:
-  ProcessResolver(pid_t pid, kqfs::UniqueFd pidfd, uint64_t own_mount_id, OwnQueues own_queues)
+  ProcessResolver(pid_t pid, kqfs::UniqueFd pidfd, uint64_t own_mount_id, OwnQueues own_queues,
+                  std::shared_ptr<MountTypes> mounts)
       : pid_(pid),
         pidfd_(std::move(pidfd)),
         own_mount_id_(own_mount_id),
-        own_queues_(std::move(own_queues)) {}
+        own_queues_(std::move(own_queues)),
+        mounts_(std::move(mounts)) {}
 
   kqfs::Result<kqfs::BorrowedFd> borrow(int fd) override;
   // Skips reading fdinfo: the file was vetted when it was registered.
   kqfs::Result<kqfs::BorrowedFd> borrow_registered(int fd) override;
   bool names_registered(int fd, int epfd, int registered_as) override;
+  std::string take_refusal() override { return std::exchange(refusal_, {}); }
   int process_id() const override { return pid_; }
   // Pids are the daemon's: a process in another pid namespace sees none.
   bool sees_process(int pid) const override;
@@ -61,6 +68,9 @@ class ProcessResolver final : public kqfs::DescriptorResolver {
   kqfs::Errno failed(int error, std::string why);
   std::string failure_;
   kqfs::Result<kqfs::BorrowedFd> reopen(int fd, const std::string& fdinfo);
+  kqfs::Result<kqfs::BorrowedFd> taken(kqfs::UniqueFd mine, uint64_t vetted_mount);
+  // 0, or the errno refusing a file on mount `mount` (reason in refusal_).
+  int refused(uint64_t mount, const char* link);
 
   const pid_t pid_;
   const kqfs::UniqueFd pidfd_;
@@ -68,6 +78,8 @@ class ProcessResolver final : public kqfs::DescriptorResolver {
 
   const uint64_t own_mount_id_;
   const OwnQueues own_queues_;
+  const std::shared_ptr<MountTypes> mounts_;
+  std::string refusal_;  // why the last borrow was refused, for status
   // Without ptrace access pidfd_getfd is refused; then /proc/PID/fd/N is
   // reopened (not for sockets). Reopened files, and kqfs's own, are not the
   // files registered, so they are known by (mount, inode) instead.
@@ -107,6 +119,7 @@ class Processes {
   std::string failure_;
   const uint64_t own_mount_id_;
   const OwnQueues own_queues_;
+  const std::shared_ptr<MountTypes> mounts_ = std::make_shared<MountTypes>();
   std::unordered_map<pid_t, std::shared_ptr<ProcessResolver>> processes_;
 };
 

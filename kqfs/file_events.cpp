@@ -14,7 +14,7 @@ FileEvents::~FileEvents() {
   if (inotify_) host_.remove_source(inotify_.get());
 }
 
-Result<int> FileEvents::subscribe(int fd, uint32_t mask, Subscriber& subscriber, bool parent) {
+Result<int> FileEvents::subscribe(int fd, uint32_t mask, Subscriber& subscriber) {
   if (!inotify_) {
     UniqueFd created(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
     if (!created) return last_errno();
@@ -25,7 +25,7 @@ Result<int> FileEvents::subscribe(int fd, uint32_t mask, Subscriber& subscriber,
   }
   // inotify follows /proc/self/fd/N to the open inode, even after a rename.
   char path[40];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d%s", fd, parent ? "/.." : "");
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
   const int watch = ::inotify_add_watch(inotify_.get(), path, mask | IN_MASK_ADD);
   if (watch < 0) return last_errno();
   // The same inode twice gives the same watch: list each subscriber once.

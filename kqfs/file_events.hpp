@@ -36,10 +36,9 @@ class FileEvents final : public Source {
   FileEvents(const FileEvents&) = delete;
   FileEvents& operator=(const FileEvents&) = delete;
 
-  // Watch the inode of `fd` (a descriptor of this process), or with
-  // `parent` the directory it is in, for `mask`. Returns the watch
-  // descriptor to unsubscribe with.
-  Result<int> subscribe(int fd, uint32_t mask, Subscriber& subscriber, bool parent = false);
+  // Watch the inode of `fd` (a descriptor of this process) for `mask`.
+  // Returns the watch descriptor to unsubscribe with.
+  Result<int> subscribe(int fd, uint32_t mask, Subscriber& subscriber);
   void unsubscribe(int watch, Subscriber& subscriber);
 
   void on_ready(uint32_t epoll_events) override;

@@ -126,9 +126,12 @@ bool Kqueue::insert(std::unique_ptr<Knote> kn) {
 int Kqueue::apply(const Kevent& request, const Caller& caller, std::string* why) {
   ++pass_;
   reason_.clear();
+  if (caller) caller->take_refusal();  // a later look's, not this change's
   int error = 0;
   try {
     error = apply_change(request, caller);
+    // A descriptor the caller's resolver would not lend says why itself.
+    if (error != 0 && reason_.empty() && caller) reason_ = caller->take_refusal();
   } catch (const std::bad_alloc&) {
     error = ENOMEM;  // a change never takes the queue down with it
   }

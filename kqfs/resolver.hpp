@@ -65,6 +65,10 @@ class DescriptorResolver {
   // is gone.
   virtual bool names_registered(int fd, int epfd, int registered_as) = 0;
 
+  // Why the last borrow() was refused, in words (empty when it said
+  // nothing more than its errno); reading it clears it.
+  virtual std::string take_refusal() { return {}; }
+
   // The process whose descriptors these are: EVFILT_SIGNAL counts signals
   // sent to it.
   virtual int process_id() const = 0;

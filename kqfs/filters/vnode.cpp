@@ -3,11 +3,14 @@
 // notes are derived: NOTE_DELETE from the link count falling, NOTE_EXTEND
 // from the size growing, NOTE_LINK from the link count rising (files) or a
 // subdirectory coming or going (directories).
+#include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +42,32 @@ bool without_vnode(int fd) {
   return name.starts_with("pipe:") || name.starts_with("anon_inode:");
 }
 
+// The mount id in our fdinfo of `fd` (no request reaches the file's
+// filesystem), or 0.
+unsigned long long mount_id(int fd) {
+  char path[40];
+  std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+  UniqueFd info(::open(path, O_RDONLY | O_CLOEXEC));
+  char text[256];
+  const ssize_t length = info ? ::read(info.get(), text, sizeof text - 1) : -1;
+  if (length <= 0) return 0;
+  text[length] = '\0';
+  const char* field = std::strstr(text, "mnt_id:");
+  return field == nullptr ? 0 : std::strtoull(field + 7, nullptr, 10);
+}
+
+// The parent of directory `fd`, when on the same mount: a mount's root
+// cannot be removed, so its parent says nothing, and may be on a
+// filesystem (FUSE) whose server could stall the daemon. Opened as a path
+// only, which asks no filesystem server anything.
+UniqueFd same_mount_parent(int fd) {
+  char path[48];
+  std::snprintf(path, sizeof path, "/proc/self/fd/%d/..", fd);
+  UniqueFd parent(::open(path, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!parent || mount_id(parent.get()) != mount_id(fd) || mount_id(fd) == 0) return {};
+  return parent;
+}
+
 bool same_time(const timespec& a, const timespec& b) {
   return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
@@ -68,6 +97,7 @@ struct VnodeKnote final : Knote, FileEvents::Subscriber {
   void on_file_event(const FileEvent& event) override;
   uint32_t notes_for(const FileEvent& event);
   int subscribe(int fd);
+  void subscribe_parent(int fd);
   void unsubscribe();
 
   FilterHost& host;
@@ -89,11 +119,16 @@ int VnodeKnote::subscribe(int fd) {
   auto self = files.subscribe(fd, inotify_mask(sfflags, directory), *this);
   if (!self) return self.error();
   watch = *self;
-  if (directory) {
-    auto parent = files.subscribe(fd, IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR, *this, true);
-    if (parent) parent_watch = *parent;
-  }
+  if (directory) subscribe_parent(fd);
   return 0;
+}
+
+void VnodeKnote::subscribe_parent(int fd) {
+  const UniqueFd parent = same_mount_parent(fd);
+  if (!parent) return;
+  if (auto watched = files.subscribe(parent.get(), IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR, *this)) {
+    parent_watch = *watched;
+  }
 }
 
 void VnodeKnote::unsubscribe() {
@@ -184,12 +219,7 @@ void VnodeKnote::on_file_event(const FileEvent& event) {
     // The parent changed; the next look at it will be through a new watch.
     files.unsubscribe(parent_watch, *this);
     parent_watch = -1;
-    if (auto borrowed = caller->borrow(static_cast<int>(ident))) {
-      if (auto parent = files.subscribe(borrowed->get(), IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR,
-                                        *this, true)) {
-        parent_watch = *parent;
-      }
-    }
+    if (auto borrowed = caller->borrow(static_cast<int>(ident))) subscribe_parent(borrowed->get());
   }
   fflags |= notes_for(event) & sfflags;
   if (fflags != 0 || (flags & EV_EOF)) host.post(*this);
