@@ -173,7 +173,12 @@ Refusal MountTypes::vet(uint64_t mount_id, pid_t pid, const char* link) {
     // Another mount namespace (a container, an unprivileged user's own).
     char path[48];
     std::snprintf(path, sizeof path, "/proc/%d/mountinfo", pid);
-    each_mount(read_file(path), [&](uint64_t id, std::string listed) {
+    errno = 0;
+    const std::string table = read_file(path);
+    if (table.empty() && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
+      return {errno, "daemon out of descriptors or memory"};
+    }
+    each_mount(table, [&](uint64_t id, std::string listed) {
       if (id == mount_id) type = std::move(listed);
     });
   }

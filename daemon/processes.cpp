@@ -147,8 +147,15 @@ int ProcessResolver::refused(uint64_t mount, const char* link) {
 // the taking (dup2 in another thread): the file taken is vetted again, by
 // our own fdinfo. One that may not be touched is closed on another thread.
 kqfs::Result<kqfs::BorrowedFd> ProcessResolver::taken(kqfs::UniqueFd mine, uint64_t vetted_mount) {
+  errno = 0;
   const uint64_t mount = mount_of_descriptor(0, mine.get());
   if (mount != 0 && mount == vetted_mount) return kqfs::BorrowedFd::owned(std::move(mine));
+  if (mount == 0 && daemon_is_short(errno)) {
+    // No descriptor left to read our own fdinfo with: the file is unvetted.
+    const int error = errno;
+    close_elsewhere(std::move(mine));
+    return failed(error, shortage(error));
+  }
   int error = EBADF;
   if (mount == own_mount_id_) {
     refusal_ = "the descriptor was replaced by a kqfs file while kqfsd looked at it";
