@@ -136,7 +136,7 @@ with open(out, "w") as f:
   assert_kqfsd_answers
   wait_until 20 grep -qs done "$out"
   run head -n1 "$out"
-  echo "outcomes: $output" >&3
+  echo "# outcomes: $output" >&3
   # Only these: applied, refused for the hostile file, or no such knote to
   # delete (its add was refused).
   local item
