@@ -159,10 +159,8 @@ bool permits(const Credentials& who, uid_t owner, gid_t group, mode_t mode, int 
   return ((mode >> shift) & wanted) == wanted;
 }
 
-int writer_may_apply(const kqfs::Kevent& change, const Credentials& opener,
-                     const Credentials& writer, std::string& why) {
-  const bool names_writers_own = change.filter == EVFILT_READ || change.filter == EVFILT_WRITE ||
-                                 change.filter == EVFILT_VNODE || change.filter == EVFILT_SIGNAL;
+int writer_may_apply(bool names_writers_own, const Credentials& opener, const Credentials& writer,
+                     std::string& why) {
   if (!names_writers_own || (opener.uid == writer.uid && opener.gid == writer.gid)) return 0;
   why = "writer's credentials (" + std::to_string(writer.uid) + ":" + std::to_string(writer.gid) +
         ") differ from those of the process that opened this file (" + std::to_string(opener.uid) +

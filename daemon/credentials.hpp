@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "kqfs/kevent.hpp"
 
 namespace kqfsd {
 
@@ -37,13 +36,14 @@ Credentials with_groups(Credentials credentials);
 bool permits(const Credentials& who, uid_t owner, gid_t group, mode_t mode, int access);
 
 // The confused deputy: a change whose ident names something of the process
-// writing it (its descriptor, its signals) is refused with EACCES unless
+// writing it (`names_writers_own`: a descriptor, its signals; the engine's
+// Kqueue::tied_to_caller says which filters) is refused with EACCES unless
 // the writer has the credentials of the process that opened the changes
 // file. Otherwise a privileged process writing text another user chose
 // into that user's handle would give that user knotes on its own files.
 // 0, or EACCES with the reason in `why`.
-int writer_may_apply(const kqfs::Kevent& change, const Credentials& opener,
-                     const Credentials& writer, std::string& why);
+int writer_may_apply(bool names_writers_own, const Credentials& opener, const Credentials& writer,
+                     std::string& why);
 
 // The checks run with the caller's rights, so that the kernel decides.
 // Root and the daemon's own user pass unchecked: they have the daemon's

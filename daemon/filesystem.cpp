@@ -813,7 +813,8 @@ kqfs::codec::WriteOutcome Filesystem::apply_changes(QueueNode& queue, OpenFile& 
   // descriptor left to reach a process with.
   std::optional<kqfs::Result<std::shared_ptr<ProcessResolver>>> writer;
   const kqfs::codec::ApplyRecord apply = [&](const kqfs::Kevent& change, std::string& why) {
-    if (const int refused = writer_may_apply(change, file.opener, writer_credentials, why);
+    if (const int refused = writer_may_apply(queue.engine->tied_to_caller(change.filter),
+                                             file.opener, writer_credentials, why);
         refused != 0) {
       return refused;
     }
@@ -832,10 +833,6 @@ kqfs::codec::WriteOutcome Filesystem::apply_changes(QueueNode& queue, OpenFile& 
     // The refusal is described next, which takes memory of its own.
     if (error == ENOMEM) memory_reserve_.release();
     if (error == 0) ++queue.changes_applied;
-    // The engine gives an errno; the resolver knows why it could not reach
-    // the writer's descriptors, and when the daemon itself was short.
-    std::string resolver_why = writer && *writer ? (**writer)->take_failure() : std::string();
-    if (error != 0 && why.empty()) why = std::move(resolver_why);
     if (error == 0 && !had_signals && queue.engine->knote_count(EVFILT_SIGNAL) > 0) {
       queue.signals_lost_before = signal_tracer_->lost();
     }

@@ -87,12 +87,9 @@ pid_t process_of_thread(pid_t tid) {
   return pid ? pid.value() : -1;
 }
 
-std::string ProcessResolver::take_failure() {
-  return std::exchange(failure_, {});
-}
-
+// The reason goes where the engine asks for it (take_refusal).
 kqfs::Errno ProcessResolver::failed(int error, std::string why) {
-  failure_ = std::move(why);
+  refusal_ = std::move(why);
   return kqfs::Errno{error};
 }
 

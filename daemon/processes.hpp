@@ -56,17 +56,14 @@ class ProcessResolver final : public kqfs::DescriptorResolver {
     return CredentialChecks::may_see_process(credentials_, pid_, pid, why);
   }
   void serve_as(Credentials credentials) { credentials_ = std::move(credentials); }
-  const Credentials& credentials() const { return credentials_; }
 
   pid_t pid() const { return pid_; }
   int pidfd() const { return pidfd_.get(); }
-  // Why the last borrow failed, when the errno alone would not say (the
-  // daemon out of descriptors, the writer out of reach); then forgotten.
-  std::string take_failure();
 
  private:
+  // The errno, with why in refusal_ when the errno alone would not say (the
+  // daemon out of descriptors, the writer out of reach).
   kqfs::Errno failed(int error, std::string why);
-  std::string failure_;
   kqfs::Result<kqfs::BorrowedFd> reopen(int fd, const std::string& fdinfo);
   kqfs::Result<kqfs::BorrowedFd> taken(kqfs::UniqueFd mine, uint64_t vetted_mount);
   // 0, or the errno refusing a file on mount `mount` (reason in refusal_).
@@ -79,7 +76,7 @@ class ProcessResolver final : public kqfs::DescriptorResolver {
   const uint64_t own_mount_id_;
   const OwnQueues own_queues_;
   const std::shared_ptr<MountTypes> mounts_;
-  std::string refusal_;  // why the last borrow was refused, for status
+  std::string refusal_;  // why the last borrow failed or was refused, for status
   // Without ptrace access pidfd_getfd is refused; then /proc/PID/fd/N is
   // reopened (not for sockets). Reopened files, and kqfs's own, are not the
   // files registered, so they are known by (mount, inode) instead.

@@ -290,6 +290,11 @@ bool Kqueue::uses_caller(int16_t filter) const {
   return found != nullptr && found->uses_caller();
 }
 
+bool Kqueue::tied_to_caller(int16_t filter) const {
+  const Filter* found = filter_for(filter);
+  return found != nullptr && found->tied_to_caller();
+}
+
 size_t Kqueue::knote_count(int16_t filter) const {
   return in_range(filter) ? counts_[slot_of(filter)] : 0;
 }

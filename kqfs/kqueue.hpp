@@ -107,6 +107,9 @@ class Kqueue final : private FilterHost {
   // Whether a change for `filter` asks anything of its caller: one that
   // does not may be applied with a caller that has nothing to give.
   bool uses_caller(int16_t filter) const;
+  // Whether its ident names something of the caller's own (a descriptor,
+  // its signals): knotes that go when the caller does.
+  bool tied_to_caller(int16_t filter) const;
 
   size_t knote_count() const { return knotes_.size(); }
   // Up to `limit` registrations as a change would make them now (stored
