@@ -212,13 +212,13 @@ struct Operations {
       fs.poll(r, *info, handle);
     });
   }
-  // Runs inside libfuse's handling of an INTERRUPT: only mark the waiter,
+  // Runs inside libfuse's handling of an INTERRUPT: only mark the parked read,
   // as replying here could free the request under libfuse's lock.
   static void interrupted(fuse_req_t r, void* data) noexcept {
-    auto* waiter = static_cast<Waiter*>(data);
-    waiter->interrupted = true;
+    auto* parked = static_cast<ParkedRead*>(data);
+    parked->interrupted = true;
     try {
-      owner_of(r).queues_with_interrupts_.insert(waiter->queue_id);
+      owner_of(r).queues_with_interrupts_.insert(parked->queue_id);
     } catch (const std::bad_alloc&) {
       // Answered when its queue is next served.
     }
@@ -307,7 +307,7 @@ void Filesystem::mount() {
     throw std::runtime_error("cannot mount at " + options_.mount_point);
   }
   mounted_ = true;
-  if (const int error = install_stream_io(session_); error != 0) {
+  if (const int error = install_open_flags_hook(session_); error != 0) {
     throw std::runtime_error(std::string("cannot hook FUSE I/O: ") + std::strerror(-error));
   }
   const int fd = fuse_session_fd(session_);
@@ -606,8 +606,8 @@ void Filesystem::rmdir(fuse_req_t request, fuse_ino_t parent, const char* name) 
 // reads see end of file and writes ENOENT.
 void Filesystem::remove_queue(QueueNode& queue) {
   const auto keep = tree_.find(queue.id);  // `queue` may be the tree's last reference
-  for (Waiter& waiter : queue.waiters)
-    fuse_reply_buf(waiter.request, nullptr, 0);
+  for (ParkedRead& parked : queue.waiters)
+    fuse_reply_buf(parked.request, nullptr, 0);
   queue.waiters.clear();
   loop_.unwatch(queue.loop_watch);
   // Queues watching this one (nesting) see it end, as its pollers do.
@@ -897,7 +897,7 @@ void Filesystem::write(fuse_req_t request, const char* data, size_t size, fuse_f
 
 // Answers a read if events (or the rest of an earlier record) are there.
 // Events are taken only for a reply that is sent right away.
-bool Filesystem::try_answer(QueueNode& queue, const Waiter& read, OpenFile& file) {
+bool Filesystem::try_answer(QueueNode& queue, const ParkedRead& read, OpenFile& file) {
   std::string reply;
   if (file.events.has_leftover()) {
     reply = file.events.read(read.size, {});
@@ -956,15 +956,15 @@ void Filesystem::read(fuse_req_t request, size_t size, off_t offset, fuse_file_i
     return;
   }
   if (file->kind == FileKind::events) rewind(*file, offset);
-  const Waiter read{request, size, offset, file, queue.id};
+  const ParkedRead read{request, size, offset, file, queue.id};
   // Readers already waiting come first.
   if (queue.waiters.empty() && try_answer(queue, read, *file)) return;
   if (info.flags & O_NONBLOCK) {
     fuse_reply_err(request, EAGAIN);
     return;
   }
-  Waiter& waiter = queue.waiters.emplace_back(read);
-  fuse_req_interrupt_func(request, Operations::interrupted, &waiter);
+  ParkedRead& parked = queue.waiters.emplace_back(read);
+  fuse_req_interrupt_func(request, Operations::interrupted, &parked);
   answer_interrupted();  // the signal may have come before the request was parked
 }
 
@@ -987,10 +987,10 @@ void Filesystem::answer_interrupted() {
 void Filesystem::serve(QueueNode& queue) {
   if (queue.removed()) return;
   while (!queue.waiters.empty()) {
-    Waiter& waiter = queue.waiters.front();
-    if (waiter.interrupted) {
-      fuse_reply_err(waiter.request, EINTR);
-    } else if (!try_answer(queue, waiter, *waiter.file)) {
+    ParkedRead& parked = queue.waiters.front();
+    if (parked.interrupted) {
+      fuse_reply_err(parked.request, EINTR);
+    } else if (!try_answer(queue, parked, *parked.file)) {
       break;
     }
     queue.waiters.pop_front();

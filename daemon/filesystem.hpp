@@ -17,10 +17,10 @@
 #include "daemon/log.hpp"
 #include "daemon/loop.hpp"
 #include "daemon/memory_reserve.hpp"
+#include "daemon/open_flags_hook.hpp"
 #include "daemon/options.hpp"
 #include "daemon/processes.hpp"
 #include "daemon/rate_limit.hpp"
-#include "daemon/stream_io.hpp"
 #include "daemon/tree.hpp"
 #include "daemon/users.hpp"
 #include "kqfs/codec/codec.hpp"
@@ -110,7 +110,7 @@ class Filesystem {
   kqfs::Result<std::shared_ptr<ProcessResolver>> caller_of(fuse_req_t request);
   kqfs::codec::WriteOutcome apply_changes(QueueNode& queue, OpenFile& file, std::string_view bytes,
                                           bool finishing, fuse_req_t request);
-  bool try_answer(QueueNode& queue, const Waiter& read, OpenFile& file);
+  bool try_answer(QueueNode& queue, const ParkedRead& read, OpenFile& file);
   void rewind(OpenFile& file, off_t offset);
   void serve(QueueNode& queue);
   void notify_pollers(QueueNode& queue);

@@ -57,7 +57,7 @@ kqfs::codec::Format format_of(FileKind kind);
 class OpenFile;
 
 // A read request parked until its queue has events.
-struct Waiter {
+struct ParkedRead {
   fuse_req_t request;
   size_t size;
   off_t offset;
@@ -79,8 +79,8 @@ struct QueueNode {
   std::unique_ptr<kqfs::Kqueue> engine;  // released when the queue is removed
   uint64_t loop_watch = 0;
 
-  std::list<Waiter> waiters;    // FIFO; list: interrupt callbacks hold pointers
-  std::set<OpenFile*> pollers;  // open files with a poll handle to notify
+  std::list<ParkedRead> waiters;  // FIFO; list: interrupt callbacks hold pointers
+  std::set<OpenFile*> pollers;    // open files with a poll handle to notify
   size_t open_handles = 0;
   uint64_t changes_applied = 0;
   uint64_t events_delivered = 0;
