@@ -30,6 +30,7 @@
 #include "kqfs/resolver.hpp"
 #include "kqfs/signal_trace.hpp"
 #include "test_support.hpp"
+#include "tests/support/signals.hpp"
 
 namespace kqfs::test {
 namespace {
@@ -44,42 +45,19 @@ void count_signal(int signal) {
   g_handled_by.store(::gettid());
 }
 
-// Sets a signal's disposition for the scope of a test.
-class Disposition {
- public:
-  Disposition(int signal, void (*handler)(int)) : signal_(signal) {
-    g_handled[signal].store(0);
-    struct sigaction action {};
-    action.sa_handler = handler;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    ::sigaction(signal, &action, &saved_);
-  }
-  ~Disposition() { ::sigaction(signal_, &saved_, nullptr); }
-  Disposition(const Disposition&) = delete;
-  Disposition& operator=(const Disposition&) = delete;
+int counted_from_zero(int signal) {
+  g_handled[signal].store(0);
+  return signal;
+}
 
- private:
-  int signal_;
-  struct sigaction saved_ {};
+// Sets a signal's disposition (SA_RESTART) for the scope of a test; its
+// count starts at zero.
+struct Disposition : test_support::ScopedSignalAction {
+  Disposition(int signal, void (*handler)(int))
+      : ScopedSignalAction(counted_from_zero(signal), handler) {}
 };
 
-// Blocks a signal in this thread for the scope of a test.
-class Blocked {
- public:
-  explicit Blocked(int signal) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, signal);
-    ::pthread_sigmask(SIG_BLOCK, &set, &saved_);
-  }
-  ~Blocked() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
-  Blocked(const Blocked&) = delete;
-  Blocked& operator=(const Blocked&) = delete;
-
- private:
-  sigset_t saved_;
-};
+using Blocked = test_support::BlockedSignal;
 
 int add_signal(Kqueue& kq, int signal, uint16_t flags = EV_ADD) {
   return kq.apply(change(static_cast<uint64_t>(signal), EVFILT_SIGNAL, flags));

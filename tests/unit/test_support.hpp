@@ -24,6 +24,7 @@
 #include "kqfs/kevent.hpp"
 #include "kqfs/kqueue.hpp"
 #include "kqfs/unique_fd.hpp"
+#include "tests/support/descriptors.hpp"
 
 namespace kqfs::test {
 
@@ -60,19 +61,7 @@ inline int add_read_and_write(Kqueue& kq, int fd, uint16_t read_extra = 0,
 
 // ------------------------------------------------------- kernel objects
 
-struct Pipe {
-  UniqueFd read_end;
-  UniqueFd write_end;
-  Pipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
-      read_end.reset(fds[0]);
-      write_end.reset(fds[1]);
-    }
-  }
-  int r() const { return read_end.get(); }
-  int w() const { return write_end.get(); }
-};
+using test_support::Pipe;
 
 struct SocketPair {
   UniqueFd a;
