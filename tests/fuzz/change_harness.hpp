@@ -15,6 +15,12 @@ namespace kqfs::fuzz {
 // beyond what the stream shows. `parsed` is what the parser made of it.
 using LineCheck = void (*)(std::string_view line, const codec::Parsed& parsed);
 
+// `other`, `line` changed in a way that must not matter, parses as `line`
+// did: the same record and the same verdict, and with `same_reason` the same
+// reason too. `parsed` and `reparsed` are what the parser made of each.
+void check_parses_alike(std::string_view line, const codec::Parsed& parsed, std::string_view other,
+                        const codec::Parsed& reparsed, bool same_reason = false);
+
 void check_changes(codec::Format format, std::string_view bytes, LineCheck check_line = nullptr);
 
 }  // namespace kqfs::fuzz
