@@ -64,11 +64,7 @@ class EpollReader {
  public:
   explicit EpollReader(const Pipe& pipe) : epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
     if (!epoll_) throw_errno("epoll_create1");
-    epoll_event event{};
-    event.events = EPOLLIN | EPOLLET;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, pipe.read_end.get(), &event) != 0) {
-      throw_errno("epoll_ctl");
-    }
+    epoll_add(epoll_.get(), pipe.read_end.get(), EPOLLIN | EPOLLET);
   }
   void wait_for_event() {
     epoll_event event;

@@ -57,12 +57,7 @@ double register_timerfds(size_t count) {
     if (::timerfd_settime(timer.get(), 0, &period, nullptr) != 0) {
       throw_errno("timerfd_settime");
     }
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.u64 = i;
-    if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, timer.get(), &event) != 0) {
-      throw_errno("epoll_ctl");
-    }
+    epoll_add(epoll.get(), timer.get(), EPOLLIN, i);
     timers.push_back(std::move(timer));
   }
   return static_cast<double>(count) / stopwatch.seconds();
@@ -91,17 +86,18 @@ void run_registration(Context& context) {
       "write to changes.bin; kqfs::Kqueue::apply per record; or timerfd_create +\n"
       "timerfd_settime + epoll_ctl per timer. " +
           std::to_string(repetitions) + " repetitions, interleaved. Registrations per second.");
-  report.compare({.name = "registration",
-                  .baseline = "timerfd",
-                  .prefix = "",
-                  .unit = "registrations/s",
-                  .rows = {"kqfs mount (one write to changes.bin)",
-                           "in-process engine (Kqueue::apply)", "raw timerfd + epoll_ctl per timer"},
-                  .quantity = Quantity::rate,
-                  .better = Better::higher,
-                  .mount_target = Target{Better::higher, 2.0},
-                  .engine_target = std::nullopt},
-                 rates);
+  report.compare(
+      {.name = "registration",
+       .baseline = "timerfd",
+       .prefix = "",
+       .unit = "registrations/s",
+       .rows = {"kqfs mount (one write to changes.bin)", "in-process engine (Kqueue::apply)",
+                "raw timerfd + epoll_ctl per timer"},
+       .quantity = Quantity::rate,
+       .better = Better::higher,
+       .mount_target = Target{Better::higher, 2.0},
+       .engine_target = std::nullopt},
+      rates);
   report.end_case();
 }
 

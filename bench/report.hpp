@@ -39,8 +39,7 @@ struct Variants {
 // Runs each variant once per repetition, interleaved, and keeps what each
 // returns.
 template <class Mount, class Engine, class Baseline>
-Variants measure_interleaved(int repetitions, Mount&& mount, Engine&& engine,
-                             Baseline&& baseline) {
+Variants measure_interleaved(int repetitions, Mount&& mount, Engine&& engine, Baseline&& baseline) {
   Variants values;
   for (int repetition = 0; repetition < repetitions; ++repetition) {
     values.mount.push_back(mount());
@@ -55,10 +54,10 @@ Variants measure_interleaved(int repetitions, Mount&& mount, Engine&& engine,
 // `<name>.engine/<baseline>`, described as "ratio <prefix>mount / <baseline>
 // (<unit>)".
 struct Comparison {
-  std::string name;      // "registration"
-  std::string baseline;  // "timerfd"
-  std::string prefix;    // "p50 " or empty
-  std::string unit;      // "registrations/s" or empty
+  std::string name;                 // "registration"
+  std::string baseline;             // "timerfd"
+  std::string prefix;               // "p50 " or empty
+  std::string unit;                 // "registrations/s" or empty
   std::array<std::string, 3> rows;  // what the mount, engine and baseline rows say
   Quantity quantity;
   Better better;

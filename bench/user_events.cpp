@@ -63,12 +63,7 @@ class EpollUserEventRounds {
     for (size_t ident = 0; ident < kUserKnotes; ++ident) {
       UniqueFd fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
       if (!fd) throw_errno("eventfd");
-      epoll_event event{};
-      event.events = EPOLLIN;
-      event.data.u64 = ident;
-      if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd.get(), &event) != 0) {
-        throw_errno("epoll_ctl");
-      }
+      epoll_add(epoll_.get(), fd.get(), EPOLLIN, ident);
       eventfds_.push_back(std::move(fd));
     }
   }
@@ -138,18 +133,18 @@ void run_user_events(Context& context) {
           std::to_string(repetitions) + " repetitions of " +
           format_quantity(seconds_per_measurement, Quantity::duration) +
           " per variant, interleaved. Events per second.");
-  report.compare({.name = "user_events",
-                  .baseline = "epoll",
-                  .prefix = "",
-                  .unit = "events/s",
-                  .rows = {"kqfs mount (changes.bin + events.bin)",
-                           "in-process engine (Kqueue apply + collect)",
-                           "raw epoll + eventfd per ident"},
-                  .quantity = Quantity::rate,
-                  .better = Better::higher,
-                  .mount_target = Target{Better::higher, 0.45},
-                  .engine_target = Target{Better::higher, 0.8}},
-                 rates);
+  report.compare(
+      {.name = "user_events",
+       .baseline = "epoll",
+       .prefix = "",
+       .unit = "events/s",
+       .rows = {"kqfs mount (changes.bin + events.bin)",
+                "in-process engine (Kqueue apply + collect)", "raw epoll + eventfd per ident"},
+       .quantity = Quantity::rate,
+       .better = Better::higher,
+       .mount_target = Target{Better::higher, 0.45},
+       .engine_target = Target{Better::higher, 0.8}},
+      rates);
   report.end_case();
 }
 

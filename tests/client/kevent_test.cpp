@@ -28,6 +28,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,9 +42,9 @@
 namespace kqfs::client_test {
 namespace {
 
-using ::testing::UnorderedElementsAre;
 using test_support::Pipe;
 using test_support::ScopedSignalAction;
+using ::testing::UnorderedElementsAre;
 using Clock = std::chrono::steady_clock;
 
 using Event = struct kevent;
@@ -122,6 +123,11 @@ class KeventTest : public ::testing::Test {
                     &kZeroTimeout);
   }
   int apply(const std::vector<Event>& changes) const { return apply(kq(), changes); }
+  // The same with room for error entries in `out`; what kevent() returned.
+  int apply(const std::vector<Event>& changes, std::span<Event> out) const {
+    return ::kevent(kq(), changes.data(), static_cast<int>(changes.size()), out.data(),
+                    static_cast<int>(out.size()), &kZeroTimeout);
+  }
 
   // The events kevent() returns with no changes and this timeout; a failed
   // call is a test failure.
@@ -167,8 +173,7 @@ TEST_F(KeventTest, FailingChangeWithRoomBecomesErrorEntryAndProcessingGoesOn) {
   };
   std::array<Event, 8> out{};
 
-  const int count = ::kevent(kq(), changes.data(), static_cast<int>(changes.size()), out.data(),
-                             static_cast<int>(out.size()), &kZeroTimeout);
+  const int count = apply(changes, out);
 
   ASSERT_EQ(count, 2) << (count < 0 ? std::strerror(errno) : "");
   // Each entry is the change itself with EV_ERROR added and data = errno.
@@ -206,9 +211,7 @@ TEST_F(KeventTest, FailingChangeAfterTheEventListIsFullFailsTheCall) {
   const std::vector<Event> changes = {delete_user(98), delete_user(99), add_user(2)};
   std::array<Event, 1> out{};
 
-  EXPECT_EQ(::kevent(kq(), changes.data(), static_cast<int>(changes.size()), out.data(),
-                     static_cast<int>(out.size()), &kZeroTimeout),
-            -1);
+  EXPECT_EQ(apply(changes, out), -1);
   EXPECT_EQ(errno, ENOENT);
   EXPECT_EQ(apply({trigger_user(2)}), -1) << "knote 2 must not exist";
   EXPECT_EQ(errno, ENOENT);
@@ -219,8 +222,7 @@ TEST_F(KeventTest, ReceiptIsAnErrorEntryWithDataZero) {
                                       add_user(2, EV_RECEIPT, 0x78)};
   std::array<Event, 8> out{};
 
-  const int count = ::kevent(kq(), changes.data(), static_cast<int>(changes.size()), out.data(),
-                             static_cast<int>(out.size()), &kZeroTimeout);
+  const int count = apply(changes, out);
 
   ASSERT_EQ(count, 2) << (count < 0 ? std::strerror(errno) : "");
   EXPECT_EQ(out[0].ident, 1u);
@@ -398,7 +400,8 @@ TEST_F(KeventTest, NegativeCountsAreEinval) {
 }
 
 TEST_F(KeventTest, SignalInterruptsTheWaitWithEintr) {
-  const ScopedSignalAction on_usr1(SIGUSR1, [](int) {}, 0);  // no SA_RESTART
+  const ScopedSignalAction on_usr1(
+      SIGUSR1, [](int) {}, 0);  // no SA_RESTART
   const pthread_t waiter = ::pthread_self();
   std::atomic<bool> returned{false};
   // Signals until the wait returns: one sent before kevent() blocks is lost.
@@ -478,13 +481,19 @@ TEST_F(KeventTest, KqfsFileThatIsNotAKqueueIsEbadf) {
 
 // ----------------------------------------------------------------- kqueue()
 
-TEST(KqueueCallTest, MissingMountIsEnoent) {
-  TemporaryDirectory empty("kqfs-client-no-mount");
-  const ChildOutcome outcome = run_in_child([&] {
-    ::setenv("KQFS_MOUNT", empty.path().c_str(), 1);
+// kqueue() in a child whose KQFS_MOUNT is `mount`: it exits with the
+// errno, or 255 if kqueue() succeeded.
+ChildOutcome kqueue_in_child(const std::string& mount) {
+  return run_in_child([&] {
+    ::setenv("KQFS_MOUNT", mount.c_str(), 1);
     const int fd = ::kqueue();
     return fd >= 0 ? 255 : errno;
   });
+}
+
+TEST(KqueueCallTest, MissingMountIsEnoent) {
+  TemporaryDirectory empty("kqfs-client-no-mount");
+  const ChildOutcome outcome = kqueue_in_child(empty.path());
   ASSERT_TRUE(outcome.finished) << "kqueue() hung on a directory with no mount";
   EXPECT_EQ(outcome.exit_code, ENOENT) << "255 means kqueue() succeeded";
 }
@@ -492,11 +501,7 @@ TEST(KqueueCallTest, MissingMountIsEnoent) {
 TEST(KqueueCallTest, DeadMountIsEnotconn) {
   Daemon doomed;
   ASSERT_TRUE(doomed.kill_hard());
-  const ChildOutcome outcome = run_in_child([&] {
-    ::setenv("KQFS_MOUNT", doomed.mount_point().c_str(), 1);
-    const int fd = ::kqueue();
-    return fd >= 0 ? 255 : errno;
-  });
+  const ChildOutcome outcome = kqueue_in_child(doomed.mount_point());
   ASSERT_TRUE(outcome.finished) << "kqueue() hung on a dead mount";
   EXPECT_EQ(outcome.exit_code, ENOTCONN) << "255 means kqueue() succeeded";
 }

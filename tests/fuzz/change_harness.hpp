@@ -5,6 +5,8 @@
 // reference reading of the same bytes (DESIGN.md "Writing changes").
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "kqfs/codec/codec.hpp"
@@ -24,3 +26,12 @@ void check_parses_alike(std::string_view line, const codec::Parsed& parsed, std:
 void check_changes(codec::Format format, std::string_view bytes, LineCheck check_line = nullptr);
 
 }  // namespace kqfs::fuzz
+
+// The fuzz entry point of a change target: the input is the bytes written
+// to a queue's change file of `format`, each line checked by `check_line`.
+#define KQFS_FUZZ_CHANGE_TARGET(format, check_line)                                \
+  extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {        \
+    const std::string_view bytes(reinterpret_cast<const char*>(data), size);       \
+    ::kqfs::fuzz::check_changes(::kqfs::codec::Format::format, bytes, check_line); \
+    return 0;                                                                      \
+  }

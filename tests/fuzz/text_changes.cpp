@@ -37,8 +37,4 @@ void check_text_line(std::string_view line, const codec::Parsed& parsed) {
 }  // namespace
 }  // namespace kqfs::fuzz
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  kqfs::fuzz::check_changes(kqfs::codec::Format::text, bytes, kqfs::fuzz::check_text_line);
-  return 0;
-}
+KQFS_FUZZ_CHANGE_TARGET(text, kqfs::fuzz::check_text_line)

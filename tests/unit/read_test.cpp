@@ -24,6 +24,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
+using ReadTcp = TcpConnectionTest;
+
 std::optional<Kevent> wait_for_data(Kqueue& kq, uint64_t ident, int64_t data) {
   return wait_for(kq, [&](const Kevent& ev) {
     return ev.ident == ident && ev.filter == EVFILT_READ && ev.data == data;
@@ -147,11 +149,7 @@ TEST(ReadUnixStream, DataThenCleanCloseGivesEofWithZeroFflags) {
   EXPECT_EQ(ev->data, 4);  // still unread
 }
 
-TEST(ReadTcp, ConnectedSocketDataIsBytesReceived) {
-  TcpConnection c = tcp_connection();
-  ASSERT_TRUE(c.client);
-  ASSERT_TRUE(c.server);
-  Kqueue kq;
+TEST_F(ReadTcp, ConnectedSocketDataIsBytesReceived) {
   ASSERT_EQ(add_read(kq, c.server.get()), 0);
   expect_quiet(kq);
 
@@ -161,10 +159,7 @@ TEST(ReadTcp, ConnectedSocketDataIsBytesReceived) {
   EXPECT_EQ(ev->flags, EV_ADD);
 }
 
-TEST(ReadTcp, CleanCloseGivesEofWithZeroFflags) {
-  TcpConnection c = tcp_connection();
-  ASSERT_TRUE(c.server);
-  Kqueue kq;
+TEST_F(ReadTcp, CleanCloseGivesEofWithZeroFflags) {
   ASSERT_EQ(add_read(kq, c.server.get()), 0);
   c.client.reset();
   auto ev = wait_for_eof(kq, c.server.get(), EVFILT_READ);
@@ -172,11 +167,7 @@ TEST(ReadTcp, CleanCloseGivesEofWithZeroFflags) {
   EXPECT_EQ(ev->fflags, 0u);
 }
 
-TEST(ReadTcp, ResetGivesEofWithEconnreset) {
-  TcpConnection c = tcp_connection();
-  ASSERT_TRUE(c.client);
-  ASSERT_TRUE(c.server);
-  Kqueue kq;
+TEST_F(ReadTcp, ResetGivesEofWithEconnreset) {
   ASSERT_EQ(add_read(kq, c.server.get()), 0);
 
   ASSERT_NO_FATAL_FAILURE(close_with_reset(c.client));
@@ -194,11 +185,7 @@ TEST(ReadTcp, ResetGivesEofWithEconnreset) {
 // Linux clears a socket error when it is read and has no other way to read
 // it; kqfs reports it in fflags (as BSD) at the cost of the caller's own
 // recv() then seeing a plain end of file (docs/semantics.md).
-TEST(ReadTcp, AReportedResetErrorIsTakenFromTheSocket) {
-  TcpConnection c = tcp_connection();
-  ASSERT_TRUE(c.client);
-  ASSERT_TRUE(c.server);
-  Kqueue kq;
+TEST_F(ReadTcp, AReportedResetErrorIsTakenFromTheSocket) {
   ASSERT_EQ(add_read(kq, c.server.get()), 0);
   ASSERT_NO_FATAL_FAILURE(close_with_reset(c.client));
   ASSERT_TRUE(wait_for_eof(kq, c.server.get(), EVFILT_READ));
@@ -227,21 +214,19 @@ TEST(ReadTcpListener, DataIsPendingConnections) {
 }
 
 TEST(ReadUnixListener, DataIsPendingConnections) {
-  TempDir dir("read");
-  ASSERT_TRUE(dir.ok());
-  const sockaddr_un address = unix_address(dir / "listener");
-  UniqueFd listener = unix_listener(address);
-  ASSERT_TRUE(listener);
+  const UnixListener listener("read");
+  ASSERT_TRUE(listener.dir.ok());
+  ASSERT_TRUE(listener.fd);
   Kqueue kq;
-  ASSERT_EQ(add_read(kq, listener.get()), 0);
+  ASSERT_EQ(add_read(kq, listener.fd.get()), 0);
   expect_quiet(kq);
 
   UniqueFd clients[2];
   for (UniqueFd& client : clients) {
-    client = unix_connect(address);
+    client = unix_connect(listener.address);
     ASSERT_TRUE(client);
   }
-  EXPECT_TRUE(wait_for_data(kq, listener.get(), 2));
+  EXPECT_TRUE(wait_for_data(kq, listener.fd.get(), 2));
 }
 
 TEST(ReadUdp, DataIsTheSizeOfTheNextDatagram) {
@@ -376,9 +361,7 @@ TEST_F(ReadRegularFile, AppendingFiresAClearKnoteAgain) {
   expect_quiet(kq);
 
   append("abcde");
-  ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 15);
+  ASSERT_TRUE(next_event_has_data(kq, 15));
   expect_quiet(kq);
 }
 
@@ -388,18 +371,14 @@ TEST_F(ReadRegularFile, AppendingAtEndOfFileFires) {
   ASSERT_EQ(add_read(kq, reader(), EV_CLEAR), 0);
   expect_quiet(kq);
   append("abc");
-  auto ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 3);
+  ASSERT_TRUE(next_event_has_data(kq, 3));
 }
 
 TEST_F(ReadRegularFile, NoteFilePollFiresEvenAtEndOfFile) {
   ASSERT_EQ(::lseek(reader(), 0, SEEK_END), 10);
   Kqueue kq;
   ASSERT_EQ(add_read(kq, reader(), 0, NOTE_FILE_POLL), 0);
-  auto ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 0);
+  ASSERT_TRUE(next_event_has_data(kq, 0));
 }
 
 // ------------------------------------------------- delivery behaviour
@@ -411,9 +390,7 @@ TEST(ReadLowWater, NoteLowatWaitsForThatManyBytes) {
   write_bytes(p.w(), "12345");
   expect_quiet(kq);
   write_bytes(p.w(), "67890");
-  auto ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 10);
+  ASSERT_TRUE(next_event_has_data(kq, 10));
 }
 
 TEST(ReadDelivery, LevelTriggeredFiresOnEveryCollectWhileDataRemains) {
@@ -438,16 +415,12 @@ TEST(ReadDelivery, ClearFiresOnceUntilNewDataArrives) {
   Pipe p;
   ASSERT_EQ(add_read(kq, p.r(), EV_CLEAR), 0);
   write_bytes(p.w(), "abc");
-  auto ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 3);
+  ASSERT_TRUE(next_event_has_data(kq, 3));
   EXPECT_TRUE(drain(kq).empty());
   expect_quiet(kq);  // the unread data does not fire it again
 
   write_bytes(p.w(), "de");
-  ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 5);
+  ASSERT_TRUE(next_event_has_data(kq, 5));
   EXPECT_TRUE(drain(kq).empty());
 }
 
@@ -508,9 +481,7 @@ TEST(ReadDelivery, EnablingAKnoteThatBecameReadableWhileDisabledFires) {
   write_bytes(p.w(), "abc");
   expect_quiet(kq);
   ASSERT_EQ(kq.apply(change(p.r(), EVFILT_READ, EV_ENABLE)), 0);
-  auto ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 3);
+  ASSERT_TRUE(next_event_has_data(kq, 3));
 }
 
 TEST(ReadDelivery, OneshotIsDeliveredOnceAndDeleted) {

@@ -59,6 +59,13 @@ struct Disposition : test_support::ScopedSignalAction {
 
 using Blocked = test_support::BlockedSignal;
 
+// A child process that exits at once; its pid, or -1.
+pid_t fork_exiting_child() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  return child;
+}
+
 int add_signal(Kqueue& kq, int signal, uint16_t flags = EV_ADD) {
   return kq.apply(change(static_cast<uint64_t>(signal), EVFILT_SIGNAL, flags));
 }
@@ -72,6 +79,17 @@ std::optional<Kevent> next_signal(Kqueue& kq, int signal) {
   return wait_for(kq, [&](const Kevent& ev) {
     return ev.filter == EVFILT_SIGNAL && ev.ident == static_cast<uint64_t>(signal);
   });
+}
+
+// The next `signal` event on `kq` counts `times` signals.
+::testing::AssertionResult counted(Kqueue& kq, int signal, int64_t times) {
+  const auto ev = next_signal(kq, signal);
+  if (!ev) return ::testing::AssertionFailure() << "no event for signal " << signal;
+  if (ev->data != times) {
+    return ::testing::AssertionFailure()
+           << "signal " << signal << " counted " << ev->data << " times, not " << times;
+  }
+  return ::testing::AssertionSuccess();
 }
 
 // Waits until the handler has run `count` times for `signal`.
@@ -122,9 +140,7 @@ TEST(SignalDisposition, IgnoredSignalsAreCounted) {
   Disposition ignored(SIGUSR2, SIG_IGN);
   ASSERT_EQ(add_signal(kq, SIGUSR2), 0);
   send_to_self(SIGUSR2, 2);
-  auto ev = next_signal(kq, SIGUSR2);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 2);
+  ASSERT_TRUE(counted(kq, SIGUSR2, 2));
 }
 
 // Linux keeps one pending instance of a blocked standard signal; BSD counts
@@ -136,9 +152,7 @@ TEST(SignalDisposition, BlockedSignalIsCountedEachTimeAndStaysPending) {
   {
     Blocked blocked(SIGUSR1);
     send_to_self(SIGUSR1, 3);
-    auto ev = next_signal(kq, SIGUSR1);
-    ASSERT_TRUE(ev);
-    EXPECT_EQ(ev->data, 3);
+    ASSERT_TRUE(counted(kq, SIGUSR1, 3));
     EXPECT_EQ(g_handled[SIGUSR1].load(), 0);
   }
   EXPECT_TRUE(handled(SIGUSR1, 1));  // unblocked: delivered once
@@ -146,37 +160,32 @@ TEST(SignalDisposition, BlockedSignalIsCountedEachTimeAndStaysPending) {
 
 // ------------------------------------------------------------ counting
 
-TEST(SignalCount, DataIsTheCountSinceTheLastDelivery) {
+// A queue counting SIGUSR1, which this process ignores.
+class SignalCount : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(add_signal(kq, SIGUSR1), 0); }
+
   Kqueue kq;
-  Disposition ignored(SIGUSR1, SIG_IGN);
-  ASSERT_EQ(add_signal(kq, SIGUSR1), 0);
+  Disposition ignored{SIGUSR1, SIG_IGN};
+};
+
+TEST_F(SignalCount, DataIsTheCountSinceTheLastDelivery) {
   send_to_self(SIGUSR1, 2);
-  auto first = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(first);
-  EXPECT_EQ(first->data, 2);
+  ASSERT_TRUE(counted(kq, SIGUSR1, 2));
 
   send_to_self(SIGUSR1, 3);
-  auto second = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(second);
-  EXPECT_EQ(second->data, 3);
+  ASSERT_TRUE(counted(kq, SIGUSR1, 3));
 }
 
 // BSD counts every send, however many arrive between two collections.
-TEST(SignalCount, ABurstBetweenCollectionsIsCountedInFull) {
-  Kqueue kq;
-  Disposition ignored(SIGUSR1, SIG_IGN);
-  ASSERT_EQ(add_signal(kq, SIGUSR1), 0);
+TEST_F(SignalCount, ABurstBetweenCollectionsIsCountedInFull) {
   constexpr int kBurst = 5000;
   send_to_self(SIGUSR1, kBurst);
-  auto ev = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, kBurst);
+  ASSERT_TRUE(counted(kq, SIGUSR1, kBurst));
 }
 
-TEST(SignalCount, EvClearIsImplicit) {
-  Kqueue kq;
-  Disposition ignored(SIGUSR1, SIG_IGN);
-  ASSERT_EQ(add_signal(kq, SIGUSR1), 0);  // no EV_CLEAR asked for
+TEST_F(SignalCount, EvClearIsImplicit) {
+  // The fixture's knote asked for no EV_CLEAR.
   send_to_self(SIGUSR1);
   auto ev = next_signal(kq, SIGUSR1);
   ASSERT_TRUE(ev);
@@ -184,11 +193,8 @@ TEST(SignalCount, EvClearIsImplicit) {
   expect_quiet(kq);
 }
 
-TEST(SignalCount, TwoSignalsAreCountedSeparately) {
-  Kqueue kq;
-  Disposition first(SIGUSR1, SIG_IGN);
+TEST_F(SignalCount, TwoSignalsAreCountedSeparately) {
   Disposition second(SIGUSR2, SIG_IGN);
-  ASSERT_EQ(add_signal(kq, SIGUSR1), 0);
   ASSERT_EQ(add_signal(kq, SIGUSR2), 0);
   send_to_self(SIGUSR1, 2);
   send_to_self(SIGUSR2, 3);
@@ -205,24 +211,16 @@ TEST(SignalCount, TwoSignalsAreCountedSeparately) {
   expect_quiet(kq);
 }
 
-TEST(SignalCount, DisabledKnoteKeepsCountingAndEnableDeliversTheCount) {
-  Kqueue kq;
-  Disposition ignored(SIGUSR1, SIG_IGN);
-  ASSERT_EQ(add_signal(kq, SIGUSR1), 0);
+TEST_F(SignalCount, DisabledKnoteKeepsCountingAndEnableDeliversTheCount) {
   ASSERT_EQ(add_signal(kq, SIGUSR1, EV_DISABLE), 0);
   send_to_self(SIGUSR1, 2);
   expect_quiet(kq);
 
   ASSERT_EQ(add_signal(kq, SIGUSR1, EV_ENABLE), 0);
-  auto ev = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 2);
+  ASSERT_TRUE(counted(kq, SIGUSR1, 2));
 }
 
-TEST(SignalCount, DeleteStopsCounting) {
-  Kqueue kq;
-  Disposition ignored(SIGUSR1, SIG_IGN);
-  ASSERT_EQ(add_signal(kq, SIGUSR1), 0);
+TEST_F(SignalCount, DeleteStopsCounting) {
   ASSERT_EQ(add_signal(kq, SIGUSR1, EV_DELETE), 0);
   EXPECT_EQ(kq.knote_count(), 0u);
   send_to_self(SIGUSR1, 2);
@@ -230,9 +228,7 @@ TEST(SignalCount, DeleteStopsCounting) {
 
   ASSERT_EQ(add_signal(kq, SIGUSR1), 0);  // a new knote counts from now
   send_to_self(SIGUSR1);
-  auto ev = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(kq, SIGUSR1, 1));
 }
 
 // ------------------------------------------------------------- threads
@@ -271,9 +267,7 @@ TEST(SignalThreads, SignalToAThreadCreatedAfterRegistrationIsCounted) {
   ASSERT_TRUE(handled(SIGUSR1, 1));
   EXPECT_EQ(g_handled_by.load(), thread.tid());  // it went to that thread
 
-  auto ev = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(kq, SIGUSR1, 1));
 }
 
 // Not tested, and documented as a limit (docs/semantics.md): a thread born
@@ -289,9 +283,7 @@ TEST(SignalThreads, SignalToAThreadCreatedBeforeRegistrationIsCounted) {
   ASSERT_EQ(::pthread_kill(thread.handle(), SIGUSR1), 0);
   ASSERT_TRUE(handled(SIGUSR1, 1));
 
-  auto ev = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(kq, SIGUSR1, 1));
 }
 
 // ----------------------------------------------------- other processes
@@ -310,9 +302,7 @@ TEST(SignalProcess, SignalToAnotherProcessIsNotCounted) {
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // its handler ran, it exited
   send_to_self(SIGUSR1);
 
-  auto ev = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);  // ours only
+  ASSERT_TRUE(counted(kq, SIGUSR1, 1));  // ours only
 }
 
 // Signals between other processes, however many, while this queue is not
@@ -333,9 +323,7 @@ TEST(SignalProcess, ManySignalsToAnotherProcessDoNotHideOurs) {
   {
     Disposition caught(SIGUSR1, count_signal);
     send_to_self(SIGUSR1);
-    auto ev = next_signal(kq, SIGUSR1);
-    ASSERT_TRUE(ev);
-    EXPECT_EQ(ev->data, 1);
+    ASSERT_TRUE(counted(kq, SIGUSR1, 1));
   }
 }
 
@@ -343,14 +331,11 @@ TEST(SignalChild, SigchldWithTheDefaultDispositionIsCounted) {
   Kqueue kq;
   Disposition default_action(SIGCHLD, SIG_DFL);
   ASSERT_EQ(add_signal(kq, SIGCHLD), 0);
-  const pid_t child = ::fork();
-  if (child == 0) ::_exit(0);
+  const pid_t child = fork_exiting_child();
   ASSERT_GT(child, 0);
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);
 
-  auto ev = next_signal(kq, SIGCHLD);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(kq, SIGCHLD, 1));
 }
 
 // FreeBSD never records a SIGCHLD the process set to SIG_IGN: its exiting
@@ -360,21 +345,17 @@ TEST(SignalChild, ChildExitWhileSigchldIsIgnoredIsNotCounted) {
   ASSERT_EQ(add_signal(kq, SIGCHLD), 0);
   {
     Disposition ignored(SIGCHLD, SIG_IGN);
-    const pid_t child = ::fork();
-    if (child == 0) ::_exit(0);
+    const pid_t child = fork_exiting_child();
     ASSERT_GT(child, 0);
     // Reaped by the kernel: waiting returns ECHILD once it has exited.
     EXPECT_EQ(::waitpid(child, nullptr, 0), -1);
     expect_quiet(kq);
   }
   Disposition default_action(SIGCHLD, SIG_DFL);
-  const pid_t child = ::fork();  // the knote still counts what is not ignored
-  if (child == 0) ::_exit(0);
+  const pid_t child = fork_exiting_child();  // the knote still counts what is not ignored
   ASSERT_GT(child, 0);
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);
-  auto ev = next_signal(kq, SIGCHLD);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(kq, SIGCHLD, 1));
 }
 
 // ------------------------------------------------------- registration
@@ -436,9 +417,7 @@ TEST(SignalSharedTracer, AHundredQueuesMakeOneInstanceAndEachCountsItsSignals) {
   EXPECT_EQ(own_instances(), 1u);
   send_to_self(SIGUSR1, 2);
   for (const auto& kq : queues) {
-    auto ev = next_signal(*kq, SIGUSR1);
-    ASSERT_TRUE(ev);
-    EXPECT_EQ(ev->data, 2);
+    ASSERT_TRUE(counted(*kq, SIGUSR1, 2));
   }
   queues.clear();
   EXPECT_EQ(own_instances(), 1u);  // the tracer's, while it exists
@@ -459,9 +438,7 @@ TEST(SignalSharedTracer, TheQueueThatReadsTheTraceWakesTheOthers) {
   send_to_self(SIGUSR2);
   send_to_self(SIGUSR1);  // generated after: read with or after SIGUSR2
 
-  auto ev = next_signal(*first, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(*first, SIGUSR1, 1));
   EXPECT_TRUE(queue_readable(*second));  // its doorbell: the trace is empty
   const auto events = drain(*second);
   ASSERT_EQ(events.size(), 1u);
@@ -481,19 +458,13 @@ TEST(SignalSharedTracer, DeletingInOneQueueLeavesTheOthersCounting) {
   ASSERT_EQ(add_signal(*kept, SIGUSR1), 0);
   ASSERT_EQ(add_signal(*left, SIGUSR1, EV_DELETE), 0);
   send_to_self(SIGUSR1);
-  auto ev = next_signal(*kept, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(*kept, SIGUSR1, 1));
   expect_quiet(*left);
 
   ASSERT_EQ(add_signal(*left, SIGUSR1), 0);  // subscribes again, counts from now
   send_to_self(SIGUSR1, 2);
-  ev = next_signal(*left, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 2);
-  ev = next_signal(*kept, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 2);
+  ASSERT_TRUE(counted(*left, SIGUSR1, 2));
+  ASSERT_TRUE(counted(*kept, SIGUSR1, 2));
 }
 
 // Between two reads the trace holds about twenty signals per KiB of buffer
@@ -570,9 +541,7 @@ TEST(SignalSharedTracer, WithTooManyThreadsForTheFilterSignalsToEachAreStillCoun
 
   ASSERT_EQ(::pthread_kill(threads.back()->handle(), SIGUSR1), 0);
   ASSERT_TRUE(handled(SIGUSR1, 1));
-  auto ev = next_signal(*kq, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(*kq, SIGUSR1, 1));
 
   // Their exits, read from the process-events connector, shorten the list:
   // back to a filter on threads.

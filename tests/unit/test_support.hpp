@@ -150,6 +150,19 @@ inline TcpConnection tcp_connection() {
   return c;
 }
 
+// A test on a connected pair of TCP sockets and a queue.
+class TcpConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    c = tcp_connection();
+    ASSERT_TRUE(c.client);
+    ASSERT_TRUE(c.server);
+  }
+
+  TcpConnection c;
+  Kqueue kq;
+};
+
 // Closes a connected TCP socket with a zero linger time, which sends RST.
 inline void close_with_reset(UniqueFd& socket) {
   linger abort_on_close{1, 0};
@@ -178,6 +191,16 @@ inline UniqueFd unix_listener(const sockaddr_un& address) {
 inline UniqueFd unix_connect(const sockaddr_un& address) {
   return stream_connect(AF_UNIX, reinterpret_cast<const sockaddr*>(&address), sizeof address);
 }
+
+// A unix_listener() at a new path in a temporary directory.
+struct UnixListener {
+  explicit UnixListener(std::string_view tag)
+      : dir(tag), address(unix_address(dir / "listener")), fd(unix_listener(address)) {}
+
+  TempDir dir;
+  sockaddr_un address;
+  UniqueFd fd;
+};
 
 // ------------------------------------------------------------ the queue
 
@@ -208,6 +231,16 @@ inline std::optional<Kevent> wait_one(Kqueue& kq, std::chrono::milliseconds time
   auto events = wait_events(kq, timeout, 1);
   if (events.empty()) return std::nullopt;
   return events.front();
+}
+
+// The next event, within kPatience, has `data`.
+inline ::testing::AssertionResult next_event_has_data(Kqueue& kq, int64_t data) {
+  const auto ev = wait_one(kq, kPatience);
+  if (!ev) return ::testing::AssertionFailure() << "no event";
+  if (ev->data != data) {
+    return ::testing::AssertionFailure() << "data " << ev->data << ", not " << data;
+  }
+  return ::testing::AssertionSuccess();
 }
 
 // Collects until an event satisfies `matches` (other events are dropped).
