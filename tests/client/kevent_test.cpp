@@ -481,6 +481,23 @@ TEST_F(KeventTest, KqfsFileThatIsNotAKqueueIsEbadf) {
 
 // ----------------------------------------------------------------- kqueue()
 
+// kevent() with `change` fails with `error`, both with room for an error
+// entry and without.
+::testing::AssertionResult change_fails_with(int kq, const Event& change, int error) {
+  std::array<Event, 2> entries{};
+  for (const int room : {2, 0}) {
+    errno = 0;
+    if (::kevent(kq, &change, 1, room > 0 ? entries.data() : nullptr, room, &kZeroTimeout) != -1) {
+      return ::testing::AssertionFailure() << "kevent() succeeded with room for " << room;
+    }
+    if (errno != error) {
+      return ::testing::AssertionFailure()
+             << "with room for " << room << ": " << std::strerror(errno);
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // kqueue() in a child whose KQFS_MOUNT is `mount`: it exits with the
 // errno, or 255 if kqueue() succeeded.
 ChildOutcome kqueue_in_child(const std::string& mount) {
@@ -755,12 +772,7 @@ TEST(KeventDeadDaemonTest, ChangesFailTheCallWithEnotconnEvenWithRoomForEntries)
   ASSERT_EQ(::kevent(kq.get(), &add, 1, nullptr, 0, &kZeroTimeout), 0) << std::strerror(errno);
   ASSERT_TRUE(doomed.kill_hard());
 
-  const Event trigger = trigger_user(1);
-  std::array<Event, 2> entries{};
-  EXPECT_EQ(::kevent(kq.get(), &trigger, 1, entries.data(), 2, &kZeroTimeout), -1);
-  EXPECT_EQ(errno, ENOTCONN) << std::strerror(errno);
-  EXPECT_EQ(::kevent(kq.get(), &trigger, 1, nullptr, 0, &kZeroTimeout), -1);
-  EXPECT_EQ(errno, ENOTCONN) << std::strerror(errno);
+  EXPECT_TRUE(change_fails_with(kq.get(), trigger_user(1), ENOTCONN));
 }
 
 TEST_F(KeventTest, RemovedQueueFailsChangesWithEbadfEvenWithRoomForEntries) {
@@ -782,12 +794,8 @@ TEST_F(KeventTest, RemovedQueueFailsChangesWithEbadfEvenWithRoomForEntries) {
   ASSERT_EQ(added.size(), 1u);
   ASSERT_EQ(::rmdir((queues / added[0]).c_str()), 0) << std::strerror(errno);
 
-  const Event add = add_user(1);
+  EXPECT_TRUE(change_fails_with(doomed.get(), add_user(1), EBADF));
   std::array<Event, 2> entries{};
-  EXPECT_EQ(::kevent(doomed.get(), &add, 1, entries.data(), 2, &kZeroTimeout), -1);
-  EXPECT_EQ(errno, EBADF) << std::strerror(errno);
-  EXPECT_EQ(::kevent(doomed.get(), &add, 1, nullptr, 0, &kZeroTimeout), -1);
-  EXPECT_EQ(errno, EBADF) << std::strerror(errno);
   EXPECT_EQ(::kevent(doomed.get(), nullptr, 0, entries.data(), 2, &kZeroTimeout), -1);
   EXPECT_EQ(errno, EBADF) << std::strerror(errno);
 }

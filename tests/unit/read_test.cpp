@@ -25,6 +25,9 @@ namespace {
 using namespace std::chrono_literals;
 
 using ReadTcp = TcpConnectionTest;
+using ReadPipe = PipeQueueTest;
+using ReadLowWater = PipeQueueTest;
+using ReadDelivery = PipeQueueTest;
 
 std::optional<Kevent> wait_for_data(Kqueue& kq, uint64_t ident, int64_t data) {
   return wait_for(kq, [&](const Kevent& ev) {
@@ -38,9 +41,7 @@ void set_nonblocking(int fd) {
 
 // ---------------------------------------------------------------- pipes
 
-TEST(ReadPipe, DataIsBytesBufferedAndNoEventWhileEmpty) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadPipe, DataIsBytesBufferedAndNoEventWhileEmpty) {
   ASSERT_EQ(add_read(kq, p.r()), 0);
   expect_quiet(kq);
 
@@ -56,9 +57,7 @@ TEST(ReadPipe, DataIsBytesBufferedAndNoEventWhileEmpty) {
   EXPECT_TRUE(wait_for_data(kq, p.r(), 8));
 }
 
-TEST(ReadPipe, EofWithRemainingBytesOnlyWhenTheLastWriterCloses) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadPipe, EofWithRemainingBytesOnlyWhenTheLastWriterCloses) {
   UniqueFd second_writer(::dup(p.w()));
   ASSERT_TRUE(second_writer);
   write_bytes(p.w(), "abc");
@@ -77,9 +76,7 @@ TEST(ReadPipe, EofWithRemainingBytesOnlyWhenTheLastWriterCloses) {
   EXPECT_EQ(ev->data, 3);
 }
 
-TEST(ReadPipe, EofOnAnEmptyPipeReportsZeroBytes) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadPipe, EofOnAnEmptyPipeReportsZeroBytes) {
   ASSERT_EQ(add_read(kq, p.r()), 0);
   p.write_end.reset();
   auto ev = wait_for_eof(kq, p.r(), EVFILT_READ);
@@ -118,9 +115,7 @@ TEST(ReadFifo, EofWhenWriterClosesAndClearedWhenANewWriterOpens) {
   EXPECT_EQ(ev->data, 2);
 }
 
-TEST(ReadPipe, WriteEndNeverFiresForRead) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadPipe, WriteEndNeverFiresForRead) {
   ASSERT_EQ(add_read(kq, p.w()), 0);  // registration succeeds (FreeBSD)
   write_bytes(p.w(), "data");
   expect_quiet(kq);
@@ -383,9 +378,7 @@ TEST_F(ReadRegularFile, NoteFilePollFiresEvenAtEndOfFile) {
 
 // ------------------------------------------------- delivery behaviour
 
-TEST(ReadLowWater, NoteLowatWaitsForThatManyBytes) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadLowWater, NoteLowatWaitsForThatManyBytes) {
   ASSERT_EQ(add_read(kq, p.r(), 0, NOTE_LOWAT, 10), 0);
   write_bytes(p.w(), "12345");
   expect_quiet(kq);
@@ -393,9 +386,7 @@ TEST(ReadLowWater, NoteLowatWaitsForThatManyBytes) {
   ASSERT_TRUE(next_event_has_data(kq, 10));
 }
 
-TEST(ReadDelivery, LevelTriggeredFiresOnEveryCollectWhileDataRemains) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadDelivery, LevelTriggeredFiresOnEveryCollectWhileDataRemains) {
   ASSERT_EQ(add_read(kq, p.r()), 0);
   write_bytes(p.w(), "abc");
   ASSERT_TRUE(wait_one(kq, kPatience));
@@ -410,9 +401,7 @@ TEST(ReadDelivery, LevelTriggeredFiresOnEveryCollectWhileDataRemains) {
   EXPECT_TRUE(drain(kq).empty());
 }
 
-TEST(ReadDelivery, ClearFiresOnceUntilNewDataArrives) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadDelivery, ClearFiresOnceUntilNewDataArrives) {
   ASSERT_EQ(add_read(kq, p.r(), EV_CLEAR), 0);
   write_bytes(p.w(), "abc");
   ASSERT_TRUE(next_event_has_data(kq, 3));
@@ -424,9 +413,7 @@ TEST(ReadDelivery, ClearFiresOnceUntilNewDataArrives) {
   EXPECT_TRUE(drain(kq).empty());
 }
 
-TEST(ReadDelivery, ReAddingAClearKnoteWithPendingDataFiresAgain) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadDelivery, ReAddingAClearKnoteWithPendingDataFiresAgain) {
   ASSERT_EQ(add_read(kq, p.r(), EV_CLEAR), 0);
   write_bytes(p.w(), "abc");
   ASSERT_TRUE(wait_one(kq, kPatience));
@@ -439,7 +426,7 @@ TEST(ReadDelivery, ReAddingAClearKnoteWithPendingDataFiresAgain) {
   EXPECT_TRUE(drain(kq).empty());
 }
 
-TEST(ReadDelivery, AFiredKnoteWhoseDataWasConsumedIsNotDelivered) {
+TEST(ReadDeliveryInEitherMode, AFiredKnoteWhoseDataWasConsumedIsNotDelivered) {
   for (uint16_t mode : {uint16_t{0}, uint16_t{EV_CLEAR}}) {
     SCOPED_TRACE(mode == 0 ? "level-triggered" : "EV_CLEAR");
     Kqueue kq;
@@ -456,9 +443,7 @@ TEST(ReadDelivery, AFiredKnoteWhoseDataWasConsumedIsNotDelivered) {
   }
 }
 
-TEST(ReadDelivery, DisableHoldsEventsAndEnableReEvaluates) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadDelivery, DisableHoldsEventsAndEnableReEvaluates) {
   write_bytes(p.w(), "abc");
   ASSERT_EQ(add_read(kq, p.r()), 0);
   ASSERT_EQ(kq.apply(change(p.r(), EVFILT_READ, EV_DISABLE)), 0);
@@ -474,9 +459,7 @@ TEST(ReadDelivery, DisableHoldsEventsAndEnableReEvaluates) {
   EXPECT_EQ(events[0].flags, EV_ADD);  // EV_ENABLE is never delivered
 }
 
-TEST(ReadDelivery, EnablingAKnoteThatBecameReadableWhileDisabledFires) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadDelivery, EnablingAKnoteThatBecameReadableWhileDisabledFires) {
   ASSERT_EQ(add_read(kq, p.r(), EV_DISABLE), 0);
   write_bytes(p.w(), "abc");
   expect_quiet(kq);
@@ -484,9 +467,7 @@ TEST(ReadDelivery, EnablingAKnoteThatBecameReadableWhileDisabledFires) {
   ASSERT_TRUE(next_event_has_data(kq, 3));
 }
 
-TEST(ReadDelivery, OneshotIsDeliveredOnceAndDeleted) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadDelivery, OneshotIsDeliveredOnceAndDeleted) {
   ASSERT_EQ(kq.apply(change(p.r(), EVFILT_READ, EV_ADD | EV_ONESHOT, 0, 0, 0xfeed)), 0);
   write_bytes(p.w(), "abc");
   auto ev = wait_one(kq, kPatience);

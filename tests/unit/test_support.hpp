@@ -63,6 +63,13 @@ inline int add_read_and_write(Kqueue& kq, int fd, uint16_t read_extra = 0,
 
 using test_support::Pipe;
 
+// A test on a pipe and a queue.
+class PipeQueueTest : public ::testing::Test {
+ protected:
+  Kqueue kq;
+  Pipe p;
+};
+
 struct SocketPair {
   UniqueFd a;
   UniqueFd b;
