@@ -534,8 +534,10 @@ struct ForkingChild {
           go.await();
           return 0;
         }) {}
-  // Lets it fork; the grandchild's pid.
-  pid_t fork_grandchild() {
+  // Has `kq` track it (NOTE_TRACK | `notes`), then lets it fork: the
+  // grandchild's pid, or -1 if the knote could not be added.
+  pid_t fork_tracked_by(Kqueue& kq, uint32_t notes) {
+    if (watch(kq, child.pid(), NOTE_TRACK | notes) != 0) return -1;
     go.pass();
     return report.receive_pid();
   }
@@ -550,9 +552,8 @@ struct ForkingChild {
 TEST(ProcTrack, ChildThatExitsAtOnceIsAnnouncedThenReportsItsExit) {
   Kqueue kq;
   ForkingChild parent(9);
-  ASSERT_EQ(watch(kq, parent.child.pid(), NOTE_TRACK | NOTE_EXIT), 0);
-  const pid_t grandchild = parent.fork_grandchild();
-  ASSERT_GT(grandchild, 0);
+  const pid_t grandchild = parent.fork_tracked_by(kq, NOTE_EXIT);
+  ASSERT_GT(grandchild, 0) << "not tracked, or no grandchild";
 
   const auto events = gather(kq, [&](const std::vector<Kevent>& all) {
     return find(all, grandchild, NOTE_EXIT) != nullptr;
@@ -574,9 +575,8 @@ TEST(ProcTrack, ChildThatExitsAtOnceIsAnnouncedThenReportsItsExit) {
 TEST(ProcTrack, TrackedChildWithoutNoteExitGoesSilentlyAfterItsAnnouncement) {
   Kqueue kq;
   ForkingChild parent(0);
-  ASSERT_EQ(watch(kq, parent.child.pid(), NOTE_TRACK | NOTE_FORK), 0);
-  const pid_t grandchild = parent.fork_grandchild();
-  ASSERT_GT(grandchild, 0);
+  const pid_t grandchild = parent.fork_tracked_by(kq, NOTE_FORK);
+  ASSERT_GT(grandchild, 0) << "not tracked, or no grandchild";
 
   auto events = gather(kq, [&](const std::vector<Kevent>& all) {
     return find(all, parent.child.pid(), NOTE_FORK) && find(all, grandchild, NOTE_CHILD);
