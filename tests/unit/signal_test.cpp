@@ -59,10 +59,13 @@ struct Disposition : test_support::ScopedSignalAction {
 
 using Blocked = test_support::BlockedSignal;
 
-// A child process that exits at once; its pid, or -1.
-pid_t fork_exiting_child() {
+// A child process that runs `body`, then exits; its pid, or -1.
+pid_t fork_child(const std::function<void()>& body = [] {}) {
   const pid_t child = ::fork();
-  if (child == 0) ::_exit(0);
+  if (child == 0) {
+    body();
+    ::_exit(0);
+  }
   return child;
 }
 
@@ -292,11 +295,7 @@ TEST(SignalProcess, SignalToAnotherProcessIsNotCounted) {
   Kqueue kq;
   Disposition caught(SIGUSR1, count_signal);  // the child inherits it
   ASSERT_EQ(add_signal(kq, SIGUSR1), 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    handled(SIGUSR1, 1);  // its own copy of the count
-    ::_exit(0);
-  }
+  const pid_t child = fork_child([] { handled(SIGUSR1, 1); });  // its own copy of the count
   ASSERT_GT(child, 0);
   ASSERT_EQ(::kill(child, SIGUSR1), 0);
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // its handler ran, it exited
@@ -311,11 +310,7 @@ TEST(SignalProcess, ManySignalsToAnotherProcessDoNotHideOurs) {
   Kqueue kq;
   Disposition ignored(SIGUSR2, SIG_IGN);  // the child inherits it
   ASSERT_EQ(add_signal(kq, SIGUSR1), 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::sleep(10);  // killed before
-    ::_exit(0);
-  }
+  const pid_t child = fork_child([] { ::sleep(10); });  // killed before it wakes
   ASSERT_GT(child, 0);
   flood_from_every_cpu(child, SIGUSR2);
   ::kill(child, SIGKILL);
@@ -331,7 +326,7 @@ TEST(SignalChild, SigchldWithTheDefaultDispositionIsCounted) {
   Kqueue kq;
   Disposition default_action(SIGCHLD, SIG_DFL);
   ASSERT_EQ(add_signal(kq, SIGCHLD), 0);
-  const pid_t child = fork_exiting_child();
+  const pid_t child = fork_child();
   ASSERT_GT(child, 0);
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);
 
@@ -345,14 +340,14 @@ TEST(SignalChild, ChildExitWhileSigchldIsIgnoredIsNotCounted) {
   ASSERT_EQ(add_signal(kq, SIGCHLD), 0);
   {
     Disposition ignored(SIGCHLD, SIG_IGN);
-    const pid_t child = fork_exiting_child();
+    const pid_t child = fork_child();
     ASSERT_GT(child, 0);
     // Reaped by the kernel: waiting returns ECHILD once it has exited.
     EXPECT_EQ(::waitpid(child, nullptr, 0), -1);
     expect_quiet(kq);
   }
   Disposition default_action(SIGCHLD, SIG_DFL);
-  const pid_t child = fork_exiting_child();  // the knote still counts what is not ignored
+  const pid_t child = fork_child();  // the knote still counts what is not ignored
   ASSERT_GT(child, 0);
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);
   ASSERT_TRUE(counted(kq, SIGCHLD, 1));
@@ -560,8 +555,7 @@ TEST(SignalSharedTracer, StaleInstancesOfGoneProcessesAreRemovedAndLiveOnesKept)
   const auto tracer = std::make_shared<SignalTracer>();  // tracefs mounted for sure
   const auto kq = queue_sharing(tracer);
   ASSERT_EQ(add_signal(*kq, SIGUSR1), 0);
-  const pid_t gone = ::fork();
-  if (gone == 0) ::_exit(0);
+  const pid_t gone = fork_child();
   ASSERT_GT(gone, 0);
   ASSERT_EQ(::waitpid(gone, nullptr, 0), gone);
   const std::string stale = std::string(kInstances) + "/kqfs-" + std::to_string(gone) + "-stale";
