@@ -10,7 +10,7 @@ bash scripts/install-deps.sh || exit 1
 status=0
 for variant in plain sanitize; do
   dir="build-ci-$variant"
-  options=(--buildtype=debugoptimized)
+  options=(--buildtype=debugoptimized --werror)
   [[ $variant == sanitize ]] && options+=(-Db_sanitize=address,undefined -Db_lundef=false)
   if [[ ! -f $dir/build.ninja ]]; then
     meson setup "$dir" "${options[@]}" >/dev/null || exit 1
