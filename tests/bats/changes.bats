@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# Writing changes (DESIGN.md "Writing changes", and the input side of
-# "Record formats"): text, JSON and binary change records through the mount,
+# Writing changes (docs/design.md#writing-changes, and the input side of
+# docs/design.md#record-formats): text, JSON and binary change records through the mount,
 # their errors, short writes, lines split across writes, and garbage.
 
 setup_file() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # EVFILT_READ / EVFILT_WRITE on descriptors of the process that wrote the
-# change record, and BSD descriptor lifetime (DESIGN.md "The engine",
-# "Filters"; docs/semantics.md "Descriptor lifetime"), through the mount with
+# change record, and BSD descriptor lifetime (docs/design.md#the-engine,
+# docs/design.md#filters, docs/semantics.md#descriptor-lifetime-the-bsd-rule-which-libkqueue-lacks), through the mount with
 # real processes: python3 for exact system calls, bash for what a shell user
 # does.
 

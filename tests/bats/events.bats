@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# Reading events through the mount (DESIGN.md "Reading events", and the
-# output side of "Record formats"): blocking reads, one text record per
+# Reading events through the mount (docs/design.md#reading-events, and the
+# output side of docs/design.md#record-formats): blocking reads, one text record per
 # read, whole JSON/binary records, O_NONBLOCK, poll/select/epoll/asyncio,
 # signals that lose nothing, many readers, delivery rules and counters.
 #
@@ -117,7 +117,7 @@ idents_of() {
 
 # ------------------------------------------------------------ text output
 
-@test "text output: a timer reads exactly as DESIGN.md's example, and head -n1 is silent" {
+@test "text output: a timer reads as 1 EVFILT_TIMER EV_ADD|EV_CLEAR 0 1 7, and head -n1 is silent" {
   q=$(new_queue)
   echo "1 timer add 0 500 7" >"$q/changes"
   run --separate-stderr timeout 10 head -n1 "$q/events"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# EVFILT_VNODE, EVFILT_PROC and EVFILT_SIGNAL through the mount (DESIGN.md
-# "Filters", KQUEUE.md §5.6-5.8 and §8, issue 4).
+# EVFILT_VNODE, EVFILT_PROC and EVFILT_SIGNAL through the mount (docs/design.md#filters,
+# docs/semantics.md#evfilt_vnode, #evfilt_proc, #evfilt_signal).
 #
 # Descriptor idents (vnode) and signal knotes belong to the process that
 # WROTE the change record, so each test's writer is one python3 that writes
@@ -1397,7 +1397,7 @@ EOF
 }
 
 @test "signal (setpriv 65534): an unprivileged writer gets ENOTSUP with a reason, or a knote that counts" {
-  # DESIGN.md: without privilege, ENOTSUP and status says why; nothing
+  # docs/design.md#errors: without privilege, ENOTSUP and status says why; nothing
   # silently succeeds without working. The privilege that matters is the
   # daemon's (it runs as root here and traces for any writer), so success
   # is accepted too, as long as the knote really counts.

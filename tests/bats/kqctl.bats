@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# kqctl (DESIGN.md "Client"): every subcommand and option through a real
+# kqctl (docs/design.md#the-client): every subcommand and option through a real
 # mount, its --help, its errors and exit statuses, wait in each format
 # without losing events to a timeout, and convert between the formats.
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# The mounted tree: names, errors, ownership, lifetimes (DESIGN.md "The
-# mounted tree").
+# The mounted tree: names, errors, ownership, lifetimes
+# (docs/design.md#the-mounted-tree).
 #
 # The mount is made with -o allow_other so that the tests marked
 # "(setpriv 65534)" can act as an unprivileged user (uid/gid 65534); they
