@@ -3,19 +3,8 @@
 # docs/design.md#record-formats): text, JSON and binary change records through the mount,
 # their errors, short writes, lines split across writes, and garbage.
 
-setup_file() {
-  load mount_helpers
-  start_kqfsd
-}
-
-teardown_file() {
-  load mount_helpers
-  stop_kqfsd
-}
-
-setup() {
-  load mount_helpers
-}
+load mount_helpers
+one_kqfsd_per_file
 
 # writes FILE CHUNK...: opens FILE write-only (O_TRUNC, as the shell's `>`),
 # makes one write(2) per CHUNK (Python escapes: '\n', '\x00'), then closes.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # kqfsd's command line and lifecycle (docs/design.md#the-daemon).
 
-load daemon_helpers
+load mount_helpers
 
 # ------------------------------------------------------------ command line
 

@@ -5,19 +5,8 @@
 # real processes: python3 for exact system calls, bash for what a shell user
 # does.
 
-setup_file() {
-  load mount_helpers
-  start_kqfsd
-}
-
-teardown_file() {
-  load mount_helpers
-  stop_kqfsd
-}
-
-setup() {
-  load mount_helpers
-}
+load mount_helpers
+one_kqfsd_per_file
 
 @test "READ on a pipe from python: data = bytes written, EV_EOF when the write end closes" {
   q=$(new_queue)

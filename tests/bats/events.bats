@@ -8,29 +8,8 @@
 
 bats_require_minimum_version 1.5.0
 
-setup_file() {
-  load mount_helpers
-  start_kqfsd
-}
-
-teardown_file() {
-  load mount_helpers
-  stop_kqfsd
-}
-
-setup() {
-  load mount_helpers
-  # `py` is a function, which timeout cannot run: python3 finds kq.py here.
-  export PYTHONPATH="$BATS_TEST_DIRNAME${PYTHONPATH:+:$PYTHONPATH}"
-  BG_PIDS=()
-}
-
-teardown() {
-  # Background readers a failed test left behind.
-  local pid
-  for pid in "${BG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
+load mount_helpers
+one_kqfsd_per_file
 
 # ------------------------------------------------------------------ helpers
 

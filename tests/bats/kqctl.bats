@@ -5,18 +5,11 @@
 
 bats_require_minimum_version 1.5.0
 
-setup_file() {
-  load mount_helpers
-  start_kqfsd
-}
-
-teardown_file() {
-  load mount_helpers
-  stop_kqfsd
-}
+load mount_helpers
+one_kqfsd_per_file
 
 setup() {
-  load mount_helpers
+  kqfs_setup
   KQCTL="$KQFS_BUILD/client/kqctl"
   # The default mount of every kqctl below, unless a test says otherwise.
   export KQFS_MOUNT="$MNT"
