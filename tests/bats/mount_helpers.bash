@@ -16,6 +16,20 @@ load '/usr/lib/bats/bats-assert/load.bash'
 KQFSD="$KQFS_BUILD/daemon/kqfsd"
 KQFS_SUPPORT="$(cd "$BATS_TEST_DIRNAME/../support" && pwd)"
 
+# The suites start python3 hundreds of times. When python3 on PATH is a
+# version manager's shim (pyenv: a shell script that looks the version up
+# at every start, 0.2 to 2 s a call on a busy 2-core machine), the same
+# interpreter is put first on PATH, found once per run.
+kqfs_python_on_path() {
+  local bin="$BATS_RUN_TMPDIR/kqfs-python-bin" exe
+  if [ ! -x "$bin/python3" ]; then
+    exe=$(command python3 -c 'import sys; print(sys.executable)') || return 0
+    mkdir -p "$bin" && ln -sfn "$exe" "$bin/python3"
+  fi
+  case ":$PATH:" in *":$bin:"*) ;; *) export PATH="$bin:$PATH" ;; esac
+}
+kqfs_python_on_path
+
 kqfs_setup() {
   export PYTHONPATH="$KQFS_SUPPORT${PYTHONPATH:+:$PYTHONPATH}"
   export KQFSD_OUT="$BATS_TEST_TMPDIR/kqfsd.out"
