@@ -98,10 +98,8 @@ std::optional<Kevent> next_signal(Kqueue& kq, int signal) {
 
 // Waits until the handler has run `count` times for `signal`.
 bool handled(int signal, int count) {
-  const auto deadline = std::chrono::steady_clock::now() + kPatience;
-  while (g_handled[signal].load() < count && std::chrono::steady_clock::now() < deadline) {
-    ::usleep(1000);
-  }
+  poll_until([&] { return g_handled[signal].load() >= count; }, kPatience,
+             std::chrono::milliseconds(1));
   return g_handled[signal].load() == count;
 }
 
@@ -558,9 +556,8 @@ TEST(SignalSharedTracer, QueuesDrivenByDifferentThreadsShareOneTracer) {
       counted[i].store(static_cast<int>(total));
     });
   }
-  const auto deadline = std::chrono::steady_clock::now() + kPatience;
-  while (registered.load() < kThreads && std::chrono::steady_clock::now() < deadline)
-    ::usleep(1000);
+  poll_until([&] { return registered.load() >= kThreads; }, kPatience,
+             std::chrono::milliseconds(1));
   EXPECT_EQ(registered.load(), kThreads);
   EXPECT_EQ(own_instances(), 1u);
   send_to_self(SIGUSR1, 3);

@@ -24,6 +24,7 @@
 #include "kqfs/kevent.hpp"
 #include "kqfs/kqueue.hpp"
 #include "kqfs/unique_fd.hpp"
+#include "tests/support/poll_until.hpp"
 
 namespace kqfs::test {
 
@@ -274,8 +275,7 @@ inline std::vector<uint64_t> idents_of(const std::vector<Kevent>& events) {
   return idents;
 }
 
-inline std::chrono::nanoseconds since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::steady_clock::now() - start;
-}
+using kqfs::testing::poll_until;
+using kqfs::testing::since;
 
 }  // namespace kqfs::test
