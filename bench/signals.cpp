@@ -23,6 +23,7 @@
 #include "kqfs/constants.h"
 #include "kqfs/kqueue.hpp"
 #include "kqfs/signal_trace.hpp"
+#include "tests/support/scoped.hpp"
 
 namespace kqfs::bench {
 namespace {
@@ -60,18 +61,10 @@ double ring_buffer_bytes(const std::vector<std::filesystem::path>& instances) {
 // SIGUSR1 ignored for the scope: the knotes count it, nothing else happens.
 class IgnoredSignal {
  public:
-  explicit IgnoredSignal(int signal) : signal_(signal) {
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    ::sigaction(signal_, &ignore, &saved_);
-  }
-  ~IgnoredSignal() { ::sigaction(signal_, &saved_, nullptr); }
-  IgnoredSignal(const IgnoredSignal&) = delete;
-  IgnoredSignal& operator=(const IgnoredSignal&) = delete;
+  explicit IgnoredSignal(int signal) : action_(signal, kqfs::testkit::action_of(SIG_IGN)) {}
 
  private:
-  int signal_;
-  struct sigaction saved_ {};
+  kqfs::testkit::ScopedSignalAction action_;
 };
 
 struct MountRun {

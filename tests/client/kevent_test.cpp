@@ -35,11 +35,14 @@
 #include "kqfs/mount_point.hpp"
 #include "kqfs/unique_fd.hpp"
 #include "tests/client/mount.hpp"
+#include "tests/support/scoped.hpp"
 
 namespace kqfs::client_test {
 namespace {
 
 using ::testing::UnorderedElementsAre;
+using kqfs::testkit::Pipe;
+using kqfs::testkit::ScopedSignalAction;
 using Clock = std::chrono::steady_clock;
 
 using Event = struct kevent;
@@ -84,33 +87,6 @@ std::vector<uintptr_t> idents_of(const std::vector<Event>& events) {
     idents.push_back(event.ident);
   return idents;
 }
-
-struct Pipe {
-  UniqueFd read_end;
-  UniqueFd write_end;
-  Pipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
-      read_end.reset(fds[0]);
-      write_end.reset(fds[1]);
-    }
-  }
-};
-
-// A signal disposition for the life of the object.
-class ScopedSignalAction {
- public:
-  ScopedSignalAction(int signal, const struct sigaction& action) : signal_(signal) {
-    ::sigaction(signal_, &action, &previous_);
-  }
-  ~ScopedSignalAction() { ::sigaction(signal_, &previous_, nullptr); }
-  ScopedSignalAction(const ScopedSignalAction&) = delete;
-  ScopedSignalAction& operator=(const ScopedSignalAction&) = delete;
-
- private:
-  int signal_;
-  struct sigaction previous_ {};
-};
 
 // A named queue directory on the mount, removed at the end of the test.
 class NamedQueue {

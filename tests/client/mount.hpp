@@ -39,7 +39,7 @@ using test_support::TemporaryDirectory;
 // Polls `done` every 10 ms until it holds or `limit` passes.
 inline bool wait_until(const std::function<bool()>& done,
                        std::chrono::milliseconds limit = kPatience) {
-  return kqfs::testing::poll_until(done, limit);
+  return kqfs::testkit::poll_until(done, limit);
 }
 
 // How a child run by run_in_child ended.

@@ -48,7 +48,7 @@ void sleep_ms(long milliseconds);
 // Polls `done` every 20 ms until it holds or `limit` passes.
 template <class Done>
 bool wait_for(Done done, std::chrono::milliseconds limit) {
-  return kqfs::testing::poll_until(done, limit, std::chrono::milliseconds(20));
+  return kqfs::testkit::poll_until(done, limit, std::chrono::milliseconds(20));
 }
 double seconds_since(std::chrono::steady_clock::time_point start);
 

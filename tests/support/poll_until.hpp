@@ -6,7 +6,7 @@
 #include <chrono>
 #include <thread>
 
-namespace kqfs::testing {
+namespace kqfs::testkit {
 
 using Clock = std::chrono::steady_clock;
 
@@ -26,4 +26,4 @@ bool poll_until(Done&& done, std::chrono::milliseconds limit,
 // Time passed since `start`, on the same clock.
 inline std::chrono::nanoseconds since(Clock::time_point start) { return Clock::now() - start; }
 
-}  // namespace kqfs::testing
+}  // namespace kqfs::testkit

@@ -44,24 +44,15 @@ void count_signal(int signal) {
   g_handled_by.store(::gettid());
 }
 
-// Sets a signal's disposition for the scope of a test.
+// Sets a signal's disposition for the scope of a test (SA_RESTART), its
+// handler count back to 0.
 class Disposition {
  public:
-  Disposition(int signal, void (*handler)(int)) : signal_(signal) {
-    g_handled[signal].store(0);
-    struct sigaction action {};
-    action.sa_handler = handler;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    ::sigaction(signal, &action, &saved_);
-  }
-  ~Disposition() { ::sigaction(signal_, &saved_, nullptr); }
-  Disposition(const Disposition&) = delete;
-  Disposition& operator=(const Disposition&) = delete;
+  Disposition(int signal, void (*handler)(int))
+      : action_((g_handled[signal].store(0), signal), kqfs::testkit::action_of(handler, SA_RESTART)) {}
 
  private:
-  int signal_;
-  struct sigaction saved_ {};
+  kqfs::testkit::ScopedSignalAction action_;
 };
 
 // Blocks a signal in this thread for the scope of a test.

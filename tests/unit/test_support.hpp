@@ -25,8 +25,13 @@
 #include "kqfs/kqueue.hpp"
 #include "kqfs/unique_fd.hpp"
 #include "tests/support/poll_until.hpp"
+#include "tests/support/scoped.hpp"
 
 namespace kqfs::test {
+
+using kqfs::testkit::Pipe;
+using kqfs::testkit::poll_until;
+using kqfs::testkit::since;
 
 inline constexpr std::chrono::milliseconds kPatience{2000};  // for something that should happen
 inline constexpr std::chrono::milliseconds kQuiet{100};      // for something that should not
@@ -61,19 +66,6 @@ inline int add_read_and_write(Kqueue& kq, int fd, uint16_t read_extra = 0,
 
 // ------------------------------------------------------- kernel objects
 
-struct Pipe {
-  UniqueFd read_end;
-  UniqueFd write_end;
-  Pipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
-      read_end.reset(fds[0]);
-      write_end.reset(fds[1]);
-    }
-  }
-  int r() const { return read_end.get(); }
-  int w() const { return write_end.get(); }
-};
 
 struct SocketPair {
   UniqueFd a;
@@ -275,7 +267,5 @@ inline std::vector<uint64_t> idents_of(const std::vector<Kevent>& events) {
   return idents;
 }
 
-using kqfs::testing::poll_until;
-using kqfs::testing::since;
 
 }  // namespace kqfs::test
