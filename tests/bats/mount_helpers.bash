@@ -47,8 +47,10 @@ kqfs_teardown() {
   for file in "$BATS_TEST_TMPDIR"/*.pid; do
     [ -s "$file" ] && kill -KILL "$(cat "$file")" 2>/dev/null
   done
-  for pid in $(our_daemons); do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in $(our_daemons); do
+  local daemons
+  daemons=$(our_daemons)
+  for pid in $daemons; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in $daemons; do
     wait_until 5 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
   done
   if [ -f "$BATS_TEST_TMPDIR/mounts" ]; then
@@ -231,13 +233,9 @@ outcome_of() {
 # ------------------------------------- daemons a test starts for itself
 
 # The kqfsd processes of this test: those whose command line names a path in
-# this test's temporary directory.
+# this test's temporary directory (two process scans, whatever else runs).
 our_daemons() {
-  local pid
-  for pid in $(pgrep -x kqfsd); do
-    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$BATS_TEST_TMPDIR" && echo "$pid"
-  done
-  return 0
+  comm -12 <(pgrep -x kqfsd | sort) <(pgrep -f -- "$BATS_TEST_TMPDIR" | sort)
 }
 
 # The kqfsd process whose command line contains $1.
