@@ -1,6 +1,6 @@
 // Case 6, memory given back: the daemon's resident memory (VmRSS) before a
 // queue is made, while it holds a million idle timer knotes, and after its
-// rmdir; the target is after/before within 10 %. A fresh daemon per
+// rmdir; the target is after/before within 10 %. A fresh daemon per
 // repetition (unless --mount), warmed up first by a queue given one 1 MiB
 // write, so that "before" includes what any daemon keeps once it has
 // served one (libfuse's request buffer, as large as the largest write).

@@ -1,5 +1,5 @@
 // What the benchmark prints: per case, a table for people (median and
-// min-max over the repetitions, which way is better, the issue's target),
+// min-max over the repetitions, which way is better, the target),
 // then one machine-readable line per comparison:
 //   ratio NAME VALUE    kqfs divided by its baseline, for the figure named
 //   figure NAME VALUE   a figure with a target of its own, in base units
@@ -21,7 +21,7 @@ enum class Quantity { rate, duration, bytes, ratio, count };
 
 enum class Better { higher, lower };
 
-// The issue's bound on a figure: at least (Better::higher) or at most
+// The bound on a figure: at least (Better::higher) or at most
 // (Better::lower) `bound`.
 struct Target {
   Better direction;
@@ -76,12 +76,12 @@ class Report {
   void begin_case(const std::string& title, const std::string& setup);
   // A measured figure.
   void row(const std::string& what, const Summary& summary, Quantity quantity, Better better);
-  // A measured figure the issue sets a target for; `name` names its
+  // A measured figure with a target; `name` names its
   // machine-readable line.
   void figure(const std::string& name, const std::string& what, const Summary& summary,
               Quantity quantity, Better better, std::optional<Target> target);
   // kqfs divided by a baseline (one value per repetition, measured side by
-  // side), with the issue's target if it has one.
+  // side), with its target if it has one.
   void ratio(const std::string& name, const std::string& what, const Summary& summary,
              Better better, std::optional<Target> target);
   // Three rows and two ratios, as `how` says.

@@ -10,9 +10,18 @@ bash scripts/install-deps.sh || exit 1
 status=0
 for variant in plain sanitize; do
   dir="build-ci-$variant"
-  options=(--buildtype=debugoptimized)
-  [[ $variant == sanitize ]] && options+=(-Db_sanitize=address,undefined -Db_lundef=false)
-  if [[ ! -f $dir/build.ninja ]]; then
+  # The sanitized build at -O1, the level the sanitizers' documentation
+  # suggests: it compiles in much less time than -O2 and keeps the reports'
+  # stacks exact.
+  if [[ $variant == sanitize ]]; then
+    options=(-Ddebug=true -Doptimization=1 -Db_sanitize=address,undefined -Db_lundef=false)
+  else
+    options=(--buildtype=debugoptimized)
+  fi
+  options+=(--werror)
+  if [[ -f $dir/build.ninja ]]; then
+    meson setup --reconfigure "$dir" "${options[@]}" >/dev/null || exit 1
+  else
     meson setup "$dir" "${options[@]}" >/dev/null || exit 1
   fi
   echo "=== build ($variant)"

@@ -1,21 +1,10 @@
 #!/usr/bin/env bats
-# Writing changes (DESIGN.md "Writing changes", and the input side of
-# "Record formats"): text, JSON and binary change records through the mount,
+# Writing changes (docs/design.md#writing-changes, and the input side of
+# docs/design.md#record-formats): text, JSON and binary change records through the mount,
 # their errors, short writes, lines split across writes, and garbage.
 
-setup_file() {
-  load mount_helpers
-  start_kqfsd
-}
-
-teardown_file() {
-  load mount_helpers
-  stop_kqfsd
-}
-
-setup() {
-  load mount_helpers
-}
+load mount_helpers
+one_kqfsd_per_file
 
 # writes FILE CHUNK...: opens FILE write-only (O_TRUNC, as the shell's `>`),
 # makes one write(2) per CHUNK (Python escapes: '\n', '\x00'), then closes.

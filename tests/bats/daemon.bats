@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
-# kqfsd's command line and lifecycle (DESIGN.md "Daemon").
+# kqfsd's command line and lifecycle (docs/design.md#the-daemon).
 
-load daemon_helpers
+load mount_helpers
 
 # ------------------------------------------------------------ command line
 
@@ -267,7 +267,7 @@ EOF
   assert_output ""
 }
 
-@test "-d logs requests; without -f it still returns once mounted (DESIGN.md), with -f it serves" {
+@test "-d logs requests; without -f it still returns once mounted, with -f it serves" {
   local m pid
   m=$(new_mount_point)
   run timeout 10 "$KQFSD" -d --log "$m.log" "$m" 3>&-

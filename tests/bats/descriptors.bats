@@ -1,23 +1,12 @@
 #!/usr/bin/env bats
 # EVFILT_READ / EVFILT_WRITE on descriptors of the process that wrote the
-# change record, and BSD descriptor lifetime (DESIGN.md "The engine",
-# "Filters"; docs/semantics.md "Descriptor lifetime"), through the mount with
+# change record, and BSD descriptor lifetime (docs/design.md#the-engine,
+# docs/design.md#filters, docs/semantics.md#descriptor-lifetime-the-bsd-rule-which-libkqueue-lacks), through the mount with
 # real processes: python3 for exact system calls, bash for what a shell user
 # does.
 
-setup_file() {
-  load mount_helpers
-  start_kqfsd
-}
-
-teardown_file() {
-  load mount_helpers
-  stop_kqfsd
-}
-
-setup() {
-  load mount_helpers
-}
+load mount_helpers
+one_kqfsd_per_file
 
 @test "READ on a pipe from python: data = bytes written, EV_EOF when the write end closes" {
   q=$(new_queue)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# Reading events through the mount (DESIGN.md "Reading events", and the
-# output side of "Record formats"): blocking reads, one text record per
+# Reading events through the mount (docs/design.md#reading-events, and the
+# output side of docs/design.md#record-formats): blocking reads, one text record per
 # read, whole JSON/binary records, O_NONBLOCK, poll/select/epoll/asyncio,
 # signals that lose nothing, many readers, delivery rules and counters.
 #
@@ -8,29 +8,8 @@
 
 bats_require_minimum_version 1.5.0
 
-setup_file() {
-  load mount_helpers
-  start_kqfsd
-}
-
-teardown_file() {
-  load mount_helpers
-  stop_kqfsd
-}
-
-setup() {
-  load mount_helpers
-  # `py` is a function, which timeout cannot run: python3 finds kq.py here.
-  export PYTHONPATH="$BATS_TEST_DIRNAME${PYTHONPATH:+:$PYTHONPATH}"
-  BG_PIDS=()
-}
-
-teardown() {
-  # Background readers a failed test left behind.
-  local pid
-  for pid in "${BG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
+load mount_helpers
+one_kqfsd_per_file
 
 # ------------------------------------------------------------------ helpers
 
@@ -117,7 +96,7 @@ idents_of() {
 
 # ------------------------------------------------------------ text output
 
-@test "text output: a timer reads exactly as DESIGN.md's example, and head -n1 is silent" {
+@test "text output: a timer reads as 1 EVFILT_TIMER EV_ADD|EV_CLEAR 0 1 7, and head -n1 is silent" {
   q=$(new_queue)
   echo "1 timer add 0 500 7" >"$q/changes"
   run --separate-stderr timeout 10 head -n1 "$q/events"

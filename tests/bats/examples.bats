@@ -5,27 +5,12 @@
 
 bats_require_minimum_version 1.5.0
 
-setup_file() {
-  load mount_helpers
-  start_kqfsd
-}
-
-teardown_file() {
-  load mount_helpers
-  stop_kqfsd
-}
+load mount_helpers
+one_kqfsd_per_file
 
 setup() {
-  load mount_helpers
+  kqfs_setup
   EXAMPLES="$BATS_TEST_DIRNAME/../../examples"
-  BG_PIDS=()
-}
-
-teardown() {
-  # Background scripts a failed test left behind.
-  local pid
-  for pid in "${BG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 
 # example PROGRAM ARGS...: runs PROGRAM (bash, python3, node) on the example

@@ -7,19 +7,11 @@
 
 bats_require_minimum_version 1.5.0
 
-setup_file() {
-  load mount_helpers
-  start_kqfsd
-}
-
-teardown_file() {
-  load mount_helpers
-  stop_kqfsd
-}
+load mount_helpers
+one_kqfsd_per_file
 
 setup() {
-  load mount_helpers
-  CHILDREN=""
+  kqfs_setup
   HOSTILE_PID=""
 }
 
@@ -41,8 +33,7 @@ teardown() {
     wait "$HOSTILE_PID" 2>/dev/null || true
     umount -l "$HOSTILE_MNT" 2>/dev/null || true
   fi
-  local pid
-  for pid in $CHILDREN; do kill -KILL "$pid" 2>/dev/null || true; done
+  kqfs_teardown
 }
 
 # assert_kqfsd_answers: a timer on a queue of its own fires within 5 s,
@@ -81,7 +72,7 @@ out.write("done\n")
   out="$BATS_TEST_TMPDIR/client.out"
   py_timeout 60 -c "$CLIENT" "$q" "$HOSTILE_MNT/file" "$out" \
     "%d read add" "%d write add" "%d vnode add|clear write|delete" 3>&- &
-  CHILDREN="$!"
+  BG_PIDS+=("$!")
   wait_until 10 grep -qs opened "$out"
   # Whatever the registrations do, kqfsd answers everyone else meanwhile.
   sleep 0.5
@@ -131,7 +122,7 @@ stop = True
 with open(out, "w") as f:
     f.write(" ".join("%s=%d" % kv for kv in sorted(seen.items())) + "\ndone\n")
 ' "$q" "$HOSTILE_MNT/file" "$local_file" "$out" 3>&- &
-  CHILDREN="$!"
+  BG_PIDS+=("$!")
   sleep 1
   assert_kqfsd_answers
   wait_until 20 grep -qs done "$out"
@@ -184,7 +175,7 @@ with open(out, "a") as f:
         f.write("%s: %s\n" % (record, kq.write_outcome(changes, (record % fd + "\n").encode())))
     f.write("done\n")
 ' "$q" "$HOSTILE_MNT/file" "$out" "$BATS_TEST_TMPDIR/go" 3>&- &
-  CHILDREN="$!"
+  BG_PIDS+=("$!")
   wait_until 10 grep -qs opened "$out"
   umount -l "$HOSTILE_MNT"
   run grep -c " $HOSTILE_MNT " /proc/self/mountinfo

@@ -2,8 +2,9 @@
 # The installed client: a BSD kqueue program builds unchanged against the
 # header and libraries meson installs, and runs on a live mount.
 
+load mount_helpers
+
 setup_file() {
-  load mount_helpers
   start_kqfsd
   export ROOT="$BATS_FILE_TMPDIR/root"
   meson install -C "$KQFS_BUILD" --destdir "$ROOT" --no-rebuild --quiet >/dev/null
@@ -22,12 +23,7 @@ sanitize_flags() {
 }
 
 teardown_file() {
-  load mount_helpers
   stop_kqfsd
-}
-
-setup() {
-  load mount_helpers
 }
 
 # The .pc file names the configured prefix; the install went under $ROOT.

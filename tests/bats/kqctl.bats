@@ -1,22 +1,15 @@
 #!/usr/bin/env bats
-# kqctl (DESIGN.md "Client"): every subcommand and option through a real
+# kqctl (docs/design.md#the-client): every subcommand and option through a real
 # mount, its --help, its errors and exit statuses, wait in each format
 # without losing events to a timeout, and convert between the formats.
 
 bats_require_minimum_version 1.5.0
 
-setup_file() {
-  load mount_helpers
-  start_kqfsd
-}
-
-teardown_file() {
-  load mount_helpers
-  stop_kqfsd
-}
+load mount_helpers
+one_kqfsd_per_file
 
 setup() {
-  load mount_helpers
+  kqfs_setup
   KQCTL="$KQFS_BUILD/client/kqctl"
   # The default mount of every kqctl below, unless a test says otherwise.
   export KQFS_MOUNT="$MNT"

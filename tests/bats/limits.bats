@@ -3,7 +3,7 @@
 # limits, over-long lines, a log no client can flood, and how it runs
 # detached (docs/limits.md).
 
-load daemon_helpers
+load mount_helpers
 
 # mkdir_until_refused DIR MAX: makes DIR/q1, DIR/q2 ... until one is refused
 # or MAX are made; prints how many were made and the errno of the refusal.

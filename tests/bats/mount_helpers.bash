@@ -1,11 +1,83 @@
-# Shared by the suites that run against a real mount: each file gets its own
-# kqfsd on a fresh temporary mount point.
+# The one setup helper of the suites that run against a real mount. Every
+# suite loads it at its top (`load mount_helpers`) and gets:
+# - setup/teardown: tests/support on PYTHONPATH (kq.py), and afterwards the
+#   test's leftovers gone, also when it failed: background processes in
+#   BG_PIDS or in $BATS_TEST_TMPDIR/*.pid, the kqfsd instances the test
+#   started itself, their mounts. A suite that needs more defines its own
+#   setup or teardown and calls kqfs_setup or kqfs_teardown in it.
+# - one_kqfsd_per_file [OPTION...]: one kqfsd for the whole file (MNT, KQ),
+#   mounted by setup_file and stopped by teardown_file. Suites whose tests
+#   start their own daemons (kqfsd_start) do without it.
 
 load '/usr/lib/bats/bats-support/load.bash'
 load '/usr/lib/bats/bats-assert/load.bash'
 
 : "${KQFS_BUILD:?KQFS_BUILD must name the build directory}"
 KQFSD="$KQFS_BUILD/daemon/kqfsd"
+KQFS_SUPPORT="$(cd "$BATS_TEST_DIRNAME/../support" && pwd)"
+
+# The suites start python3 hundreds of times. When python3 on PATH is a
+# version manager's shim (pyenv: a shell script that looks the version up
+# at every start, 0.2 to 2 s a call on a busy 2-core machine), the same
+# interpreter is put first on PATH, found once per run.
+kqfs_python_on_path() {
+  local bin="$BATS_RUN_TMPDIR/kqfs-python-bin" exe
+  if [ ! -x "$bin/python3" ]; then
+    exe=$(command python3 -c 'import sys; print(sys.executable)') || return 0
+    mkdir -p "$bin" && ln -sfn "$exe" "$bin/python3"
+  fi
+  case ":$PATH:" in *":$bin:"*) ;; *) export PATH="$bin:$PATH" ;; esac
+}
+kqfs_python_on_path
+
+kqfs_setup() {
+  export PYTHONPATH="$KQFS_SUPPORT${PYTHONPATH:+:$PYTHONPATH}"
+  export KQFSD_OUT="$BATS_TEST_TMPDIR/kqfsd.out"
+  : >"$BATS_TEST_TMPDIR/mounts"
+  BG_PIDS=()
+}
+
+kqfs_teardown() {
+  local pid file m
+  # The shared daemon resumes (a test may have stopped it with SIGSTOP).
+  pid=$(kqfsd_pid)
+  [ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null
+  for pid in "${BG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for file in "$BATS_TEST_TMPDIR"/*.pid; do
+    [ -s "$file" ] && kill -KILL "$(cat "$file")" 2>/dev/null
+  done
+  local daemons
+  daemons=$(our_daemons)
+  for pid in $daemons; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in $daemons; do
+    wait_until 5 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [ -f "$BATS_TEST_TMPDIR/mounts" ]; then
+    while read -r m; do
+      is_mounted "$m" && umount -l "$m"
+    done <"$BATS_TEST_TMPDIR/mounts"
+  fi
+  return 0
+}
+
+setup() {
+  kqfs_setup
+}
+
+teardown() {
+  kqfs_teardown
+}
+
+one_kqfsd_per_file() {
+  KQFSD_OPTIONS=("$@")
+  setup_file() {
+    start_kqfsd "${KQFSD_OPTIONS[@]}"
+  }
+  teardown_file() {
+    stop_kqfsd
+  }
+}
 
 # ------------------------------------------------------------------ kqfsd
 
@@ -22,6 +94,7 @@ start_kqfsd() {
 
 # The pid of the kqfsd that start_kqfsd started.
 kqfsd_pid() {
+  [ -n "${KQFS_LOG:-}" ] || return 0
   pgrep -f "kqfsd --log $KQFS_LOG" | head -n1
 }
 
@@ -123,21 +196,123 @@ as_nobody() {
 
 # ------------------------------------------------------------------ python
 
-# Runs python3 with the helper module tests/bats/kq.py importable.
+# python3 with tests/support/kq.py importable (kqfs_setup exports
+# PYTHONPATH, so python3 run directly, under timeout or in the background,
+# finds it too).
 py() {
-  PYTHONPATH="$BATS_TEST_DIRNAME${PYTHONPATH:+:$PYTHONPATH}" python3 "$@"
+  python3 "$@"
 }
 
-# py_timeout SECONDS ARGS...: py killed after SECONDS (timeout cannot run
-# the shell function py).
+# py_timeout SECONDS ARGS...: python3 killed after SECONDS.
 py_timeout() {
   local seconds=$1
   shift
-  PYTHONPATH="$BATS_TEST_DIRNAME${PYTHONPATH:+:$PYTHONPATH}" timeout -k 3 "$seconds" python3 "$@"
+  timeout -k 3 "$seconds" python3 "$@"
+}
+
+# no_event Q: nothing is delivered on queue directory Q within 0.5 s.
+no_event() {
+  run timeout 0.5 head -n1 "$1/events"
+  assert_failure 124
+  assert_output ""
+}
+
+# wait_for_pidfile FILE: waits up to 10 s for a process to write its pid.
+wait_for_pidfile() {
+  wait_until 10 grep -qx '[0-9][0-9]*' "$1" 2>/dev/null && return 0
+  echo "no pid in $1" >&2
+  return 1
 }
 
 # outcome_of CALL PATH: calls os.CALL(PATH) in python (mkdir, rmdir, stat)
 # and prints "ok" or the errno name it failed with.
 outcome_of() {
   py -c 'import os, sys, kq; print(kq.outcome(getattr(os, sys.argv[1]), sys.argv[2]))' "$1" "$2"
+}
+
+# ------------------------------------- daemons a test starts for itself
+
+# The kqfsd processes of this test: those whose command line names a path in
+# this test's temporary directory (two process scans, whatever else runs).
+our_daemons() {
+  comm -12 <(pgrep -x kqfsd | sort) <(pgrep -f -- "$BATS_TEST_TMPDIR" | sort)
+}
+
+# The kqfsd process whose command line contains $1.
+daemon_of() {
+  local pid
+  for pid in $(our_daemons); do
+    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$1" && echo "$pid"
+  done
+  return 0
+}
+
+is_mounted() {
+  awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+not_mounted() {
+  ! is_mounted "$1"
+}
+
+gone() {
+  ! kill -0 "$1" 2>/dev/null
+}
+
+# Remembers $1 for teardown to unmount.
+remember_mount() {
+  echo "$1" >>"$BATS_TEST_TMPDIR/mounts"
+}
+
+# A fresh empty directory to mount on.
+new_mount_point() {
+  local m
+  m=$(mktemp -d "$BATS_TEST_TMPDIR/mnt.XXXXXX")
+  remember_mount "$m"
+  echo "$m"
+}
+
+# Runs kqfsd "$@" until it returns, under `run`. Its output goes through a
+# file: a daemon left running must not hold a pipe that `run` waits on.
+kqfsd_run() {
+  run timeout 30 bash -c '"$0" "$@" >"$KQFSD_OUT" 2>&1 3>&-; s=$?; cat "$KQFSD_OUT"; exit $s' \
+    "$KQFSD" "$@"
+}
+
+# Mounts kqfsd --log LOG "$@" on a fresh mount point: sets M, KQ and LOG.
+kqfsd_start() {
+  M=$(new_mount_point)
+  LOG="$M.log"
+  KQ="$M/kq"
+  kqfsd_run --log "$LOG" "$@" "$M"
+  assert_success
+  is_mounted "$M"
+}
+
+# Stops the daemon of mount $1 with signal $2 (TERM) and checks it
+# unmounted; $3 is a word of its command line (default: the mount point).
+kqfsd_stop() {
+  local pid
+  pid=$(daemon_of "${3:-$1}")
+  [ -n "$pid" ]
+  kill "-${2:-TERM}" "$pid"
+  wait_until 10 gone "$pid"
+  not_mounted "$1"
+}
+
+# Opens kq/clone of $1 O_RDWR in python: "ok", or the errno name.
+outcome_of_clone() {
+  py -c 'import os, sys, kq; print(kq.outcome(os.open, sys.argv[1], os.O_RDWR))' "$1/clone"
+}
+
+# assert_mount_point_refused PATH: kqfsd on mount point PATH fails with a
+# message naming it, mounts nothing and leaves no daemon running.
+assert_mount_point_refused() {
+  local m=$1
+  remember_mount "$m"
+  kqfsd_run "$m"
+  assert_failure
+  assert_output --partial "$m"
+  not_mounted "$m"
+  wait_until 5 test -z "$(our_daemons)"
 }

@@ -7,8 +7,9 @@
 
 bats_require_minimum_version 1.5.0
 
+load mount_helpers
+
 setup_file() {
-  load mount_helpers
   # The test users must reach the mount point: bats' run directory is
   # private, the directories under it are not.
   chmod o+x "$BATS_RUN_TMPDIR"
@@ -16,12 +17,11 @@ setup_file() {
 }
 
 teardown_file() {
-  load mount_helpers
   stop_kqfsd
 }
 
 setup() {
-  load mount_helpers
+  kqfs_setup
   KQCTL="$KQFS_BUILD/client/kqctl"
   # Relative paths from here, as the users run them.
   cd "$KQ"
@@ -37,6 +37,7 @@ teardown() {
   for pid in ${CHILDREN:-}; do kill "$pid" 2>/dev/null || true; done
   # The files make_files made, whether the test passed or not.
   if [ -n "${FILES:-}" ]; then rm -rf "$FILES"; fi
+  kqfs_teardown
 }
 
 as_a() {

@@ -12,8 +12,10 @@
 # clients made it hold is released at their exit), 64 MiB under
 # AddressSanitizer, whose quarantine keeps freed memory for a while.
 
+load mount_helpers
+
 setup() {
-  load mount_helpers
+  kqfs_setup
   STRESS="$KQFS_BUILD/tests/stress/kqfs-stress"
   start_kqfsd
   DAEMON=$(kqfsd_pid)
@@ -22,6 +24,7 @@ setup() {
 
 teardown() {
   stop_kqfsd
+  kqfs_teardown
 }
 
 # stress CASE ARGS...: runs kqfs-stress CASE on this test's mount under

@@ -1,27 +1,13 @@
 #!/usr/bin/env bats
-# The mounted tree: names, errors, ownership, lifetimes (DESIGN.md "The
-# mounted tree").
+# The mounted tree: names, errors, ownership, lifetimes
+# (docs/design.md#the-mounted-tree).
 #
 # The mount is made with -o allow_other so that the tests marked
 # "(setpriv 65534)" can act as an unprivileged user (uid/gid 65534); they
 # cd into the mount first, as bats' own temporary directory is private.
 
-setup_file() {
-  load mount_helpers
-  start_kqfsd -o allow_other
-}
-
-teardown_file() {
-  load mount_helpers
-  stop_kqfsd
-}
-
-setup() {
-  load mount_helpers
-  # kq.py importable from python3 run directly (under timeout, or in the
-  # background where $! must be python itself).
-  export PYTHONPATH="$BATS_TEST_DIRNAME${PYTHONPATH:+:$PYTHONPATH}"
-}
+load mount_helpers
+one_kqfsd_per_file -o allow_other
 
 # The daemon's open descriptors, less the pidfds it keeps for writers
 # (those follow client processes, not queues).

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "kqfs/unique_fd.hpp"
+#include "tests/support/poll_until.hpp"
 #include "tests/support/private_kqfsd.hpp"
 
 namespace kqfs::client_test {
@@ -38,12 +39,7 @@ using test_support::TemporaryDirectory;
 // Polls `done` every 10 ms until it holds or `limit` passes.
 inline bool wait_until(const std::function<bool()>& done,
                        std::chrono::milliseconds limit = kPatience) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return done();
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
+  return kqfs::testkit::poll_until(done, limit);
 }
 
 // How a child run by run_in_child ended.

@@ -126,8 +126,8 @@ bool applied_as_is(int16_t filter) {
 constexpr std::array<int16_t, 5> kLiveFilters = {EVFILT_READ, EVFILT_WRITE, EVFILT_VNODE,
                                                  EVFILT_TIMER, EVFILT_USER};
 
-// Flags an event never carries: those that act on a change (DESIGN.md "Where
-// BSDs differ") and the system flags but EV_EOF.
+// Flags an event never carries: those that act on a change
+// (docs/design.md#where-bsds-differ) and the system flags but EV_EOF.
 constexpr uint16_t kNeverDelivered = EV_DELETE | EV_ENABLE | EV_DISABLE | EV_FORCEONESHOT |
                                      EV_KEEPUDATA | EV_DROP | EV_FLAG1 | EV_ERROR;
 

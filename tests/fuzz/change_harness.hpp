@@ -2,7 +2,7 @@
 // bytes of one open file go through a codec::ChangeStream, once in a single
 // write and once cut into many, and every record it decodes is applied to a
 // real in-process kqfs::Kqueue. What comes out is checked against a
-// reference reading of the same bytes (DESIGN.md "Writing changes").
+// reference reading of the same bytes (docs/design.md#writing-changes).
 #pragma once
 
 #include <cstddef>

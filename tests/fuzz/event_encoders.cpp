@@ -3,7 +3,7 @@
 // written in the three formats and read back (round_trip.hpp), and all of
 // them go through each format's EventStream with reads of varied sizes, as
 // the daemon answers reads of `events`, `events.json` and `events.bin`
-// (DESIGN.md "Reading events").
+// (docs/design.md#reading-events).
 #include <algorithm>
 #include <array>
 #include <cstddef>

@@ -1,6 +1,6 @@
 // The codecs' promise for any record: each format writes it as one line
 // (or 32 bytes) within max_record_size(), and reading that back gives the
-// same record, every field and bit of it (DESIGN.md "Record formats").
+// same record, every field and bit of it (docs/design.md#record-formats).
 #pragma once
 
 #include <algorithm>

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "kqfs/unique_fd.hpp"
+#include "tests/support/poll_until.hpp"
 
 namespace kqfs::stress {
 
@@ -47,12 +48,7 @@ void sleep_ms(long milliseconds);
 // Polls `done` every 20 ms until it holds or `limit` passes.
 template <class Done>
 bool wait_for(Done done, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return done();
-    sleep_ms(20);
-  }
-  return true;
+  return kqfs::testkit::poll_until(done, limit, std::chrono::milliseconds(20));
 }
 double seconds_since(std::chrono::steady_clock::time_point start);
 

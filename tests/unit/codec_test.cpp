@@ -1,4 +1,4 @@
-// The record codecs (DESIGN.md "Record formats") and the change and event
+// The record codecs (docs/design.md#record-formats) and the change and event
 // streams of an open file ("Writing changes", "Reading events").
 #include <signal.h>
 
@@ -310,7 +310,7 @@ TEST(TextReject, ReasonCutsALongToken) {
 
 // -------------------------------------------------------------- text output
 
-TEST(TextFormat, DesignExample) {
+TEST(TextFormat, TimerEventWritesAllSixFieldsWithNames) {
   EXPECT_EQ(format_text(record(1, EVFILT_TIMER, EV_ADD | EV_CLEAR, 0, 1, 7)),
             "1 EVFILT_TIMER EV_ADD|EV_CLEAR 0 1 7\n");
 }
@@ -698,7 +698,7 @@ TEST(ChangeStream, MalformedRecordInTheMiddleStopsAtItsFirstByte) {
   EXPECT_EQ(applier.idents(), Idents{1}) << "nothing after the failing record is applied";
 }
 
-// DESIGN.md: a short write only when records before the failing one were
+// docs/design.md#writing-changes: a short write only when records before the failing one were
 // applied; blank lines and comments alone are not records.
 TEST(ChangeStream, OnlySkippedLinesBeforeAFailureAcceptNothing) {
   ChangeStream stream(Format::text);

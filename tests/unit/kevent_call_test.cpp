@@ -1,5 +1,5 @@
 // kqfs::kevent: the kevent(2) call contract over an in-process queue
-// (KQUEUE.md §3): change order, error and receipt entries, the timeout, EINTR.
+// (docs/design.md#the-kevent-call): change order, error and receipt entries, the timeout, EINTR.
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>

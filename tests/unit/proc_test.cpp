@@ -1,4 +1,4 @@
-// EVFILT_PROC on real processes (KQUEUE.md §5.7, FreeBSD): NOTE_EXIT with
+// EVFILT_PROC on real processes (docs/semantics.md#evfilt_proc, FreeBSD): NOTE_EXIT with
 // the wait(2) status for children and non-children, NOTE_FORK, NOTE_EXEC,
 // NOTE_TRACK with NOTE_CHILD announcements, and knote lifetime at exit.
 // NOTE_FORK/EXEC/TRACK come from the kernel's process-events connector

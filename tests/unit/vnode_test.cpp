@@ -1,5 +1,5 @@
 // EVFILT_VNODE on real files and directories: which FreeBSD notes each
-// operation gives (KQUEUE.md §5.6), that fflags hold only what was asked
+// operation gives (docs/semantics.md#evfilt_vnode), that fflags hold only what was asked
 // for and accumulate until delivered, and which descriptors it accepts.
 #include <fcntl.h>
 #include <sys/eventfd.h>

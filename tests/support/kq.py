@@ -1,16 +1,24 @@
-"""Helpers for the python3 of the bats suites: exact system calls on kqfs
-files, change records, and waiting for events and status fields.
+"""Helpers for the python3 of the bats suites (tests/bats/*.bats): exact
+system calls on kqfs files, change records, waiting for events and status
+fields, and the processes the filter suites watch.
 
-tests/bats is on PYTHONPATH for every suite (see `py` in mount_helpers.bash):
-`import kq`, `from kq import NAME`, or `from kq import *`.
+tests/support is on PYTHONPATH for every suite (set by kqfs_setup in
+tests/bats/mount_helpers.bash): `import kq`, `from kq import NAME`, or
+`from kq import *`, which also brings os, sys, signal, subprocess,
+threading and time.
 """
+import atexit
 import collections
 import errno
 import fcntl
 import os
 import select
+import signal
 import socket
 import struct
+import subprocess
+import sys
+import threading
 import time
 
 
@@ -133,20 +141,25 @@ def change(c, text):
 def events(e, timeout):
     """The records (Ev) of the first read of events.bin handle e that brings
     any within timeout, or []."""
+    blob = read_when_ready(e, 32 * 256, timeout)
+    return [] if blob is None else [Ev(*r) for r in unpack_all(blob)]
+
+
+def read_when_ready(fd, size, timeout):
+    """One read of non-blocking events handle fd once poll says it is
+    readable and a record is there, or None if none comes within timeout."""
     deadline = time.monotonic() + timeout
     p = select.poll()
-    p.register(e, select.POLLIN)
+    p.register(fd, select.POLLIN)
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            return []
+            return None
         p.poll(max(1, int(left * 1000)))
         try:
-            blob = os.read(e, 32 * 256)
+            return os.read(fd, size)
         except BlockingIOError:
             time.sleep(0.01)  # a stale knote: readiness without an event
-            continue
-        return [Ev(*r) for r in unpack_all(blob)]
 
 
 def wait_event(e, pred, timeout=5.0):
@@ -221,3 +234,167 @@ def tcp_connection():
         client = socket.create_connection(listener.getsockname())
         server, _ = listener.accept()
     return client, server
+
+
+# ------------------------------- text events and processes (filter suites)
+
+class Event(collections.namedtuple("Event", "ident filter flags fflags data udata line")):
+    @property
+    def rest(self):
+        """The record without its ident (pids and fds vary)."""
+        return self.line.split(" ", 1)[1]
+
+
+def names(field):
+    return set() if field == "0" else set(field.split("|"))
+
+
+def parse(text):
+    f = text.split()
+    assert len(f) == 6 and text.endswith("\n"), "not one text event record: %r" % text
+    return Event(int(f[0]), f[1], names(f[2]), names(f[3]), int(f[4]), int(f[5]),
+                 text.rstrip("\n"))
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+class Queue:
+    """Queue directory q: a changes handle, and a non-blocking events handle
+    (text, one record per read) waited on with poll."""
+
+    def __init__(self, q):
+        self.q = q
+        self.c = os.open(q + "/changes", os.O_WRONLY)
+        self.e = os.open(q + "/events", os.O_RDONLY | os.O_NONBLOCK)
+        self.seen = []
+
+    def change(self, line):
+        """One write(2) of one text change line: the byte count, or the errno name."""
+        return write_outcome(self.c, (line + "\n").encode())
+
+    def add(self, line):
+        """A change that must be applied whole."""
+        r = self.change(line)
+        check(r == len(line) + 1, "change %r: %s (last-error: %s)" % (
+            line, r, self.status().get("last-error")))
+
+    def next(self, timeout):
+        """The next event within timeout seconds, or None."""
+        chunk = read_when_ready(self.e, 4096, timeout)
+        if chunk is None:
+            return None
+        ev = parse(chunk.decode())
+        self.seen.append(ev)
+        return ev
+
+    def expect(self, pred, what, timeout=10.0):
+        """The first event satisfying pred within timeout (others are kept in
+        self.seen); fails naming `what`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ev = self.next(deadline - time.monotonic())
+            if ev is None:
+                raise AssertionError("no event %s within %ss; seen: %s" % (
+                    what, timeout, [e.line for e in self.seen]))
+            if pred(ev):
+                return ev
+
+    def one(self, what, timeout=10.0):
+        """The next event, which must come within timeout."""
+        return self.expect(lambda ev: True, what, timeout)
+
+    def quiet(self, timeout=0.3):
+        """Nothing is delivered within timeout."""
+        ev = self.next(timeout)
+        check(ev is None, "unexpected event: %s" % (ev and ev.line))
+
+    def status(self):
+        return status(self.q)
+
+    def wait_status(self, field, value, timeout=10.0):
+        wait_status(self.q, field, value, timeout)
+
+
+_gates = []     # every Gate made, so that children close their write ends
+_children = []  # every child forked, killed at exit if still there
+
+
+class Gate:
+    """A pipe children block on until the parent opens it (closes its end)."""
+
+    def __init__(self):
+        self.r, self.w = os.pipe()
+        _gates.append(self)
+
+    def wait(self):  # in a child
+        os.read(self.r, 1)
+
+    def open(self):  # in the writer
+        os.close(self.w)
+
+
+def child(body):
+    """Forks a child running body() (it exits 0 if body returns); its pid.
+    The child holds no gate's write end, so gates open when the writer
+    opens them or dies."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for gate in _gates:
+                try:
+                    os.close(gate.w)
+                except OSError:
+                    pass
+            body()
+        finally:
+            os._exit(0)
+    _children.append(pid)
+    return pid
+
+
+@atexit.register
+def _no_orphans():
+    # A failed test must not leave children holding bats' output pipe.
+    for pid in _children:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                os.kill(pid, signal.SIGKILL)
+        except ChildProcessError:
+            pass
+
+
+def gated_child(body):
+    """A child that runs body() once release() is called: (pid, release)."""
+    gate = Gate()
+
+    def run():
+        gate.wait()
+        body()
+
+    pid = child(run)
+    return pid, gate.open
+
+
+def _stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (state first)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rpartition(")")[2].split()
+
+
+def parent_of(pid):
+    return int(_stat_fields(pid)[1])
+
+
+def state_of(pid):
+    try:
+        return _stat_fields(pid)[0]
+    except FileNotFoundError:
+        return None
+
+
+def sh(command):
+    """A shell command that must succeed (done by another process)."""
+    subprocess.run(["sh", "-c", command], check=True)
