@@ -17,7 +17,7 @@ teardown_file() {
 
 setup() {
   load mount_helpers
-  KQCTL="$KQFS_BUILD/client/kqctl"
+  KQCTL="$KQFS_BUILD/client/kqctl/kqctl"
   # The default mount of every kqctl below, unless a test says otherwise.
   export KQFS_MOUNT="$MNT"
 }

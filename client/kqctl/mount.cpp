@@ -1,4 +1,4 @@
-#include "client/kqctl_mount.hpp"
+#include "client/kqctl/mount.hpp"
 
 #include <fcntl.h>
 #include <string.h>

@@ -19,9 +19,9 @@
 #include <string>
 #include <thread>
 
-#include "client/kqctl_commands.hpp"
-#include "client/kqctl_mount.hpp"
-#include "client/kqctl_records.hpp"
+#include "client/kqctl/commands.hpp"
+#include "client/kqctl/mount.hpp"
+#include "client/kqctl/records.hpp"
 #include "kqfs/codec/codec.hpp"
 
 namespace kqctl {

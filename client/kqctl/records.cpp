@@ -1,9 +1,9 @@
-#include "client/kqctl_records.hpp"
+#include "client/kqctl/records.hpp"
 
 #include <array>
 #include <ostream>
 
-#include "client/kqctl_syntax.hpp"
+#include "client/kqctl/syntax.hpp"
 
 namespace kqctl {
 

@@ -4,8 +4,8 @@
 #include <iostream>
 #include <string>
 
-#include "client/kqctl_commands.hpp"
-#include "client/kqctl_records.hpp"
+#include "client/kqctl/commands.hpp"
+#include "client/kqctl/records.hpp"
 
 namespace kqctl {
 namespace {

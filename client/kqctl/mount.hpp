@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "client/kqctl_syntax.hpp"
+#include "client/kqctl/syntax.hpp"
 #include "kqfs/unique_fd.hpp"
 
 namespace kqctl {

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "client/kqctl_commands.hpp"
-#include "client/kqctl_mount.hpp"
+#include "client/kqctl/commands.hpp"
+#include "client/kqctl/mount.hpp"
 
 namespace kqctl {
 namespace {
