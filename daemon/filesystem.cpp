@@ -688,7 +688,7 @@ void Filesystem::open(fuse_req_t request, fuse_ino_t inode, fuse_file_info& info
   // (see rewind()).
   // close() matters to changes files only: an unfinished line or record.
   uint32_t flags = is_changes(kind) ? 0 : FOPEN_NOFLUSH;
-  if (kind != FileKind::events && kind != FileKind::status) flags |= FOPEN_STREAM;
+  if (!is_rewindable(kind) && kind != FileKind::status) flags |= FOPEN_STREAM;
   if (reply_open_with(request, info, flags) != 0) {
     // The opener is gone: undo, as release will never come.
     fuse_file_info undo{};
@@ -745,7 +745,7 @@ void Filesystem::flush(fuse_req_t request, fuse_file_info& info) {
   }
   QueueNode& queue = *file->queue;
   const std::string fragment =
-      format_of(file->kind) == kqfs::codec::Format::binary
+      !codec_of(file->kind).framed_by_lines()
           ? std::to_string(file->changes.unfinished().size()) + " bytes of a binary record"
           : quoted_fragment(file->changes.unfinished());
   // A writer killed mid-line never meant what it wrote so far.
@@ -908,7 +908,7 @@ bool Filesystem::try_answer(QueueNode& queue, const Waiter& read, OpenFile& file
     queue.events_delivered += events.size();
     reply = file.events.read(read.size, events);
   }
-  if (file.kind == FileKind::events) {
+  if (is_rewindable(file.kind)) {
     file.position = read.offset + static_cast<off_t>(reply.size());
     file.last_reply = reply;
   }
@@ -950,12 +950,11 @@ void Filesystem::read(fuse_req_t request, size_t size, off_t offset, fuse_file_i
     fuse_reply_buf(request, nullptr, 0);
     return;
   }
-  if (format_of(file->kind) == kqfs::codec::Format::binary &&
-      size < kqfs::codec::kBinaryRecordSize) {
+  if (size < codec_of(file->kind).record_size) {  // not even one record
     fuse_reply_err(request, EINVAL);
     return;
   }
-  if (file->kind == FileKind::events) rewind(*file, offset);
+  if (is_rewindable(file->kind)) rewind(*file, offset);
   const Waiter read{request, size, offset, file, queue.id};
   // Readers already waiting come first.
   if (queue.waiters.empty() && try_answer(queue, read, *file)) return;
