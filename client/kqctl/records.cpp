@@ -1,34 +1,22 @@
 #include "client/kqctl/records.hpp"
 
-#include <array>
 #include <ostream>
 
 #include "client/kqctl/syntax.hpp"
 
 namespace kqctl {
 
-kqfs::codec::Format parse_format(const std::string& name, const std::string& option) {
-  if (name == "text") return kqfs::codec::Format::text;
-  if (name == "json") return kqfs::codec::Format::json;
-  if (name == "bin" || name == "binary") return kqfs::codec::Format::binary;
-  throw UsageError(option + " must be text, json or bin, not '" + name + "'");
+const kqfs::codec::Codec& parse_format(const std::string& name, const std::string& option) {
+  const kqfs::codec::Codec* codec = kqfs::codec::find_codec(name);
+  if (codec == nullptr) {
+    throw UsageError(option + " must be " + kqfs::codec::format_names() + ", not '" + name + "'");
+  }
+  return *codec;
 }
 
-void write_record(std::ostream& out, const kqfs::Kevent& record, kqfs::codec::Format format) {
-  switch (format) {
-    case kqfs::codec::Format::text:
-      out << kqfs::codec::format_text(record);
-      break;
-    case kqfs::codec::Format::json:
-      out << kqfs::codec::format_json(record);
-      break;
-    case kqfs::codec::Format::binary: {
-      std::array<char, kqfs::codec::kBinaryRecordSize> bytes;
-      kqfs::codec::encode_binary(record, bytes);
-      out.write(bytes.data(), bytes.size());
-      break;
-    }
-  }
+void write_record(std::ostream& out, const kqfs::Kevent& record, const kqfs::codec::Codec& format) {
+  const std::string bytes = format.encode(record);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 }  // namespace kqctl

@@ -115,7 +115,7 @@ int run_wait(const Invocation& invocation) {
         write_record(std::cout,
                      kqfs::codec::decode_binary(std::span<const char, kBinaryRecordSize>(
                          buffer.data() + offset, kBinaryRecordSize)),
-                     output);
+                     kqfs::codec::codec_of(output));
         ++received;
       }
       std::cout.flush();
