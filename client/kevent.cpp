@@ -18,6 +18,7 @@
 #include <string>
 
 #include "kqfs/mount_point.hpp"
+#include "kqfs/unique_fd.hpp"
 
 namespace {
 
@@ -50,11 +51,10 @@ bool is_kqueue(int kq) {
 long long inode_of(int kq) {
   char path[40];
   std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", kq);
-  const int info = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (info < 0) return -1;
+  const kqfs::UniqueFd info(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!info) return -1;
   char text[512];
-  const ssize_t length = ::read(info, text, sizeof text - 1);
-  ::close(info);
+  const ssize_t length = ::read(info.get(), text, sizeof text - 1);
   if (length <= 0) return -1;
   text[length] = '\0';
   const char* field = std::strstr(text, "\nino:");
