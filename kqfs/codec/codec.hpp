@@ -56,6 +56,9 @@ size_t max_binary_size();
 // An upper bound on the length of one formatted record (with its '\n').
 size_t max_record_size(Format format);
 
+// "No such file or directory" for ENOENT: an errno as failures are worded.
+std::string describe_errno(int error);
+
 // Applies one record; returns 0 or an errno, and may set `reason` to say
 // more than the errno does. The failure is described as the errno's text,
 // that reason in parentheses, and the record.

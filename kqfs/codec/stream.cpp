@@ -25,12 +25,6 @@ std::string one_line(std::string reason) {
   return reason;
 }
 
-std::string describe_errno(int error) {
-  // strerrordesc_np, unlike strerror, shares no buffer between threads.
-  const char* description = strerrordesc_np(error);
-  return description != nullptr ? description : "error " + std::to_string(error);
-}
-
 // Applies a parsed record: 0, or its errno with `reason` set.
 int apply_record(const Kevent& record, const ApplyRecord& apply, std::string& reason) {
   std::string why;
@@ -68,6 +62,12 @@ WriteOutcome failure(size_t accepted, int error, std::string reason) {
 }
 
 }  // namespace
+
+std::string describe_errno(int error) {
+  // strerrordesc_np, unlike strerror, shares no buffer between threads.
+  const char* description = strerrordesc_np(error);
+  return description != nullptr ? description : "error " + std::to_string(error);
+}
 
 WriteOutcome ChangeStream::write(std::string_view bytes, const ApplyRecord& apply) {
   std::string reason;
