@@ -25,6 +25,8 @@ struct Codec {
   std::string_view alias;
   // Of the tree's files: "changes" + suffix and "events" + suffix.
   std::string_view suffix;
+  // Its records, in words for help texts: "JSON lines".
+  std::string_view records;
   // Framing: 0 when records are lines ending in '\n' (split, joined across
   // writes, and returned in parts to a short read); else every record is
   // exactly this many bytes, and a read returns whole records only.
@@ -47,6 +49,7 @@ inline constexpr Codec kCodecs[] = {
      .name = "text",
      .alias = {},
      .suffix = {},
+     .records = "text lines",
      .record_size = 0,
      .one_per_read = true,
      .parse = parse_text,
@@ -56,6 +59,7 @@ inline constexpr Codec kCodecs[] = {
      .name = "json",
      .alias = {},
      .suffix = ".json",
+     .records = "JSON lines",
      .record_size = 0,
      .one_per_read = false,
      .parse = parse_json,
@@ -65,6 +69,7 @@ inline constexpr Codec kCodecs[] = {
      .name = "bin",
      .alias = "binary",
      .suffix = ".bin",
+     .records = "binary records",
      .record_size = kBinaryRecordSize,
      .one_per_read = false,
      .parse = parse_binary,
