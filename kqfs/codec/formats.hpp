@@ -9,7 +9,6 @@
 
 #include <cstddef>
 #include <iterator>
-#include <span>
 #include <string>
 #include <string_view>
 
