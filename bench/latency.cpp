@@ -64,11 +64,7 @@ class EpollReader {
  public:
   explicit EpollReader(const Pipe& pipe) : epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
     if (!epoll_) throw_errno("epoll_create1");
-    epoll_event event{};
-    event.events = EPOLLIN | EPOLLET;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, pipe.read_end.get(), &event) != 0) {
-      throw_errno("epoll_ctl");
-    }
+    epoll_add(epoll_.get(), pipe.read_end.get(), EPOLLIN | EPOLLET);
   }
   void wait_for_event() {
     epoll_event event;
@@ -131,30 +127,23 @@ void run_latency(Context& context) {
           "p50 and p99 of " +
           std::to_string(iterations) + " wake-ups per repetition, " + std::to_string(repetitions) +
           " repetitions, interleaved.");
-  report.row("p50, kqfs mount (read of events.bin)", summarize(mount_latency.p50),
-             Quantity::duration, Better::lower);
-  report.row("p50, in-process engine (poll + collect)", summarize(engine_latency.p50),
-             Quantity::duration, Better::lower);
-  report.row("p50, raw epoll_wait", summarize(epoll_latency.p50), Quantity::duration,
-             Better::lower);
-  report.row("p99, kqfs mount (read of events.bin)", summarize(mount_latency.p99),
-             Quantity::duration, Better::lower);
-  report.row("p99, in-process engine (poll + collect)", summarize(engine_latency.p99),
-             Quantity::duration, Better::lower);
-  report.row("p99, raw epoll_wait", summarize(epoll_latency.p99), Quantity::duration,
-             Better::lower);
-  report.ratio("latency_p50.mount/epoll", "ratio p50 mount / epoll",
-               summarize(ratios(mount_latency.p50, epoll_latency.p50)), Better::lower,
-               Target{Better::lower, 2.0});
-  report.ratio("latency_p99.mount/epoll", "ratio p99 mount / epoll",
-               summarize(ratios(mount_latency.p99, epoll_latency.p99)), Better::lower,
-               std::nullopt);
-  report.ratio("latency_p50.engine/epoll", "ratio p50 engine / epoll",
-               summarize(ratios(engine_latency.p50, epoll_latency.p50)), Better::lower,
-               std::nullopt);
-  report.ratio("latency_p99.engine/epoll", "ratio p99 engine / epoll",
-               summarize(ratios(engine_latency.p99, epoll_latency.p99)), Better::lower,
-               std::nullopt);
+  auto compare = [&](const std::string& percentile, std::vector<double> Percentiles::*series,
+                     std::optional<Target> mount_target) {
+    report.compare({.name = "latency_" + percentile,
+                    .baseline = "epoll",
+                    .prefix = percentile + " ",
+                    .unit = "",
+                    .rows = {percentile + ", kqfs mount (read of events.bin)",
+                             percentile + ", in-process engine (poll + collect)",
+                             percentile + ", raw epoll_wait"},
+                    .quantity = Quantity::duration,
+                    .better = Better::lower,
+                    .mount_target = mount_target,
+                    .engine_target = std::nullopt},
+                   {mount_latency.*series, engine_latency.*series, epoll_latency.*series});
+  };
+  compare("p50", &Percentiles::p50, Target{Better::lower, 2.0});
+  compare("p99", &Percentiles::p99, std::nullopt);
   if (mount.daemon <= 0) {
     report.note("the daemon's pid is unknown: writes did not wait for it to be idle");
   }

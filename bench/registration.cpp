@@ -57,12 +57,7 @@ double register_timerfds(size_t count) {
     if (::timerfd_settime(timer.get(), 0, &period, nullptr) != 0) {
       throw_errno("timerfd_settime");
     }
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.u64 = i;
-    if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, timer.get(), &event) != 0) {
-      throw_errno("epoll_ctl");
-    }
+    epoll_add(epoll.get(), timer.get(), EPOLLIN, i);
     timers.push_back(std::move(timer));
   }
   return static_cast<double>(count) / stopwatch.seconds();
@@ -81,12 +76,9 @@ void run_registration(Context& context) {
   register_through_mount(mount, timers);
   register_in_engine(timers);
   register_timerfds(kTimers);
-  std::vector<double> mount_rates, engine_rates, timerfd_rates;
-  for (int repetition = 0; repetition < repetitions; ++repetition) {
-    mount_rates.push_back(register_through_mount(mount, timers));
-    engine_rates.push_back(register_in_engine(timers));
-    timerfd_rates.push_back(register_timerfds(kTimers));
-  }
+  const Variants rates = measure_interleaved(
+      repetitions, [&] { return register_through_mount(mount, timers); },
+      [&] { return register_in_engine(timers); }, [] { return register_timerfds(kTimers); });
 
   report.begin_case(
       "3. Registration rate",
@@ -94,17 +86,18 @@ void run_registration(Context& context) {
       "write to changes.bin; kqfs::Kqueue::apply per record; or timerfd_create +\n"
       "timerfd_settime + epoll_ctl per timer. " +
           std::to_string(repetitions) + " repetitions, interleaved. Registrations per second.");
-  report.row("kqfs mount (one write to changes.bin)", summarize(mount_rates), Quantity::rate,
-             Better::higher);
-  report.row("in-process engine (Kqueue::apply)", summarize(engine_rates), Quantity::rate,
-             Better::higher);
-  report.row("raw timerfd + epoll_ctl per timer", summarize(timerfd_rates), Quantity::rate,
-             Better::higher);
-  report.ratio("registration.mount/timerfd", "ratio mount / timerfd (registrations/s)",
-               summarize(ratios(mount_rates, timerfd_rates)), Better::higher,
-               Target{Better::higher, 2.0});
-  report.ratio("registration.engine/timerfd", "ratio engine / timerfd (registrations/s)",
-               summarize(ratios(engine_rates, timerfd_rates)), Better::higher, std::nullopt);
+  report.compare(
+      {.name = "registration",
+       .baseline = "timerfd",
+       .prefix = "",
+       .unit = "registrations/s",
+       .rows = {"kqfs mount (one write to changes.bin)", "in-process engine (Kqueue::apply)",
+                "raw timerfd + epoll_ctl per timer"},
+       .quantity = Quantity::rate,
+       .better = Better::higher,
+       .mount_target = Target{Better::higher, 2.0},
+       .engine_target = std::nullopt},
+      rates);
   report.end_case();
 }
 

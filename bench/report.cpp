@@ -93,6 +93,19 @@ void Report::ratio(const std::string& name, const std::string& what, const Summa
   machine_lines_.push_back(printed("ratio %s %.4f", name.c_str(), summary.median));
 }
 
+void Report::compare(const Comparison& how, const Variants& values) {
+  row(how.rows[0], summarize(values.mount), how.quantity, how.better);
+  row(how.rows[1], summarize(values.engine), how.quantity, how.better);
+  row(how.rows[2], summarize(values.baseline), how.quantity, how.better);
+  const std::string unit = how.unit.empty() ? "" : " (" + how.unit + ")";
+  ratio(how.name + ".mount/" + how.baseline,
+        "ratio " + how.prefix + "mount / " + how.baseline + unit,
+        summarize(ratios(values.mount, values.baseline)), how.better, how.mount_target);
+  ratio(how.name + ".engine/" + how.baseline,
+        "ratio " + how.prefix + "engine / " + how.baseline + unit,
+        summarize(ratios(values.engine, values.baseline)), how.better, how.engine_target);
+}
+
 void Report::note(const std::string& text) {
   notes_.push_back(text);
 }

@@ -5,6 +5,7 @@
 //   figure NAME VALUE   a figure with a target of its own, in base units
 #pragma once
 
+#include <array>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -27,6 +28,43 @@ struct Target {
   double bound;
 };
 
+// What a case measures side by side, one value per repetition each: kqfs
+// through its mount, the in-process engine, and a raw Linux baseline.
+struct Variants {
+  std::vector<double> mount;
+  std::vector<double> engine;
+  std::vector<double> baseline;
+};
+
+// Runs each variant once per repetition, interleaved, and keeps what each
+// returns.
+template <class Mount, class Engine, class Baseline>
+Variants measure_interleaved(int repetitions, Mount&& mount, Engine&& engine, Baseline&& baseline) {
+  Variants values;
+  for (int repetition = 0; repetition < repetitions; ++repetition) {
+    values.mount.push_back(mount());
+    values.engine.push_back(engine());
+    values.baseline.push_back(baseline());
+  }
+  return values;
+}
+
+// How a comparison of Variants shows: a row per variant, then kqfs (mount,
+// engine) divided by the baseline as the lines `<name>.mount/<baseline>` and
+// `<name>.engine/<baseline>`, described as "ratio <prefix>mount / <baseline>
+// (<unit>)".
+struct Comparison {
+  std::string name;                 // "registration"
+  std::string baseline;             // "timerfd"
+  std::string prefix;               // "p50 " or empty
+  std::string unit;                 // "registrations/s" or empty
+  std::array<std::string, 3> rows;  // what the mount, engine and baseline rows say
+  Quantity quantity;
+  Better better;
+  std::optional<Target> mount_target;
+  std::optional<Target> engine_target;
+};
+
 class Report {
  public:
   explicit Report(std::FILE* out) : out_(out) {}
@@ -46,6 +84,8 @@ class Report {
   // side), with the issue's target if it has one.
   void ratio(const std::string& name, const std::string& what, const Summary& summary,
              Better better, std::optional<Target> target);
+  // Three rows and two ratios, as `how` says.
+  void compare(const Comparison& how, const Variants& values);
   // A remark under the table (e.g. why a figure is missing).
   void note(const std::string& text);
   // Ends the table and prints its machine-readable lines.

@@ -23,6 +23,7 @@
 #include "kqfs/constants.h"
 #include "kqfs/kqueue.hpp"
 #include "kqfs/signal_trace.hpp"
+#include "tests/support/signals.hpp"
 
 namespace kqfs::bench {
 namespace {
@@ -56,23 +57,6 @@ double ring_buffer_bytes(const std::vector<std::filesystem::path>& instances) {
   }
   return total;
 }
-
-// SIGUSR1 ignored for the scope: the knotes count it, nothing else happens.
-class IgnoredSignal {
- public:
-  explicit IgnoredSignal(int signal) : signal_(signal) {
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    ::sigaction(signal_, &ignore, &saved_);
-  }
-  ~IgnoredSignal() { ::sigaction(signal_, &saved_, nullptr); }
-  IgnoredSignal(const IgnoredSignal&) = delete;
-  IgnoredSignal& operator=(const IgnoredSignal&) = delete;
-
- private:
-  int signal_;
-  struct sigaction saved_ {};
-};
 
 struct MountRun {
   std::vector<double> add_seconds;  // one per queue
@@ -154,7 +138,8 @@ void run_signals(Context& context) {
       std::to_string(repetitions) + " repetitions.";
 
   const MountView mount = context.mounts.shared();
-  const IgnoredSignal ignored(SIGUSR1);
+  // SIGUSR1 ignored: the knotes count it, nothing else happens.
+  const test_support::ScopedSignalAction ignored(SIGUSR1, SIG_IGN, 0);
   {
     // Warm-up, untimed; also tells whether this host allows signal tracing.
     const MountQueue probe(mount.path, "bench-signal-probe");

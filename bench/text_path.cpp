@@ -17,6 +17,7 @@
 #include "bench/process.hpp"
 #include "bench/queue.hpp"
 #include "bench/records.hpp"
+#include "tests/support/descriptors.hpp"
 #include "tests/support/private_kqfsd.hpp"
 
 namespace kqfs::bench {
@@ -35,25 +36,14 @@ constexpr const char* kEventLine = "1 EVFILT_USER EV_ADD|EV_CLEAR 0 0 1\n";
 class OutputPipe {
  public:
   OutputPipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw_errno("pipe2");
-    read_end_.reset(fds[0]);
-    write_end_.reset(fds[1]);
+    if (!pipe_.ok()) throw_errno("pipe2");
   }
-  int write_end() const { return write_end_.get(); }
+  int write_end() const { return pipe_.w(); }
   // Everything written so far.
-  std::string take() const {
-    std::string text;
-    char buffer[512];
-    ssize_t length;
-    while ((length = ::read(read_end_.get(), buffer, sizeof buffer)) > 0)
-      text.append(buffer, static_cast<size_t>(length));
-    return text;
-  }
+  std::string take() const { return test_support::read_all(pipe_.r()); }
 
  private:
-  UniqueFd read_end_;
-  UniqueFd write_end_;
+  test_support::Pipe pipe_;
 };
 
 // Seconds from spawning `command` to reaping it; throws unless it exits 0

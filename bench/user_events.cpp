@@ -63,12 +63,7 @@ class EpollUserEventRounds {
     for (size_t ident = 0; ident < kUserKnotes; ++ident) {
       UniqueFd fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
       if (!fd) throw_errno("eventfd");
-      epoll_event event{};
-      event.events = EPOLLIN;
-      event.data.u64 = ident;
-      if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd.get(), &event) != 0) {
-        throw_errno("epoll_ctl");
-      }
+      epoll_add(epoll_.get(), fd.get(), EPOLLIN, ident);
       eventfds_.push_back(std::move(fd));
     }
   }
@@ -126,12 +121,9 @@ void run_user_events(Context& context) {
     engine.round();
     epoll.round();
   }
-  std::vector<double> mount_rates, engine_rates, epoll_rates;
-  for (int repetition = 0; repetition < repetitions; ++repetition) {
-    mount_rates.push_back(events_per_second(through_mount));
-    engine_rates.push_back(events_per_second(engine));
-    epoll_rates.push_back(events_per_second(epoll));
-  }
+  const Variants rates = measure_interleaved(
+      repetitions, [&] { return events_per_second(through_mount); },
+      [&] { return events_per_second(engine); }, [&] { return events_per_second(epoll); });
 
   report.begin_case(
       "1. User-event throughput",
@@ -141,18 +133,18 @@ void run_user_events(Context& context) {
           std::to_string(repetitions) + " repetitions of " +
           format_quantity(seconds_per_measurement, Quantity::duration) +
           " per variant, interleaved. Events per second.");
-  report.row("kqfs mount (changes.bin + events.bin)", summarize(mount_rates), Quantity::rate,
-             Better::higher);
-  report.row("in-process engine (Kqueue apply + collect)", summarize(engine_rates), Quantity::rate,
-             Better::higher);
-  report.row("raw epoll + eventfd per ident", summarize(epoll_rates), Quantity::rate,
-             Better::higher);
-  report.ratio("user_events.mount/epoll", "ratio mount / epoll (events/s)",
-               summarize(ratios(mount_rates, epoll_rates)), Better::higher,
-               Target{Better::higher, 0.45});
-  report.ratio("user_events.engine/epoll", "ratio engine / epoll (events/s)",
-               summarize(ratios(engine_rates, epoll_rates)), Better::higher,
-               Target{Better::higher, 0.8});
+  report.compare(
+      {.name = "user_events",
+       .baseline = "epoll",
+       .prefix = "",
+       .unit = "events/s",
+       .rows = {"kqfs mount (changes.bin + events.bin)",
+                "in-process engine (Kqueue apply + collect)", "raw epoll + eventfd per ident"},
+       .quantity = Quantity::rate,
+       .better = Better::higher,
+       .mount_target = Target{Better::higher, 0.45},
+       .engine_target = Target{Better::higher, 0.8}},
+      rates);
   report.end_case();
 }
 

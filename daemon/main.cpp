@@ -16,6 +16,7 @@
 
 #include "daemon/descriptor_reserve.hpp"
 #include "daemon/filesystem.hpp"
+#include "daemon/fuse_channel.hpp"
 #include "daemon/log.hpp"
 #include "daemon/loop.hpp"
 #include "daemon/options.hpp"
@@ -136,7 +137,8 @@ int main(int argc, char** argv) {
   try {
     kqfsd::Loop loop([&log](const char* what) { log.error(std::string("internal: ") + what); });
     kqfsd::Filesystem filesystem(options, log, loop);
-    filesystem.mount();
+    kqfsd::FuseChannel channel(filesystem, loop);
+    channel.mount();
 
     kqfs::UniqueFd signals(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
     bool stopping = false;
@@ -162,9 +164,9 @@ int main(int argc, char** argv) {
     });
     readiness.report("");
     if (!options.foreground && !log_file) point_stderr_at(log_file);  // to /dev/null
-    while (!stopping && !filesystem.exited())
+    while (!stopping && !channel.exited())
       loop.run_once(-1);
-    descriptors.with_reserve([&] { filesystem.unmount(); });
+    descriptors.with_reserve([&] { channel.unmount(); });
   } catch (const std::exception& error) {
     log.error(error.what());
     readiness.report(error.what());

@@ -47,8 +47,7 @@ size_t format_index(FileKind kind) {
   return (static_cast<size_t>(kind) - 1) / 2;
 }
 
-struct stat base_attributes(fuse_ino_t inode, mode_t mode, uid_t uid, gid_t gid,
-                            const timespec& when) {
+struct stat base_attributes(Inode inode, mode_t mode, uid_t uid, gid_t gid, const timespec& when) {
   struct stat st {};
   st.st_ino = inode;
   st.st_mode = mode;
@@ -90,15 +89,15 @@ bool is_rewindable(FileKind kind) {
          codec_of(kind).one_per_read;
 }
 
-fuse_ino_t directory_inode(uint64_t queue_id) {
+Inode directory_inode(uint64_t queue_id) {
   return file_inode(queue_id, FileKind::directory);
 }
 
-fuse_ino_t file_inode(uint64_t queue_id, FileKind kind) {
-  return (queue_id << kKindBits) | static_cast<fuse_ino_t>(kind);
+Inode file_inode(uint64_t queue_id, FileKind kind) {
+  return (queue_id << kKindBits) | static_cast<Inode>(kind);
 }
 
-std::optional<std::pair<uint64_t, FileKind>> decode_inode(fuse_ino_t inode) {
+std::optional<std::pair<uint64_t, FileKind>> decode_inode(Inode inode) {
   const uint64_t id = inode >> kKindBits;
   const auto kind = static_cast<uint8_t>(inode & ((1u << kKindBits) - 1));
   if (id == 0 || kind > static_cast<uint8_t>(FileKind::clone)) return std::nullopt;
@@ -123,7 +122,7 @@ struct stat attributes_of_queues(uid_t uid, gid_t gid, const timespec& mounted) 
   return base_attributes(kQueuesInode, S_IFDIR | S_ISVTX | 0777, uid, gid, mounted);
 }
 
-struct stat attributes_of_clone(fuse_ino_t inode, uid_t uid, gid_t gid, const timespec& mounted) {
+struct stat attributes_of_clone(Inode inode, uid_t uid, gid_t gid, const timespec& mounted) {
   return base_attributes(inode, S_IFREG | 0666, uid, gid, mounted);
 }
 

@@ -3,7 +3,6 @@
 // can never name a newer queue).
 #pragma once
 
-#include <fuse_lowlevel.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -17,17 +16,20 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/reply.hpp"
 #include "kqfs/codec/formats.hpp"
 #include "kqfs/kqueue.hpp"
 
 namespace kqfsd {
 
-inline constexpr fuse_ino_t kRootInode = 1;
-inline constexpr fuse_ino_t kQueuesInode = 2;  // kq/
+using Inode = uint64_t;
+
+inline constexpr Inode kRootInode = 1;
+inline constexpr Inode kQueuesInode = 2;  // kq/
 // kq/clone as listed. Each lookup of it gives a fresh inode of kind clone,
 // numbered as the queue its open will make, so a kqueue handle is told from
 // every other by its inode alone (fdinfo shows it, without asking FUSE).
-inline constexpr fuse_ino_t kCloneInode = 3;
+inline constexpr Inode kCloneInode = 3;
 
 // The files of a queue directory. Record format i (kqfs::codec::kCodecs)
 // has two: its changes file, 1 + 2i, and its events file, 2 + 2i
@@ -67,13 +69,19 @@ bool is_rewindable(FileKind kind);
 class OpenFile;
 
 // A read request parked until its queue has events.
-struct Waiter {
-  fuse_req_t request;
+struct ParkedRead {
+  std::unique_ptr<Reply> reply;
   size_t size;
   off_t offset;
   OpenFile* file;
   uint64_t queue_id;
   bool interrupted = false;
+};
+
+// Why the queue's last write was refused (status shows `reason`).
+struct Rejection {
+  int error = 0;
+  std::string reason;
 };
 
 struct QueueNode {
@@ -89,12 +97,12 @@ struct QueueNode {
   std::unique_ptr<kqfs::Kqueue> engine;  // released when the queue is removed
   uint64_t loop_watch = 0;
 
-  std::list<Waiter> waiters;    // FIFO; list: interrupt callbacks hold pointers
-  std::set<OpenFile*> pollers;  // open files with a poll handle to notify
+  std::list<ParkedRead> waiters;  // FIFO; list: interrupt callbacks hold pointers
+  std::set<OpenFile*> pollers;    // open files with a poll handle to notify
   size_t open_handles = 0;
   uint64_t changes_applied = 0;
   uint64_t events_delivered = 0;
-  std::string last_error;
+  std::optional<Rejection> last_error;
   std::string last_fragment;  // what became of the last line left unfinished at a close
   // The shared signal tracer's lost count when this queue's first signal
   // knote came: losses before it are not this queue's.
@@ -104,10 +112,10 @@ struct QueueNode {
 };
 
 // Inode numbers of a queue's directory and files.
-fuse_ino_t directory_inode(uint64_t queue_id);
-fuse_ino_t file_inode(uint64_t queue_id, FileKind kind);
+Inode directory_inode(uint64_t queue_id);
+Inode file_inode(uint64_t queue_id, FileKind kind);
 // The queue id and kind an inode names, for queue inodes.
-std::optional<std::pair<uint64_t, FileKind>> decode_inode(fuse_ino_t inode);
+std::optional<std::pair<uint64_t, FileKind>> decode_inode(Inode inode);
 
 // 1 to 64 characters of [A-Za-z0-9._-], not "." or "..".
 bool valid_queue_name(std::string_view name);
@@ -115,7 +123,7 @@ bool valid_queue_name(std::string_view name);
 // Attributes of every node in the tree.
 struct stat attributes_of_root(uid_t uid, gid_t gid, const timespec& mounted);
 struct stat attributes_of_queues(uid_t uid, gid_t gid, const timespec& mounted);
-struct stat attributes_of_clone(fuse_ino_t inode, uid_t uid, gid_t gid, const timespec& mounted);
+struct stat attributes_of_clone(Inode inode, uid_t uid, gid_t gid, const timespec& mounted);
 struct stat attributes_of(const QueueNode& queue, FileKind kind);
 
 // The queues by name and id.

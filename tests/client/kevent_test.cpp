@@ -28,6 +28,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,10 +36,14 @@
 #include "kqfs/mount_point.hpp"
 #include "kqfs/unique_fd.hpp"
 #include "tests/client/mount.hpp"
+#include "tests/support/descriptors.hpp"
+#include "tests/support/signals.hpp"
 
 namespace kqfs::client_test {
 namespace {
 
+using test_support::Pipe;
+using test_support::ScopedSignalAction;
 using ::testing::UnorderedElementsAre;
 using Clock = std::chrono::steady_clock;
 
@@ -85,33 +90,6 @@ std::vector<uintptr_t> idents_of(const std::vector<Event>& events) {
   return idents;
 }
 
-struct Pipe {
-  UniqueFd read_end;
-  UniqueFd write_end;
-  Pipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
-      read_end.reset(fds[0]);
-      write_end.reset(fds[1]);
-    }
-  }
-};
-
-// A signal disposition for the life of the object.
-class ScopedSignalAction {
- public:
-  ScopedSignalAction(int signal, const struct sigaction& action) : signal_(signal) {
-    ::sigaction(signal_, &action, &previous_);
-  }
-  ~ScopedSignalAction() { ::sigaction(signal_, &previous_, nullptr); }
-  ScopedSignalAction(const ScopedSignalAction&) = delete;
-  ScopedSignalAction& operator=(const ScopedSignalAction&) = delete;
-
- private:
-  int signal_;
-  struct sigaction previous_ {};
-};
-
 // A named queue directory on the mount, removed at the end of the test.
 class NamedQueue {
  public:
@@ -145,6 +123,11 @@ class KeventTest : public ::testing::Test {
                     &kZeroTimeout);
   }
   int apply(const std::vector<Event>& changes) const { return apply(kq(), changes); }
+  // The same with room for error entries in `out`; what kevent() returned.
+  int apply(const std::vector<Event>& changes, std::span<Event> out) const {
+    return ::kevent(kq(), changes.data(), static_cast<int>(changes.size()), out.data(),
+                    static_cast<int>(out.size()), &kZeroTimeout);
+  }
 
   // The events kevent() returns with no changes and this timeout; a failed
   // call is a test failure.
@@ -190,8 +173,7 @@ TEST_F(KeventTest, FailingChangeWithRoomBecomesErrorEntryAndProcessingGoesOn) {
   };
   std::array<Event, 8> out{};
 
-  const int count = ::kevent(kq(), changes.data(), static_cast<int>(changes.size()), out.data(),
-                             static_cast<int>(out.size()), &kZeroTimeout);
+  const int count = apply(changes, out);
 
   ASSERT_EQ(count, 2) << (count < 0 ? std::strerror(errno) : "");
   // Each entry is the change itself with EV_ERROR added and data = errno.
@@ -229,9 +211,7 @@ TEST_F(KeventTest, FailingChangeAfterTheEventListIsFullFailsTheCall) {
   const std::vector<Event> changes = {delete_user(98), delete_user(99), add_user(2)};
   std::array<Event, 1> out{};
 
-  EXPECT_EQ(::kevent(kq(), changes.data(), static_cast<int>(changes.size()), out.data(),
-                     static_cast<int>(out.size()), &kZeroTimeout),
-            -1);
+  EXPECT_EQ(apply(changes, out), -1);
   EXPECT_EQ(errno, ENOENT);
   EXPECT_EQ(apply({trigger_user(2)}), -1) << "knote 2 must not exist";
   EXPECT_EQ(errno, ENOENT);
@@ -242,8 +222,7 @@ TEST_F(KeventTest, ReceiptIsAnErrorEntryWithDataZero) {
                                       add_user(2, EV_RECEIPT, 0x78)};
   std::array<Event, 8> out{};
 
-  const int count = ::kevent(kq(), changes.data(), static_cast<int>(changes.size()), out.data(),
-                             static_cast<int>(out.size()), &kZeroTimeout);
+  const int count = apply(changes, out);
 
   ASSERT_EQ(count, 2) << (count < 0 ? std::strerror(errno) : "");
   EXPECT_EQ(out[0].ident, 1u);
@@ -421,11 +400,8 @@ TEST_F(KeventTest, NegativeCountsAreEinval) {
 }
 
 TEST_F(KeventTest, SignalInterruptsTheWaitWithEintr) {
-  struct sigaction action {};
-  action.sa_handler = [](int) {};
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = 0;  // no SA_RESTART
-  const ScopedSignalAction on_usr1(SIGUSR1, action);
+  const ScopedSignalAction on_usr1(
+      SIGUSR1, [](int) {}, 0);  // no SA_RESTART
   const pthread_t waiter = ::pthread_self();
   std::atomic<bool> returned{false};
   // Signals until the wait returns: one sent before kevent() blocks is lost.
@@ -505,13 +481,36 @@ TEST_F(KeventTest, KqfsFileThatIsNotAKqueueIsEbadf) {
 
 // ----------------------------------------------------------------- kqueue()
 
-TEST(KqueueCallTest, MissingMountIsEnoent) {
-  TemporaryDirectory empty("kqfs-client-no-mount");
-  const ChildOutcome outcome = run_in_child([&] {
-    ::setenv("KQFS_MOUNT", empty.path().c_str(), 1);
+// kevent() with `change` fails with `error`, both with room for an error
+// entry and without.
+::testing::AssertionResult change_fails_with(int kq, const Event& change, int error) {
+  std::array<Event, 2> entries{};
+  for (const int room : {2, 0}) {
+    errno = 0;
+    if (::kevent(kq, &change, 1, room > 0 ? entries.data() : nullptr, room, &kZeroTimeout) != -1) {
+      return ::testing::AssertionFailure() << "kevent() succeeded with room for " << room;
+    }
+    if (errno != error) {
+      return ::testing::AssertionFailure()
+             << "with room for " << room << ": " << std::strerror(errno);
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// kqueue() in a child whose KQFS_MOUNT is `mount`: it exits with the
+// errno, or 255 if kqueue() succeeded.
+ChildOutcome kqueue_in_child(const std::string& mount) {
+  return run_in_child([&] {
+    ::setenv("KQFS_MOUNT", mount.c_str(), 1);
     const int fd = ::kqueue();
     return fd >= 0 ? 255 : errno;
   });
+}
+
+TEST(KqueueCallTest, MissingMountIsEnoent) {
+  TemporaryDirectory empty("kqfs-client-no-mount");
+  const ChildOutcome outcome = kqueue_in_child(empty.path());
   ASSERT_TRUE(outcome.finished) << "kqueue() hung on a directory with no mount";
   EXPECT_EQ(outcome.exit_code, ENOENT) << "255 means kqueue() succeeded";
 }
@@ -519,11 +518,7 @@ TEST(KqueueCallTest, MissingMountIsEnoent) {
 TEST(KqueueCallTest, DeadMountIsEnotconn) {
   Daemon doomed;
   ASSERT_TRUE(doomed.kill_hard());
-  const ChildOutcome outcome = run_in_child([&] {
-    ::setenv("KQFS_MOUNT", doomed.mount_point().c_str(), 1);
-    const int fd = ::kqueue();
-    return fd >= 0 ? 255 : errno;
-  });
+  const ChildOutcome outcome = kqueue_in_child(doomed.mount_point());
   ASSERT_TRUE(outcome.finished) << "kqueue() hung on a dead mount";
   EXPECT_EQ(outcome.exit_code, ENOTCONN) << "255 means kqueue() succeeded";
 }
@@ -777,12 +772,7 @@ TEST(KeventDeadDaemonTest, ChangesFailTheCallWithEnotconnEvenWithRoomForEntries)
   ASSERT_EQ(::kevent(kq.get(), &add, 1, nullptr, 0, &kZeroTimeout), 0) << std::strerror(errno);
   ASSERT_TRUE(doomed.kill_hard());
 
-  const Event trigger = trigger_user(1);
-  std::array<Event, 2> entries{};
-  EXPECT_EQ(::kevent(kq.get(), &trigger, 1, entries.data(), 2, &kZeroTimeout), -1);
-  EXPECT_EQ(errno, ENOTCONN) << std::strerror(errno);
-  EXPECT_EQ(::kevent(kq.get(), &trigger, 1, nullptr, 0, &kZeroTimeout), -1);
-  EXPECT_EQ(errno, ENOTCONN) << std::strerror(errno);
+  EXPECT_TRUE(change_fails_with(kq.get(), trigger_user(1), ENOTCONN));
 }
 
 TEST_F(KeventTest, RemovedQueueFailsChangesWithEbadfEvenWithRoomForEntries) {
@@ -804,12 +794,8 @@ TEST_F(KeventTest, RemovedQueueFailsChangesWithEbadfEvenWithRoomForEntries) {
   ASSERT_EQ(added.size(), 1u);
   ASSERT_EQ(::rmdir((queues / added[0]).c_str()), 0) << std::strerror(errno);
 
-  const Event add = add_user(1);
+  EXPECT_TRUE(change_fails_with(doomed.get(), add_user(1), EBADF));
   std::array<Event, 2> entries{};
-  EXPECT_EQ(::kevent(doomed.get(), &add, 1, entries.data(), 2, &kZeroTimeout), -1);
-  EXPECT_EQ(errno, EBADF) << std::strerror(errno);
-  EXPECT_EQ(::kevent(doomed.get(), &add, 1, nullptr, 0, &kZeroTimeout), -1);
-  EXPECT_EQ(errno, EBADF) << std::strerror(errno);
   EXPECT_EQ(::kevent(doomed.get(), nullptr, 0, entries.data(), 2, &kZeroTimeout), -1);
   EXPECT_EQ(errno, EBADF) << std::strerror(errno);
 }

@@ -9,8 +9,4 @@
 #include "fuzz.hpp"
 #include "kqfs/codec/codec.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  kqfs::fuzz::check_changes(kqfs::codec::Format::binary, bytes);
-  return 0;
-}
+KQFS_FUZZ_CHANGE_TARGET(binary, nullptr)

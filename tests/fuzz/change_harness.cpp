@@ -30,9 +30,15 @@
 #include "round_trip.hpp"
 
 namespace kqfs::fuzz {
+
 namespace {
 
 using codec::Format;
+
+// What a parser made of a line: the record, or the reason it gave.
+std::string parse_outcome(const codec::Parsed& parsed) {
+  return parsed.record ? describe(*parsed.record) : cat("\"", parsed.error, "\"");
+}
 
 // stream.cpp's bound on one text or JSON line (not part of its API).
 constexpr size_t kMaxLineLength = 64 * 1024;
@@ -476,6 +482,15 @@ void check_run(Format format, std::string_view bytes, const StreamRun& run, bool
 }
 
 }  // namespace
+
+void check_parses_alike(std::string_view line, const codec::Parsed& parsed, std::string_view other,
+                        const codec::Parsed& reparsed, bool same_reason) {
+  const bool same_verdict =
+      same_reason ? reparsed.error == parsed.error : reparsed.rejected() == parsed.rejected();
+  KQFS_FUZZ_CHECK(reparsed.record == parsed.record && same_verdict, quoted(line), " gives ",
+                  parse_outcome(parsed), " but ", quoted(other), " gives ",
+                  parse_outcome(reparsed));
+}
 
 void check_changes(Format format, std::string_view bytes, LineCheck check_line) {
   // In one write, without a knote limit, collected once at the end.

@@ -13,10 +13,6 @@
 namespace kqfs::fuzz {
 namespace {
 
-std::string outcome(const codec::Parsed& parsed) {
-  return parsed.record ? describe(*parsed.record) : cat("\"", parsed.error, "\"");
-}
-
 void check_json_line(std::string_view line, const codec::Parsed& parsed) {
   // A line is one object and nothing else (json.cpp): a byte more after
   // an accepted object makes the line malformed.
@@ -27,17 +23,10 @@ void check_json_line(std::string_view line, const codec::Parsed& parsed) {
   }
   // Blanks around the object change nothing.
   const std::string padded = cat(" \t", line, " \r");
-  const codec::Parsed reparsed = codec::parse_json(padded);
-  KQFS_FUZZ_CHECK(reparsed.record == parsed.record && reparsed.rejected() == parsed.rejected(),
-                  quoted(line), " gives ", outcome(parsed), " but ", quoted(padded), " gives ",
-                  outcome(reparsed));
+  check_parses_alike(line, parsed, padded, codec::parse_json(padded));
 }
 
 }  // namespace
 }  // namespace kqfs::fuzz
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  kqfs::fuzz::check_changes(kqfs::codec::Format::json, bytes, kqfs::fuzz::check_json_line);
-  return 0;
-}
+KQFS_FUZZ_CHANGE_TARGET(json, kqfs::fuzz::check_json_line)

@@ -23,32 +23,18 @@ std::string with_case(std::string_view line, int (*convert)(int)) {
   return out;
 }
 
-std::string outcome(const codec::Parsed& parsed) {
-  return parsed.record ? describe(*parsed.record) : cat("\"", parsed.error, "\"");
-}
-
 void check_text_line(std::string_view line, const codec::Parsed& parsed) {
   // Names, signal names and hex digits are read in any case.
   for (const auto convert : {::toupper, ::tolower}) {
     const std::string other = with_case(line, convert);
-    const codec::Parsed reparsed = codec::parse_text(other);
-    KQFS_FUZZ_CHECK(reparsed.record == parsed.record && reparsed.rejected() == parsed.rejected(),
-                    quoted(line), " gives ", outcome(parsed), " but ", quoted(other), " gives ",
-                    outcome(reparsed));
+    check_parses_alike(line, parsed, other, codec::parse_text(other));
   }
   // Blanks around the fields change nothing, not even the reason.
   const std::string padded = cat(" \t", line, " \r");
-  const codec::Parsed reparsed = codec::parse_text(padded);
-  KQFS_FUZZ_CHECK(reparsed.record == parsed.record && reparsed.error == parsed.error, quoted(line),
-                  " gives ", outcome(parsed), " but ", quoted(padded), " gives ",
-                  outcome(reparsed));
+  check_parses_alike(line, parsed, padded, codec::parse_text(padded), /*same_reason=*/true);
 }
 
 }  // namespace
 }  // namespace kqfs::fuzz
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  kqfs::fuzz::check_changes(kqfs::codec::Format::text, bytes, kqfs::fuzz::check_text_line);
-  return 0;
-}
+KQFS_FUZZ_CHANGE_TARGET(text, kqfs::fuzz::check_text_line)

@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/descriptors.hpp"
+
 namespace kqfs::stress {
 
 void Verdict::fail(const std::string& reason) {
@@ -42,12 +44,7 @@ void write_all(int fd, std::string_view bytes) {
 std::string read_file(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return {};
-  std::string text;
-  char buffer[8192];
-  ssize_t length;
-  while ((length = ::read(fd.get(), buffer, sizeof buffer)) > 0)
-    text.append(buffer, static_cast<size_t>(length));
-  return text;
+  return test_support::read_all(fd.get());
 }
 
 long long status_number(const std::string& queue_dir, std::string_view field) {

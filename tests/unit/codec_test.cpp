@@ -33,34 +33,38 @@ Kevent record(uint64_t ident, int16_t filter, uint16_t flags = 0, uint32_t fflag
   return Kevent{ident, filter, flags, fflags, data, udata};
 }
 
+using Parser = Parsed (*)(std::string_view);
+
 // The record a line parses to; fails the test when it is rejected or empty.
-Kevent text_record(std::string_view line) {
-  const Parsed parsed = parse_text(line);
+Kevent parsed_record(Parser parse, std::string_view line) {
+  const Parsed parsed = parse(line);
   EXPECT_EQ(parsed.error, "") << "line: " << line;
   EXPECT_TRUE(parsed.record.has_value()) << "line: " << line;
   return parsed.record.value_or(Kevent{});
+}
+
+Kevent text_record(std::string_view line) {
+  return parsed_record(parse_text, line);
 }
 
 Kevent json_record(std::string_view line) {
-  const Parsed parsed = parse_json(line);
-  EXPECT_EQ(parsed.error, "") << "line: " << line;
-  EXPECT_TRUE(parsed.record.has_value()) << "line: " << line;
-  return parsed.record.value_or(Kevent{});
+  return parsed_record(parse_json, line);
 }
 
 // The reason a line is rejected; fails the test when it is not.
-std::string text_error(std::string_view line) {
-  const Parsed parsed = parse_text(line);
+std::string parse_error(Parser parse, std::string_view line) {
+  const Parsed parsed = parse(line);
   EXPECT_TRUE(parsed.rejected()) << "line: " << line;
   EXPECT_FALSE(parsed.record.has_value()) << "line: " << line;
   return parsed.error;
 }
 
+std::string text_error(std::string_view line) {
+  return parse_error(parse_text, line);
+}
+
 std::string json_error(std::string_view line) {
-  const Parsed parsed = parse_json(line);
-  EXPECT_TRUE(parsed.rejected()) << "line: " << line;
-  EXPECT_FALSE(parsed.record.has_value()) << "line: " << line;
-  return parsed.error;
+  return parse_error(parse_json, line);
 }
 
 bool skipped_as_text(std::string_view line) {
@@ -355,27 +359,9 @@ TEST(TextFormat, ErrorEntryShowsEvError) {
             "1 EVFILT_USER EV_ADD|EV_ERROR 0 " + std::to_string(ENOENT) + " 0\n");
 }
 
-TEST(TextRoundTrip, EveryFormattedRecordParsesBack) {
-  for (const Kevent& original : sample_records()) {
-    const std::string line = without_newline(format_text(original));
-    EXPECT_EQ(text_record(line), original) << line;
-  }
-}
-
 TEST(TextRoundTrip, SignalRecordParsesBack) {
   const Kevent original = text_record("SIGUSR1 signal add|clear 0 4 2");
   EXPECT_EQ(text_record(without_newline(format_text(original))), original);
-}
-
-TEST(TextFormat, MaxRecordSizeIsAnUpperBound) {
-  for (const Kevent& event : sample_records()) {
-    EXPECT_LE(format_text(event).size(), max_record_size(Format::text)) << format_text(event);
-  }
-  for (int filter = -20; filter <= 0; ++filter) {
-    const Kevent widest =
-        record(kMaxU64, static_cast<int16_t>(filter), 0xffff, 0xffffffff, kMinI64, kMaxU64);
-    EXPECT_LE(format_text(widest).size(), max_record_size(Format::text)) << format_text(widest);
-  }
 }
 
 // --------------------------------------------------------------------- JSON
@@ -515,23 +501,43 @@ TEST(JsonReject, DeepNestingDoesNotOverflowTheStack) {
   EXPECT_EQ(json_error(R"({"ident":)" + std::string(2000000, '[')).rfind("malformed JSON", 0), 0u);
 }
 
-TEST(JsonRoundTrip, EveryFormattedRecordParsesBack) {
+// ------------------------------------------------- text and JSON alike
+
+// A line format: how it writes a record, and reads one back.
+struct LineFormat {
+  const char* name;
+  Format format;
+  std::string (*format_record)(const Kevent&);
+  Kevent (*record_of)(std::string_view);
+};
+
+class LineFormatTest : public ::testing::TestWithParam<LineFormat> {};
+
+TEST_P(LineFormatTest, EveryFormattedRecordParsesBack) {
+  const LineFormat& f = GetParam();
   for (const Kevent& original : sample_records()) {
-    const std::string line = without_newline(format_json(original));
-    EXPECT_EQ(json_record(line), original) << line;
+    const std::string line = without_newline(f.format_record(original));
+    EXPECT_EQ(f.record_of(line), original) << line;
   }
 }
 
-TEST(JsonFormat, MaxRecordSizeIsAnUpperBound) {
+TEST_P(LineFormatTest, MaxRecordSizeIsAnUpperBound) {
+  const LineFormat& f = GetParam();
   for (const Kevent& event : sample_records()) {
-    EXPECT_LE(format_json(event).size(), max_record_size(Format::json)) << format_json(event);
+    EXPECT_LE(f.format_record(event).size(), max_record_size(f.format)) << f.format_record(event);
   }
   for (int filter = -20; filter <= 0; ++filter) {
     const Kevent widest =
         record(kMaxU64, static_cast<int16_t>(filter), 0xffff, 0xffffffff, kMinI64, kMaxU64);
-    EXPECT_LE(format_json(widest).size(), max_record_size(Format::json)) << format_json(widest);
+    EXPECT_LE(f.format_record(widest).size(), max_record_size(f.format)) << f.format_record(widest);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Codec, LineFormatTest,
+    ::testing::Values(LineFormat{"Text", Format::text, format_text, text_record},
+                      LineFormat{"Json", Format::json, format_json, json_record}),
+    [](const ::testing::TestParamInfo<LineFormat>& info) { return info.param.name; });
 
 // Arbitrary bytes give a record or a reason, never a crash (run under ASan).
 TEST(Robustness, ArbitraryLinesNeverCrashTheParsers) {

@@ -42,6 +42,19 @@ int apply_and_trigger(Kqueue& kq, uint16_t flags) {
   return kq.apply(trigger(kIdent));
 }
 
+// apply_and_trigger(), then collects: one event, with `flags`.
+::testing::AssertionResult delivered_once_with(Kqueue& kq, uint16_t flags) {
+  if (const int error = apply_and_trigger(kq, flags)) {
+    return ::testing::AssertionFailure() << "apply and trigger: error " << error;
+  }
+  const auto events = drain(kq);
+  if (events.size() != 1u) return ::testing::AssertionFailure() << events.size() << " events";
+  if (events[0].flags != flags) {
+    return ::testing::AssertionFailure() << "flags " << events[0].flags << ", not " << flags;
+  }
+  return ::testing::AssertionSuccess();
+}
+
 // --- Creation and modification -------------------------------------------
 
 TEST(KqueueRegistration, AddCreatesAnEnabledKnote) {
@@ -330,11 +343,7 @@ TEST(KqueueRegistration, KnoteCountIsKeptPerFilter) {
 
 TEST(KqueueDelivery, OneshotIsDeliveredOnceThenTheKnoteIsGone) {
   Kqueue kq;
-  ASSERT_EQ(apply_and_trigger(kq, EV_ADD | EV_ONESHOT), 0);
-
-  auto events = drain(kq);
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0].flags, EV_ADD | EV_ONESHOT);
+  ASSERT_TRUE(delivered_once_with(kq, EV_ADD | EV_ONESHOT));
   EXPECT_EQ(kq.knote_count(), 0u);
   EXPECT_EQ(kq.apply(user(kIdent, EV_DELETE)), ENOENT);
   EXPECT_TRUE(drain(kq).empty());
@@ -342,10 +351,7 @@ TEST(KqueueDelivery, OneshotIsDeliveredOnceThenTheKnoteIsGone) {
 
 TEST(KqueueDelivery, OneshotWinsOverDispatch) {
   Kqueue kq;
-  ASSERT_EQ(apply_and_trigger(kq, EV_ADD | EV_ONESHOT | EV_DISPATCH), 0);
-  auto events = drain(kq);
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0].flags, EV_ADD | EV_ONESHOT | EV_DISPATCH);
+  ASSERT_TRUE(delivered_once_with(kq, EV_ADD | EV_ONESHOT | EV_DISPATCH));
   EXPECT_EQ(kq.knote_count(), 0u);
   EXPECT_EQ(kq.apply(user(kIdent, EV_ENABLE)), ENOENT);
 }
@@ -398,10 +404,7 @@ TEST(KqueueDelivery, ClearKnoteIsDeliveredOncePerTrigger) {
 
 TEST(KqueueDelivery, DispatchKnoteIsDisabledAfterDeliveryUntilEnabled) {
   Kqueue kq;
-  ASSERT_EQ(apply_and_trigger(kq, EV_ADD | EV_DISPATCH), 0);
-  auto events = drain(kq);
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0].flags, EV_ADD | EV_DISPATCH);
+  ASSERT_TRUE(delivered_once_with(kq, EV_ADD | EV_DISPATCH));
 
   // Still triggered (no EV_CLEAR), but disabled.
   EXPECT_TRUE(drain(kq).empty());

@@ -126,32 +126,42 @@ TEST(Lifetime, DeleteOnAClosedDescriptorIsEbadf) {
 
 // ------------------------------------------------- no hidden references
 
-TEST(Lifetime, ClosingTheWriteEndGivesTheReadKnoteEofWithBothEndsRegistered) {
+// One end of a pipe closed with both ends registered: the kernel sees that
+// end gone (the engine kept no duplicate of it), the other end's knote gets
+// EOF, and the closed end's idle knote goes at the next sweep.
+struct ClosedPipeEnd {
+  const char* name;
+  UniqueFd Pipe::*closed;
+  UniqueFd Pipe::*other;
+  short poll_for;       // what poll asks of the other end
+  short kernel_sees;    // and what it must show
+  int16_t eof_filter;   // the other end's knote
+  int16_t gone_filter;  // the closed end's
+};
+
+class ClosingOnePipeEnd : public ::testing::TestWithParam<ClosedPipeEnd> {};
+
+TEST_P(ClosingOnePipeEnd, GivesTheOtherEndsKnoteEofWithBothEndsRegistered) {
+  const ClosedPipeEnd& end = GetParam();
   Kqueue kq;
   Pipe p;
-  const int reader = p.r();
+  const int other = (p.*end.other).get();
   ASSERT_EQ(add_both_ends(kq, p), 0);
 
-  p.write_end.reset();
-  // The kernel sees no writer left: the engine kept no duplicate of it.
-  EXPECT_TRUE(poll_now(reader, POLLIN) & POLLHUP);
-  EXPECT_TRUE(wait_for_eof(kq, reader, EVFILT_READ));
+  (p.*end.closed).reset();
+  EXPECT_TRUE(poll_now(other, end.poll_for) & end.kernel_sees);
+  EXPECT_TRUE(wait_for_eof(kq, other, end.eof_filter));
   kq.sweep();  // an idle knote goes at the next sweep
-  EXPECT_EQ(kq.knote_count(EVFILT_WRITE), 0u);
+  EXPECT_EQ(kq.knote_count(end.gone_filter), 0u);
 }
 
-TEST(Lifetime, ClosingTheReadEndGivesTheWriteKnoteEofWithBothEndsRegistered) {
-  Kqueue kq;
-  Pipe p;
-  const int writer = p.w();
-  ASSERT_EQ(add_both_ends(kq, p), 0);
-
-  p.read_end.reset();
-  EXPECT_TRUE(poll_now(writer, POLLOUT) & POLLERR);
-  EXPECT_TRUE(wait_for_eof(kq, writer, EVFILT_WRITE));
-  kq.sweep();  // an idle knote goes at the next sweep
-  EXPECT_EQ(kq.knote_count(EVFILT_READ), 0u);
-}
+INSTANTIATE_TEST_SUITE_P(
+    Lifetime, ClosingOnePipeEnd,
+    ::testing::Values(ClosedPipeEnd{"TheWriteEnd", &Pipe::write_end, &Pipe::read_end, POLLIN,
+                                    POLLHUP, EVFILT_READ, EVFILT_WRITE},
+                      ClosedPipeEnd{"TheReadEnd", &Pipe::read_end, &Pipe::write_end, POLLOUT,
+                                    POLLERR, EVFILT_WRITE, EVFILT_READ}),
+    [](const ::testing::TestParamInfo<ClosedPipeEnd>& info) { return info.param.name; });
 
 TEST(Lifetime, ClosingARegisteredSocketSendsFinToThePeer) {
   Kqueue kq;

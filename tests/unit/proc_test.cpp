@@ -110,6 +110,25 @@ class Child {
   bool reaped_ = false;
 };
 
+// A child that, once `gate` lets it go, forks a child that exits at once,
+// then waits to be let go again.
+Child forks_when_let_go(const Channel& gate) {
+  return Child([&gate] {
+    gate.await();
+    if (::fork() == 0) ::_exit(0);
+    gate.await();
+    return 0;
+  });
+}
+
+// A child that exits with `status` once `gate` lets it go.
+Child exits_when_let_go(const Channel& gate, int status) {
+  return Child([&gate, status] {
+    gate.await();
+    return status;
+  });
+}
+
 int watch(Kqueue& kq, pid_t pid, uint32_t notes, uint16_t extra = 0, uint64_t udata = 0) {
   return kq.apply(change(static_cast<uint64_t>(pid), EVFILT_PROC, EV_ADD | extra, notes, 0, udata));
 }
@@ -163,10 +182,7 @@ pid_t fork_waiting(const Channel& gate, int code) {
 TEST(ProcExit, ChildExitGivesItsWaitStatusWithEofAndTheKnoteGoes) {
   Kqueue kq;
   Channel go;
-  Child child([&] {
-    go.await();
-    return 3;
-  });
+  Child child = exits_when_let_go(go, 3);
   ASSERT_EQ(watch(kq, child.pid(), NOTE_EXIT, 0, 77), 0);
   go.pass();
 
@@ -185,10 +201,7 @@ TEST(ProcExit, ChildExitGivesItsWaitStatusWithEofAndTheKnoteGoes) {
 TEST(ProcExit, ExitBySignalGivesTheSignalInTheStatus) {
   Kqueue kq;
   Channel never;
-  Child child([&] {
-    never.await();
-    return 0;
-  });
+  Child child = exits_when_let_go(never, 0);
   ASSERT_EQ(watch(kq, child.pid(), NOTE_EXIT), 0);
   ASSERT_EQ(::kill(child.pid(), SIGKILL), 0);
 
@@ -317,10 +330,7 @@ TEST(ProcRegistration, ThreadIdIsEsrch) {
 TEST(ProcExit, WithoutNoteExitTheKnoteGoesSilentlyAtExit) {
   Kqueue kq;
   Channel go;
-  Child child([&] {
-    go.await();
-    return 0;
-  });
+  Child child = exits_when_let_go(go, 0);
   ASSERT_EQ(watch(kq, child.pid(), NOTE_FORK | NOTE_EXEC), 0);
   go.pass();
   ASSERT_TRUE(child.wait_exited());
@@ -404,12 +414,7 @@ TEST(ProcExec, ExecGivesNoteExec) {
 TEST(ProcFlags, EvClearIsSetInDeliveredFlags) {
   Kqueue kq;
   Channel go;
-  Child child([&] {
-    go.await();
-    if (::fork() == 0) ::_exit(0);
-    go.await();
-    return 0;
-  });
+  Child child = forks_when_let_go(go);
   ASSERT_EQ(watch(kq, child.pid(), NOTE_FORK), 0);  // no EV_CLEAR asked for
   go.pass();
   auto ev = next_about(kq, child.pid());
@@ -516,25 +521,39 @@ TEST(ProcTrack, ChildOfATrackedChildAnnouncesItselfWithItsParent) {
   release.pass(2);
 }
 
+// A child that, once let go, forks a grandchild exiting at once with
+// `status`, reaps it, reports its pid, and waits to be let go again.
+struct ForkingChild {
+  explicit ForkingChild(int status)
+      : child([this, status] {
+          go.await();
+          const pid_t grandchild = ::fork();
+          if (grandchild == 0) ::_exit(status);
+          ::waitpid(grandchild, nullptr, 0);
+          report.send_pid(grandchild);
+          go.await();
+          return 0;
+        }) {}
+  // Has `kq` track it (NOTE_TRACK | `notes`), then lets it fork: the
+  // grandchild's pid, or -1 if the knote could not be added.
+  pid_t fork_tracked_by(Kqueue& kq, uint32_t notes) {
+    if (watch(kq, child.pid(), NOTE_TRACK | notes) != 0) return -1;
+    go.pass();
+    return report.receive_pid();
+  }
+
+  Channel go;
+  Channel report;
+  Child child;
+};
+
 // A tracked child that is gone before it was announced: NOTE_CHILD first,
 // then its exit.
 TEST(ProcTrack, ChildThatExitsAtOnceIsAnnouncedThenReportsItsExit) {
   Kqueue kq;
-  Channel go;
-  Channel report;
-  Child child([&] {
-    go.await();
-    const pid_t grandchild = ::fork();
-    if (grandchild == 0) ::_exit(9);
-    ::waitpid(grandchild, nullptr, 0);
-    report.send_pid(grandchild);
-    go.await();
-    return 0;
-  });
-  ASSERT_EQ(watch(kq, child.pid(), NOTE_TRACK | NOTE_EXIT), 0);
-  go.pass();
-  const pid_t grandchild = report.receive_pid();
-  ASSERT_GT(grandchild, 0);
+  ForkingChild parent(9);
+  const pid_t grandchild = parent.fork_tracked_by(kq, NOTE_EXIT);
+  ASSERT_GT(grandchild, 0) << "not tracked, or no grandchild";
 
   const auto events = gather(kq, [&](const std::vector<Kevent>& all) {
     return find(all, grandchild, NOTE_EXIT) != nullptr;
@@ -555,24 +574,12 @@ TEST(ProcTrack, ChildThatExitsAtOnceIsAnnouncedThenReportsItsExit) {
 // word (FreeBSD's EV_DROP), even when it exits before being announced.
 TEST(ProcTrack, TrackedChildWithoutNoteExitGoesSilentlyAfterItsAnnouncement) {
   Kqueue kq;
-  Channel go;
-  Channel report;
-  Child child([&] {
-    go.await();
-    const pid_t grandchild = ::fork();
-    if (grandchild == 0) ::_exit(0);
-    ::waitpid(grandchild, nullptr, 0);
-    report.send_pid(grandchild);
-    go.await();
-    return 0;
-  });
-  ASSERT_EQ(watch(kq, child.pid(), NOTE_TRACK | NOTE_FORK), 0);
-  go.pass();
-  const pid_t grandchild = report.receive_pid();
-  ASSERT_GT(grandchild, 0);
+  ForkingChild parent(0);
+  const pid_t grandchild = parent.fork_tracked_by(kq, NOTE_FORK);
+  ASSERT_GT(grandchild, 0) << "not tracked, or no grandchild";
 
   auto events = gather(kq, [&](const std::vector<Kevent>& all) {
-    return find(all, child.pid(), NOTE_FORK) && find(all, grandchild, NOTE_CHILD);
+    return find(all, parent.child.pid(), NOTE_FORK) && find(all, grandchild, NOTE_CHILD);
   });
   for (const Kevent& ev : wait_events(kq, kQuiet))
     events.push_back(ev);
@@ -590,12 +597,7 @@ TEST(ProcTrack, TrackedChildWithoutNoteExitGoesSilentlyAfterItsAnnouncement) {
 TEST(ProcTrack, TrackErrWhenTheChildKnoteCannotBeAdded) {
   Kqueue kq(Kqueue::Limits{.max_knotes = 1});
   Channel go;
-  Child child([&] {
-    go.await();
-    if (::fork() == 0) ::_exit(0);
-    go.await();
-    return 0;
-  });
+  Child child = forks_when_let_go(go);
   ASSERT_EQ(watch(kq, child.pid(), NOTE_TRACK | NOTE_FORK), 0);
   go.pass();
   auto ev = next_about(kq, child.pid());

@@ -24,6 +24,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
+using ReadTcp = TcpConnectionTest;
+using ReadPipe = PipeQueueTest;
+using ReadLowWater = PipeQueueTest;
+using ReadDelivery = PipeQueueTest;
+
 std::optional<Kevent> wait_for_data(Kqueue& kq, uint64_t ident, int64_t data) {
   return wait_for(kq, [&](const Kevent& ev) {
     return ev.ident == ident && ev.filter == EVFILT_READ && ev.data == data;
@@ -36,9 +41,7 @@ void set_nonblocking(int fd) {
 
 // ---------------------------------------------------------------- pipes
 
-TEST(ReadPipe, DataIsBytesBufferedAndNoEventWhileEmpty) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadPipe, DataIsBytesBufferedAndNoEventWhileEmpty) {
   ASSERT_EQ(add_read(kq, p.r()), 0);
   expect_quiet(kq);
 
@@ -54,9 +57,7 @@ TEST(ReadPipe, DataIsBytesBufferedAndNoEventWhileEmpty) {
   EXPECT_TRUE(wait_for_data(kq, p.r(), 8));
 }
 
-TEST(ReadPipe, EofWithRemainingBytesOnlyWhenTheLastWriterCloses) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadPipe, EofWithRemainingBytesOnlyWhenTheLastWriterCloses) {
   UniqueFd second_writer(::dup(p.w()));
   ASSERT_TRUE(second_writer);
   write_bytes(p.w(), "abc");
@@ -75,9 +76,7 @@ TEST(ReadPipe, EofWithRemainingBytesOnlyWhenTheLastWriterCloses) {
   EXPECT_EQ(ev->data, 3);
 }
 
-TEST(ReadPipe, EofOnAnEmptyPipeReportsZeroBytes) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadPipe, EofOnAnEmptyPipeReportsZeroBytes) {
   ASSERT_EQ(add_read(kq, p.r()), 0);
   p.write_end.reset();
   auto ev = wait_for_eof(kq, p.r(), EVFILT_READ);
@@ -116,9 +115,7 @@ TEST(ReadFifo, EofWhenWriterClosesAndClearedWhenANewWriterOpens) {
   EXPECT_EQ(ev->data, 2);
 }
 
-TEST(ReadPipe, WriteEndNeverFiresForRead) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadPipe, WriteEndNeverFiresForRead) {
   ASSERT_EQ(add_read(kq, p.w()), 0);  // registration succeeds (FreeBSD)
   write_bytes(p.w(), "data");
   expect_quiet(kq);
@@ -147,11 +144,7 @@ TEST(ReadUnixStream, DataThenCleanCloseGivesEofWithZeroFflags) {
   EXPECT_EQ(ev->data, 4);  // still unread
 }
 
-TEST(ReadTcp, ConnectedSocketDataIsBytesReceived) {
-  TcpConnection c = tcp_connection();
-  ASSERT_TRUE(c.client);
-  ASSERT_TRUE(c.server);
-  Kqueue kq;
+TEST_F(ReadTcp, ConnectedSocketDataIsBytesReceived) {
   ASSERT_EQ(add_read(kq, c.server.get()), 0);
   expect_quiet(kq);
 
@@ -161,10 +154,7 @@ TEST(ReadTcp, ConnectedSocketDataIsBytesReceived) {
   EXPECT_EQ(ev->flags, EV_ADD);
 }
 
-TEST(ReadTcp, CleanCloseGivesEofWithZeroFflags) {
-  TcpConnection c = tcp_connection();
-  ASSERT_TRUE(c.server);
-  Kqueue kq;
+TEST_F(ReadTcp, CleanCloseGivesEofWithZeroFflags) {
   ASSERT_EQ(add_read(kq, c.server.get()), 0);
   c.client.reset();
   auto ev = wait_for_eof(kq, c.server.get(), EVFILT_READ);
@@ -172,11 +162,7 @@ TEST(ReadTcp, CleanCloseGivesEofWithZeroFflags) {
   EXPECT_EQ(ev->fflags, 0u);
 }
 
-TEST(ReadTcp, ResetGivesEofWithEconnreset) {
-  TcpConnection c = tcp_connection();
-  ASSERT_TRUE(c.client);
-  ASSERT_TRUE(c.server);
-  Kqueue kq;
+TEST_F(ReadTcp, ResetGivesEofWithEconnreset) {
   ASSERT_EQ(add_read(kq, c.server.get()), 0);
 
   ASSERT_NO_FATAL_FAILURE(close_with_reset(c.client));
@@ -194,11 +180,7 @@ TEST(ReadTcp, ResetGivesEofWithEconnreset) {
 // Linux clears a socket error when it is read and has no other way to read
 // it; kqfs reports it in fflags (as BSD) at the cost of the caller's own
 // recv() then seeing a plain end of file (docs/semantics.md).
-TEST(ReadTcp, AReportedResetErrorIsTakenFromTheSocket) {
-  TcpConnection c = tcp_connection();
-  ASSERT_TRUE(c.client);
-  ASSERT_TRUE(c.server);
-  Kqueue kq;
+TEST_F(ReadTcp, AReportedResetErrorIsTakenFromTheSocket) {
   ASSERT_EQ(add_read(kq, c.server.get()), 0);
   ASSERT_NO_FATAL_FAILURE(close_with_reset(c.client));
   ASSERT_TRUE(wait_for_eof(kq, c.server.get(), EVFILT_READ));
@@ -227,21 +209,19 @@ TEST(ReadTcpListener, DataIsPendingConnections) {
 }
 
 TEST(ReadUnixListener, DataIsPendingConnections) {
-  TempDir dir("read");
-  ASSERT_TRUE(dir.ok());
-  const sockaddr_un address = unix_address(dir / "listener");
-  UniqueFd listener = unix_listener(address);
-  ASSERT_TRUE(listener);
+  const UnixListener listener("read");
+  ASSERT_TRUE(listener.dir.ok());
+  ASSERT_TRUE(listener.fd);
   Kqueue kq;
-  ASSERT_EQ(add_read(kq, listener.get()), 0);
+  ASSERT_EQ(add_read(kq, listener.fd.get()), 0);
   expect_quiet(kq);
 
   UniqueFd clients[2];
   for (UniqueFd& client : clients) {
-    client = unix_connect(address);
+    client = unix_connect(listener.address);
     ASSERT_TRUE(client);
   }
-  EXPECT_TRUE(wait_for_data(kq, listener.get(), 2));
+  EXPECT_TRUE(wait_for_data(kq, listener.fd.get(), 2));
 }
 
 TEST(ReadUdp, DataIsTheSizeOfTheNextDatagram) {
@@ -376,9 +356,7 @@ TEST_F(ReadRegularFile, AppendingFiresAClearKnoteAgain) {
   expect_quiet(kq);
 
   append("abcde");
-  ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 15);
+  ASSERT_TRUE(next_event_has_data(kq, 15));
   expect_quiet(kq);
 }
 
@@ -388,37 +366,27 @@ TEST_F(ReadRegularFile, AppendingAtEndOfFileFires) {
   ASSERT_EQ(add_read(kq, reader(), EV_CLEAR), 0);
   expect_quiet(kq);
   append("abc");
-  auto ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 3);
+  ASSERT_TRUE(next_event_has_data(kq, 3));
 }
 
 TEST_F(ReadRegularFile, NoteFilePollFiresEvenAtEndOfFile) {
   ASSERT_EQ(::lseek(reader(), 0, SEEK_END), 10);
   Kqueue kq;
   ASSERT_EQ(add_read(kq, reader(), 0, NOTE_FILE_POLL), 0);
-  auto ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 0);
+  ASSERT_TRUE(next_event_has_data(kq, 0));
 }
 
 // ------------------------------------------------- delivery behaviour
 
-TEST(ReadLowWater, NoteLowatWaitsForThatManyBytes) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadLowWater, NoteLowatWaitsForThatManyBytes) {
   ASSERT_EQ(add_read(kq, p.r(), 0, NOTE_LOWAT, 10), 0);
   write_bytes(p.w(), "12345");
   expect_quiet(kq);
   write_bytes(p.w(), "67890");
-  auto ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 10);
+  ASSERT_TRUE(next_event_has_data(kq, 10));
 }
 
-TEST(ReadDelivery, LevelTriggeredFiresOnEveryCollectWhileDataRemains) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadDelivery, LevelTriggeredFiresOnEveryCollectWhileDataRemains) {
   ASSERT_EQ(add_read(kq, p.r()), 0);
   write_bytes(p.w(), "abc");
   ASSERT_TRUE(wait_one(kq, kPatience));
@@ -433,27 +401,19 @@ TEST(ReadDelivery, LevelTriggeredFiresOnEveryCollectWhileDataRemains) {
   EXPECT_TRUE(drain(kq).empty());
 }
 
-TEST(ReadDelivery, ClearFiresOnceUntilNewDataArrives) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadDelivery, ClearFiresOnceUntilNewDataArrives) {
   ASSERT_EQ(add_read(kq, p.r(), EV_CLEAR), 0);
   write_bytes(p.w(), "abc");
-  auto ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 3);
+  ASSERT_TRUE(next_event_has_data(kq, 3));
   EXPECT_TRUE(drain(kq).empty());
   expect_quiet(kq);  // the unread data does not fire it again
 
   write_bytes(p.w(), "de");
-  ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 5);
+  ASSERT_TRUE(next_event_has_data(kq, 5));
   EXPECT_TRUE(drain(kq).empty());
 }
 
-TEST(ReadDelivery, ReAddingAClearKnoteWithPendingDataFiresAgain) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadDelivery, ReAddingAClearKnoteWithPendingDataFiresAgain) {
   ASSERT_EQ(add_read(kq, p.r(), EV_CLEAR), 0);
   write_bytes(p.w(), "abc");
   ASSERT_TRUE(wait_one(kq, kPatience));
@@ -466,7 +426,7 @@ TEST(ReadDelivery, ReAddingAClearKnoteWithPendingDataFiresAgain) {
   EXPECT_TRUE(drain(kq).empty());
 }
 
-TEST(ReadDelivery, AFiredKnoteWhoseDataWasConsumedIsNotDelivered) {
+TEST(ReadDeliveryInEitherMode, AFiredKnoteWhoseDataWasConsumedIsNotDelivered) {
   for (uint16_t mode : {uint16_t{0}, uint16_t{EV_CLEAR}}) {
     SCOPED_TRACE(mode == 0 ? "level-triggered" : "EV_CLEAR");
     Kqueue kq;
@@ -483,9 +443,7 @@ TEST(ReadDelivery, AFiredKnoteWhoseDataWasConsumedIsNotDelivered) {
   }
 }
 
-TEST(ReadDelivery, DisableHoldsEventsAndEnableReEvaluates) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadDelivery, DisableHoldsEventsAndEnableReEvaluates) {
   write_bytes(p.w(), "abc");
   ASSERT_EQ(add_read(kq, p.r()), 0);
   ASSERT_EQ(kq.apply(change(p.r(), EVFILT_READ, EV_DISABLE)), 0);
@@ -501,21 +459,15 @@ TEST(ReadDelivery, DisableHoldsEventsAndEnableReEvaluates) {
   EXPECT_EQ(events[0].flags, EV_ADD);  // EV_ENABLE is never delivered
 }
 
-TEST(ReadDelivery, EnablingAKnoteThatBecameReadableWhileDisabledFires) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadDelivery, EnablingAKnoteThatBecameReadableWhileDisabledFires) {
   ASSERT_EQ(add_read(kq, p.r(), EV_DISABLE), 0);
   write_bytes(p.w(), "abc");
   expect_quiet(kq);
   ASSERT_EQ(kq.apply(change(p.r(), EVFILT_READ, EV_ENABLE)), 0);
-  auto ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 3);
+  ASSERT_TRUE(next_event_has_data(kq, 3));
 }
 
-TEST(ReadDelivery, OneshotIsDeliveredOnceAndDeleted) {
-  Kqueue kq;
-  Pipe p;
+TEST_F(ReadDelivery, OneshotIsDeliveredOnceAndDeleted) {
   ASSERT_EQ(kq.apply(change(p.r(), EVFILT_READ, EV_ADD | EV_ONESHOT, 0, 0, 0xfeed)), 0);
   write_bytes(p.w(), "abc");
   auto ev = wait_one(kq, kPatience);

@@ -30,6 +30,7 @@
 #include "kqfs/resolver.hpp"
 #include "kqfs/signal_trace.hpp"
 #include "test_support.hpp"
+#include "tests/support/signals.hpp"
 
 namespace kqfs::test {
 namespace {
@@ -44,42 +45,29 @@ void count_signal(int signal) {
   g_handled_by.store(::gettid());
 }
 
-// Sets a signal's disposition for the scope of a test.
-class Disposition {
- public:
-  Disposition(int signal, void (*handler)(int)) : signal_(signal) {
-    g_handled[signal].store(0);
-    struct sigaction action {};
-    action.sa_handler = handler;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    ::sigaction(signal, &action, &saved_);
-  }
-  ~Disposition() { ::sigaction(signal_, &saved_, nullptr); }
-  Disposition(const Disposition&) = delete;
-  Disposition& operator=(const Disposition&) = delete;
+int counted_from_zero(int signal) {
+  g_handled[signal].store(0);
+  return signal;
+}
 
- private:
-  int signal_;
-  struct sigaction saved_ {};
+// Sets a signal's disposition (SA_RESTART) for the scope of a test; its
+// count starts at zero.
+struct Disposition : test_support::ScopedSignalAction {
+  Disposition(int signal, void (*handler)(int))
+      : ScopedSignalAction(counted_from_zero(signal), handler) {}
 };
 
-// Blocks a signal in this thread for the scope of a test.
-class Blocked {
- public:
-  explicit Blocked(int signal) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, signal);
-    ::pthread_sigmask(SIG_BLOCK, &set, &saved_);
-  }
-  ~Blocked() { ::pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
-  Blocked(const Blocked&) = delete;
-  Blocked& operator=(const Blocked&) = delete;
+using Blocked = test_support::BlockedSignal;
 
- private:
-  sigset_t saved_;
-};
+// A child process that runs `body`, then exits; its pid, or -1.
+pid_t fork_child(const std::function<void()>& body = [] {}) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    body();
+    ::_exit(0);
+  }
+  return child;
+}
 
 int add_signal(Kqueue& kq, int signal, uint16_t flags = EV_ADD) {
   return kq.apply(change(static_cast<uint64_t>(signal), EVFILT_SIGNAL, flags));
@@ -94,6 +82,17 @@ std::optional<Kevent> next_signal(Kqueue& kq, int signal) {
   return wait_for(kq, [&](const Kevent& ev) {
     return ev.filter == EVFILT_SIGNAL && ev.ident == static_cast<uint64_t>(signal);
   });
+}
+
+// The next `signal` event on `kq` counts `times` signals.
+::testing::AssertionResult counted(Kqueue& kq, int signal, int64_t times) {
+  const auto ev = next_signal(kq, signal);
+  if (!ev) return ::testing::AssertionFailure() << "no event for signal " << signal;
+  if (ev->data != times) {
+    return ::testing::AssertionFailure()
+           << "signal " << signal << " counted " << ev->data << " times, not " << times;
+  }
+  return ::testing::AssertionSuccess();
 }
 
 // Waits until the handler has run `count` times for `signal`.
@@ -144,9 +143,7 @@ TEST(SignalDisposition, IgnoredSignalsAreCounted) {
   Disposition ignored(SIGUSR2, SIG_IGN);
   ASSERT_EQ(add_signal(kq, SIGUSR2), 0);
   send_to_self(SIGUSR2, 2);
-  auto ev = next_signal(kq, SIGUSR2);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 2);
+  ASSERT_TRUE(counted(kq, SIGUSR2, 2));
 }
 
 // Linux keeps one pending instance of a blocked standard signal; BSD counts
@@ -158,9 +155,7 @@ TEST(SignalDisposition, BlockedSignalIsCountedEachTimeAndStaysPending) {
   {
     Blocked blocked(SIGUSR1);
     send_to_self(SIGUSR1, 3);
-    auto ev = next_signal(kq, SIGUSR1);
-    ASSERT_TRUE(ev);
-    EXPECT_EQ(ev->data, 3);
+    ASSERT_TRUE(counted(kq, SIGUSR1, 3));
     EXPECT_EQ(g_handled[SIGUSR1].load(), 0);
   }
   EXPECT_TRUE(handled(SIGUSR1, 1));  // unblocked: delivered once
@@ -168,37 +163,32 @@ TEST(SignalDisposition, BlockedSignalIsCountedEachTimeAndStaysPending) {
 
 // ------------------------------------------------------------ counting
 
-TEST(SignalCount, DataIsTheCountSinceTheLastDelivery) {
+// A queue counting SIGUSR1, which this process ignores.
+class SignalCount : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(add_signal(kq, SIGUSR1), 0); }
+
   Kqueue kq;
-  Disposition ignored(SIGUSR1, SIG_IGN);
-  ASSERT_EQ(add_signal(kq, SIGUSR1), 0);
+  Disposition ignored{SIGUSR1, SIG_IGN};
+};
+
+TEST_F(SignalCount, DataIsTheCountSinceTheLastDelivery) {
   send_to_self(SIGUSR1, 2);
-  auto first = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(first);
-  EXPECT_EQ(first->data, 2);
+  ASSERT_TRUE(counted(kq, SIGUSR1, 2));
 
   send_to_self(SIGUSR1, 3);
-  auto second = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(second);
-  EXPECT_EQ(second->data, 3);
+  ASSERT_TRUE(counted(kq, SIGUSR1, 3));
 }
 
 // BSD counts every send, however many arrive between two collections.
-TEST(SignalCount, ABurstBetweenCollectionsIsCountedInFull) {
-  Kqueue kq;
-  Disposition ignored(SIGUSR1, SIG_IGN);
-  ASSERT_EQ(add_signal(kq, SIGUSR1), 0);
+TEST_F(SignalCount, ABurstBetweenCollectionsIsCountedInFull) {
   constexpr int kBurst = 5000;
   send_to_self(SIGUSR1, kBurst);
-  auto ev = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, kBurst);
+  ASSERT_TRUE(counted(kq, SIGUSR1, kBurst));
 }
 
-TEST(SignalCount, EvClearIsImplicit) {
-  Kqueue kq;
-  Disposition ignored(SIGUSR1, SIG_IGN);
-  ASSERT_EQ(add_signal(kq, SIGUSR1), 0);  // no EV_CLEAR asked for
+TEST_F(SignalCount, EvClearIsImplicit) {
+  // The fixture's knote asked for no EV_CLEAR.
   send_to_self(SIGUSR1);
   auto ev = next_signal(kq, SIGUSR1);
   ASSERT_TRUE(ev);
@@ -206,11 +196,8 @@ TEST(SignalCount, EvClearIsImplicit) {
   expect_quiet(kq);
 }
 
-TEST(SignalCount, TwoSignalsAreCountedSeparately) {
-  Kqueue kq;
-  Disposition first(SIGUSR1, SIG_IGN);
+TEST_F(SignalCount, TwoSignalsAreCountedSeparately) {
   Disposition second(SIGUSR2, SIG_IGN);
-  ASSERT_EQ(add_signal(kq, SIGUSR1), 0);
   ASSERT_EQ(add_signal(kq, SIGUSR2), 0);
   send_to_self(SIGUSR1, 2);
   send_to_self(SIGUSR2, 3);
@@ -227,24 +214,16 @@ TEST(SignalCount, TwoSignalsAreCountedSeparately) {
   expect_quiet(kq);
 }
 
-TEST(SignalCount, DisabledKnoteKeepsCountingAndEnableDeliversTheCount) {
-  Kqueue kq;
-  Disposition ignored(SIGUSR1, SIG_IGN);
-  ASSERT_EQ(add_signal(kq, SIGUSR1), 0);
+TEST_F(SignalCount, DisabledKnoteKeepsCountingAndEnableDeliversTheCount) {
   ASSERT_EQ(add_signal(kq, SIGUSR1, EV_DISABLE), 0);
   send_to_self(SIGUSR1, 2);
   expect_quiet(kq);
 
   ASSERT_EQ(add_signal(kq, SIGUSR1, EV_ENABLE), 0);
-  auto ev = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 2);
+  ASSERT_TRUE(counted(kq, SIGUSR1, 2));
 }
 
-TEST(SignalCount, DeleteStopsCounting) {
-  Kqueue kq;
-  Disposition ignored(SIGUSR1, SIG_IGN);
-  ASSERT_EQ(add_signal(kq, SIGUSR1), 0);
+TEST_F(SignalCount, DeleteStopsCounting) {
   ASSERT_EQ(add_signal(kq, SIGUSR1, EV_DELETE), 0);
   EXPECT_EQ(kq.knote_count(), 0u);
   send_to_self(SIGUSR1, 2);
@@ -252,9 +231,7 @@ TEST(SignalCount, DeleteStopsCounting) {
 
   ASSERT_EQ(add_signal(kq, SIGUSR1), 0);  // a new knote counts from now
   send_to_self(SIGUSR1);
-  auto ev = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(kq, SIGUSR1, 1));
 }
 
 // ------------------------------------------------------------- threads
@@ -293,9 +270,7 @@ TEST(SignalThreads, SignalToAThreadCreatedAfterRegistrationIsCounted) {
   ASSERT_TRUE(handled(SIGUSR1, 1));
   EXPECT_EQ(g_handled_by.load(), thread.tid());  // it went to that thread
 
-  auto ev = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(kq, SIGUSR1, 1));
 }
 
 // Not tested, and documented as a limit (docs/semantics.md): a thread born
@@ -311,9 +286,7 @@ TEST(SignalThreads, SignalToAThreadCreatedBeforeRegistrationIsCounted) {
   ASSERT_EQ(::pthread_kill(thread.handle(), SIGUSR1), 0);
   ASSERT_TRUE(handled(SIGUSR1, 1));
 
-  auto ev = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(kq, SIGUSR1, 1));
 }
 
 // ----------------------------------------------------- other processes
@@ -322,19 +295,13 @@ TEST(SignalProcess, SignalToAnotherProcessIsNotCounted) {
   Kqueue kq;
   Disposition caught(SIGUSR1, count_signal);  // the child inherits it
   ASSERT_EQ(add_signal(kq, SIGUSR1), 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    handled(SIGUSR1, 1);  // its own copy of the count
-    ::_exit(0);
-  }
+  const pid_t child = fork_child([] { handled(SIGUSR1, 1); });  // its own copy of the count
   ASSERT_GT(child, 0);
   ASSERT_EQ(::kill(child, SIGUSR1), 0);
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // its handler ran, it exited
   send_to_self(SIGUSR1);
 
-  auto ev = next_signal(kq, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);  // ours only
+  ASSERT_TRUE(counted(kq, SIGUSR1, 1));  // ours only
 }
 
 // Signals between other processes, however many, while this queue is not
@@ -343,11 +310,7 @@ TEST(SignalProcess, ManySignalsToAnotherProcessDoNotHideOurs) {
   Kqueue kq;
   Disposition ignored(SIGUSR2, SIG_IGN);  // the child inherits it
   ASSERT_EQ(add_signal(kq, SIGUSR1), 0);
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::sleep(10);  // killed before
-    ::_exit(0);
-  }
+  const pid_t child = fork_child([] { ::sleep(10); });  // killed before it wakes
   ASSERT_GT(child, 0);
   flood_from_every_cpu(child, SIGUSR2);
   ::kill(child, SIGKILL);
@@ -355,9 +318,7 @@ TEST(SignalProcess, ManySignalsToAnotherProcessDoNotHideOurs) {
   {
     Disposition caught(SIGUSR1, count_signal);
     send_to_self(SIGUSR1);
-    auto ev = next_signal(kq, SIGUSR1);
-    ASSERT_TRUE(ev);
-    EXPECT_EQ(ev->data, 1);
+    ASSERT_TRUE(counted(kq, SIGUSR1, 1));
   }
 }
 
@@ -365,14 +326,11 @@ TEST(SignalChild, SigchldWithTheDefaultDispositionIsCounted) {
   Kqueue kq;
   Disposition default_action(SIGCHLD, SIG_DFL);
   ASSERT_EQ(add_signal(kq, SIGCHLD), 0);
-  const pid_t child = ::fork();
-  if (child == 0) ::_exit(0);
+  const pid_t child = fork_child();
   ASSERT_GT(child, 0);
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);
 
-  auto ev = next_signal(kq, SIGCHLD);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(kq, SIGCHLD, 1));
 }
 
 // FreeBSD never records a SIGCHLD the process set to SIG_IGN: its exiting
@@ -382,21 +340,17 @@ TEST(SignalChild, ChildExitWhileSigchldIsIgnoredIsNotCounted) {
   ASSERT_EQ(add_signal(kq, SIGCHLD), 0);
   {
     Disposition ignored(SIGCHLD, SIG_IGN);
-    const pid_t child = ::fork();
-    if (child == 0) ::_exit(0);
+    const pid_t child = fork_child();
     ASSERT_GT(child, 0);
     // Reaped by the kernel: waiting returns ECHILD once it has exited.
     EXPECT_EQ(::waitpid(child, nullptr, 0), -1);
     expect_quiet(kq);
   }
   Disposition default_action(SIGCHLD, SIG_DFL);
-  const pid_t child = ::fork();  // the knote still counts what is not ignored
-  if (child == 0) ::_exit(0);
+  const pid_t child = fork_child();  // the knote still counts what is not ignored
   ASSERT_GT(child, 0);
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);
-  auto ev = next_signal(kq, SIGCHLD);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(kq, SIGCHLD, 1));
 }
 
 // ------------------------------------------------------- registration
@@ -458,9 +412,7 @@ TEST(SignalSharedTracer, AHundredQueuesMakeOneInstanceAndEachCountsItsSignals) {
   EXPECT_EQ(own_instances(), 1u);
   send_to_self(SIGUSR1, 2);
   for (const auto& kq : queues) {
-    auto ev = next_signal(*kq, SIGUSR1);
-    ASSERT_TRUE(ev);
-    EXPECT_EQ(ev->data, 2);
+    ASSERT_TRUE(counted(*kq, SIGUSR1, 2));
   }
   queues.clear();
   EXPECT_EQ(own_instances(), 1u);  // the tracer's, while it exists
@@ -481,9 +433,7 @@ TEST(SignalSharedTracer, TheQueueThatReadsTheTraceWakesTheOthers) {
   send_to_self(SIGUSR2);
   send_to_self(SIGUSR1);  // generated after: read with or after SIGUSR2
 
-  auto ev = next_signal(*first, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(*first, SIGUSR1, 1));
   EXPECT_TRUE(queue_readable(*second));  // its doorbell: the trace is empty
   const auto events = drain(*second);
   ASSERT_EQ(events.size(), 1u);
@@ -503,19 +453,13 @@ TEST(SignalSharedTracer, DeletingInOneQueueLeavesTheOthersCounting) {
   ASSERT_EQ(add_signal(*kept, SIGUSR1), 0);
   ASSERT_EQ(add_signal(*left, SIGUSR1, EV_DELETE), 0);
   send_to_self(SIGUSR1);
-  auto ev = next_signal(*kept, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(*kept, SIGUSR1, 1));
   expect_quiet(*left);
 
   ASSERT_EQ(add_signal(*left, SIGUSR1), 0);  // subscribes again, counts from now
   send_to_self(SIGUSR1, 2);
-  ev = next_signal(*left, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 2);
-  ev = next_signal(*kept, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 2);
+  ASSERT_TRUE(counted(*left, SIGUSR1, 2));
+  ASSERT_TRUE(counted(*kept, SIGUSR1, 2));
 }
 
 // Between two reads the trace holds about twenty signals per KiB of buffer
@@ -592,9 +536,7 @@ TEST(SignalSharedTracer, WithTooManyThreadsForTheFilterSignalsToEachAreStillCoun
 
   ASSERT_EQ(::pthread_kill(threads.back()->handle(), SIGUSR1), 0);
   ASSERT_TRUE(handled(SIGUSR1, 1));
-  auto ev = next_signal(*kq, SIGUSR1);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 1);
+  ASSERT_TRUE(counted(*kq, SIGUSR1, 1));
 
   // Their exits, read from the process-events connector, shorten the list:
   // back to a filter on threads.
@@ -613,8 +555,7 @@ TEST(SignalSharedTracer, StaleInstancesOfGoneProcessesAreRemovedAndLiveOnesKept)
   const auto tracer = std::make_shared<SignalTracer>();  // tracefs mounted for sure
   const auto kq = queue_sharing(tracer);
   ASSERT_EQ(add_signal(*kq, SIGUSR1), 0);
-  const pid_t gone = ::fork();
-  if (gone == 0) ::_exit(0);
+  const pid_t gone = fork_child();
   ASSERT_GT(gone, 0);
   ASSERT_EQ(::waitpid(gone, nullptr, 0), gone);
   const std::string stale = std::string(kInstances) + "/kqfs-" + std::to_string(gone) + "-stale";

@@ -24,6 +24,7 @@
 #include "kqfs/kevent.hpp"
 #include "kqfs/kqueue.hpp"
 #include "kqfs/unique_fd.hpp"
+#include "tests/support/descriptors.hpp"
 
 namespace kqfs::test {
 
@@ -60,18 +61,13 @@ inline int add_read_and_write(Kqueue& kq, int fd, uint16_t read_extra = 0,
 
 // ------------------------------------------------------- kernel objects
 
-struct Pipe {
-  UniqueFd read_end;
-  UniqueFd write_end;
-  Pipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
-      read_end.reset(fds[0]);
-      write_end.reset(fds[1]);
-    }
-  }
-  int r() const { return read_end.get(); }
-  int w() const { return write_end.get(); }
+using test_support::Pipe;
+
+// A test on a pipe and a queue.
+class PipeQueueTest : public ::testing::Test {
+ protected:
+  Kqueue kq;
+  Pipe p;
 };
 
 struct SocketPair {
@@ -161,6 +157,19 @@ inline TcpConnection tcp_connection() {
   return c;
 }
 
+// A test on a connected pair of TCP sockets and a queue.
+class TcpConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    c = tcp_connection();
+    ASSERT_TRUE(c.client);
+    ASSERT_TRUE(c.server);
+  }
+
+  TcpConnection c;
+  Kqueue kq;
+};
+
 // Closes a connected TCP socket with a zero linger time, which sends RST.
 inline void close_with_reset(UniqueFd& socket) {
   linger abort_on_close{1, 0};
@@ -189,6 +198,16 @@ inline UniqueFd unix_listener(const sockaddr_un& address) {
 inline UniqueFd unix_connect(const sockaddr_un& address) {
   return stream_connect(AF_UNIX, reinterpret_cast<const sockaddr*>(&address), sizeof address);
 }
+
+// A unix_listener() at a new path in a temporary directory.
+struct UnixListener {
+  explicit UnixListener(std::string_view tag)
+      : dir(tag), address(unix_address(dir / "listener")), fd(unix_listener(address)) {}
+
+  TempDir dir;
+  sockaddr_un address;
+  UniqueFd fd;
+};
 
 // ------------------------------------------------------------ the queue
 
@@ -219,6 +238,16 @@ inline std::optional<Kevent> wait_one(Kqueue& kq, std::chrono::milliseconds time
   auto events = wait_events(kq, timeout, 1);
   if (events.empty()) return std::nullopt;
   return events.front();
+}
+
+// The next event, within kPatience, has `data`.
+inline ::testing::AssertionResult next_event_has_data(Kqueue& kq, int64_t data) {
+  const auto ev = wait_one(kq, kPatience);
+  if (!ev) return ::testing::AssertionFailure() << "no event";
+  if (ev->data != data) {
+    return ::testing::AssertionFailure() << "data " << ev->data << ", not " << data;
+  }
+  return ::testing::AssertionSuccess();
 }
 
 // Collects until an event satisfies `matches` (other events are dropped).

@@ -37,6 +37,16 @@ std::optional<Kevent> next_vnode(Kqueue& kq, int fd) {
   });
 }
 
+// `ev` is there and has exactly `fflags`.
+::testing::AssertionResult has_fflags(const std::optional<Kevent>& ev, uint32_t fflags) {
+  if (!ev) return ::testing::AssertionFailure() << "no event";
+  if (ev->fflags != fflags) {
+    return ::testing::AssertionFailure()
+           << "fflags " << std::hex << ev->fflags << ", not " << fflags;
+  }
+  return ::testing::AssertionSuccess();
+}
+
 UniqueFd open_path(const std::string& path, int flags) {
   return UniqueFd(::open(path.c_str(), flags | O_CLOEXEC, 0644));
 }
@@ -79,51 +89,39 @@ TEST_F(VnodeFile, AppendGivesNoteWriteAndExtend) {
   UniqueFd appender = open_path(path_, O_WRONLY | O_APPEND);
   ASSERT_TRUE(appender);
   write_bytes(appender.get(), "more");
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_WRITE | NOTE_EXTEND));
+  ASSERT_TRUE(has_fflags(next(), NOTE_WRITE | NOTE_EXTEND));
 }
 
 TEST_F(VnodeFile, ChmodGivesNoteAttrib) {
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::fchmod(fd_.get(), 0600), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_ATTRIB));
+  ASSERT_TRUE(has_fflags(next(), NOTE_ATTRIB));
 }
 
 TEST_F(VnodeFile, UtimesGivesNoteAttrib) {
   ASSERT_EQ(watch(kChangeNotes), 0);
   const timespec times[2] = {{1000, 0}, {2000, 0}};
   ASSERT_EQ(::futimens(fd_.get(), times), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_ATTRIB));
+  ASSERT_TRUE(has_fflags(next(), NOTE_ATTRIB));
 }
 
 // FreeBSD posts a truncation from setattr: an attribute change, not a write.
 TEST_F(VnodeFile, TruncationThatShrinksGivesNoteAttrib) {
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::ftruncate(fd_.get(), 3), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_ATTRIB));
+  ASSERT_TRUE(has_fflags(next(), NOTE_ATTRIB));
 }
 
 TEST_F(VnodeFile, LinkGivesNoteLink) {
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::link(path_.c_str(), (dir_ / "second").c_str()), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_LINK));
+  ASSERT_TRUE(has_fflags(next(), NOTE_LINK));
 }
 
 TEST_F(VnodeFile, UnlinkGivesNoteDelete) {
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::unlink(path_.c_str()), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_DELETE));
+  ASSERT_TRUE(has_fflags(next(), NOTE_DELETE));
 }
 
 // FreeBSD: NOTE_DELETE on any unlink, even when another name remains.
@@ -131,9 +129,7 @@ TEST_F(VnodeFile, UnlinkWithAnotherLinkLeftGivesNoteDelete) {
   ASSERT_EQ(::link(path_.c_str(), (dir_ / "second").c_str()), 0);
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::unlink(path_.c_str()), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_DELETE));
+  ASSERT_TRUE(has_fflags(next(), NOTE_DELETE));
 }
 
 TEST_F(VnodeFile, RenameOverItGivesNoteDeleteToTheReplacedFile) {
@@ -141,51 +137,39 @@ TEST_F(VnodeFile, RenameOverItGivesNoteDeleteToTheReplacedFile) {
   ASSERT_TRUE(open_path(other, O_WRONLY | O_CREAT));
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::rename(other.c_str(), path_.c_str()), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_DELETE));
+  ASSERT_TRUE(has_fflags(next(), NOTE_DELETE));
 }
 
 TEST_F(VnodeFile, RenameOfTheFileGivesNoteRename) {
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::rename(path_.c_str(), (dir_ / "renamed").c_str()), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_RENAME));
+  ASSERT_TRUE(has_fflags(next(), NOTE_RENAME));
 }
 
 TEST_F(VnodeFile, OpenGivesNoteOpenWhenAsked) {
   ASSERT_EQ(watch(NOTE_OPEN), 0);
   UniqueFd reader = open_path(path_, O_RDONLY);
   ASSERT_TRUE(reader);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_OPEN));
+  ASSERT_TRUE(has_fflags(next(), NOTE_OPEN));
 }
 
 TEST_F(VnodeFile, ReadOnlyCloseGivesNoteClose) {
   ASSERT_EQ(watch(NOTE_CLOSE | NOTE_CLOSE_WRITE), 0);
   ASSERT_TRUE(open_path(path_, O_RDONLY));  // opened and closed at once
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_CLOSE));
+  ASSERT_TRUE(has_fflags(next(), NOTE_CLOSE));
 }
 
 TEST_F(VnodeFile, CloseOfAWriterGivesNoteCloseWrite) {
   ASSERT_EQ(watch(NOTE_CLOSE | NOTE_CLOSE_WRITE), 0);
   ASSERT_TRUE(open_path(path_, O_WRONLY));  // opened and closed at once
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_CLOSE_WRITE));
+  ASSERT_TRUE(has_fflags(next(), NOTE_CLOSE_WRITE));
 }
 
 TEST_F(VnodeFile, ReadGivesNoteReadWhenAsked) {
   ASSERT_EQ(watch(NOTE_READ), 0);
   char buffer[4];
   ASSERT_EQ(::pread(fd_.get(), buffer, sizeof buffer, 0), 4);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_READ));
+  ASSERT_TRUE(has_fflags(next(), NOTE_READ));
 }
 
 TEST_F(VnodeFile, OpenCloseAndReadAreNotReportedUnlessAsked) {
@@ -203,9 +187,7 @@ TEST_F(VnodeFile, FflagsCarryOnlyTheNotesAskedFor) {
   write_bytes(fd_.get(), "grows");  // a write and an extension, not asked for
   expect_quiet(kq_);
   ASSERT_EQ(::fchmod(fd_.get(), 0600), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_ATTRIB));
+  ASSERT_TRUE(has_fflags(next(), NOTE_ATTRIB));
 }
 
 TEST_F(VnodeFile, DataIsZero) {
@@ -257,9 +239,7 @@ TEST_F(VnodeFile, InterestGrowsWithALaterAdd) {
   expect_quiet(kq_);
   ASSERT_EQ(watch(NOTE_WRITE | NOTE_ATTRIB), 0);
   ASSERT_EQ(::fchmod(fd_.get(), 0640), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_ATTRIB));
+  ASSERT_TRUE(has_fflags(next(), NOTE_ATTRIB));
 }
 
 // NOTE_READ needs inotify events the first registration did not ask for.
@@ -270,9 +250,7 @@ TEST_F(VnodeFile, InterestGrowsToNotesTheFirstAddDidNotWatch) {
   expect_quiet(kq_);
   ASSERT_EQ(watch(NOTE_WRITE | NOTE_READ), 0);
   ASSERT_EQ(::pread(fd_.get(), buffer, sizeof buffer, 0), 4);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_READ));
+  ASSERT_TRUE(has_fflags(next(), NOTE_READ));
 }
 
 TEST_F(VnodeFile, ClosingTheDescriptorDropsTheKnote) {
@@ -366,26 +344,20 @@ TEST_F(VnodeDirectory, RemovingAnEntryGivesNoteWrite) {
   ASSERT_TRUE(open_path(entry("file"), O_WRONLY | O_CREAT));
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::unlink(entry("file").c_str()), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_WRITE));
+  ASSERT_TRUE(has_fflags(next(), NOTE_WRITE));
 }
 
 TEST_F(VnodeDirectory, CreatingASubdirectoryGivesNoteWriteAndLink) {
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::mkdir(entry("sub").c_str(), 0755), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_WRITE | NOTE_LINK));
+  ASSERT_TRUE(has_fflags(next(), NOTE_WRITE | NOTE_LINK));
 }
 
 TEST_F(VnodeDirectory, RemovingASubdirectoryGivesNoteWriteAndLink) {
   ASSERT_EQ(::mkdir(entry("sub").c_str(), 0755), 0);
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::rmdir(entry("sub").c_str()), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_WRITE | NOTE_LINK));
+  ASSERT_TRUE(has_fflags(next(), NOTE_WRITE | NOTE_LINK));
 }
 
 // FreeBSD: NOTE_EXTEND on a directory means an entry came or went by rename.
@@ -415,9 +387,7 @@ TEST_F(VnodeDirectory, RenamingASubdirectoryWithinGivesNoteWriteOnly) {
   ASSERT_EQ(::mkdir(entry("sub").c_str(), 0755), 0);
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::rename(entry("sub").c_str(), entry("renamed").c_str()), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_WRITE));
+  ASSERT_TRUE(has_fflags(next(), NOTE_WRITE));
 }
 
 // FreeBSD: a directory moving to a new parent adds NOTE_LINK to both.
@@ -425,35 +395,27 @@ TEST_F(VnodeDirectory, MovingASubdirectoryOutGivesWriteExtendAndLink) {
   ASSERT_EQ(::mkdir(entry("sub").c_str(), 0755), 0);
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::rename(entry("sub").c_str(), (top_ / "moved").c_str()), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_WRITE | NOTE_EXTEND | NOTE_LINK));
+  ASSERT_TRUE(has_fflags(next(), NOTE_WRITE | NOTE_EXTEND | NOTE_LINK));
 }
 
 TEST_F(VnodeDirectory, RenameWithinGivesNoteWriteWithoutExtend) {
   ASSERT_TRUE(open_path(entry("file"), O_WRONLY | O_CREAT));
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::rename(entry("file").c_str(), entry("renamed").c_str()), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_WRITE));
+  ASSERT_TRUE(has_fflags(next(), NOTE_WRITE));
 }
 
 // Linux tells an open directory nothing at rmdir (only at its last close).
 TEST_F(VnodeDirectory, RmdirWhileOpenGivesNoteDelete) {
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::rmdir(path_.c_str()), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_DELETE));
+  ASSERT_TRUE(has_fflags(next(), NOTE_DELETE));
 }
 
 TEST_F(VnodeDirectory, RenameOfTheDirectoryGivesNoteRename) {
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::rename(path_.c_str(), (top_ / "renamed").c_str()), 0);
-  auto ev = next();
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->fflags, static_cast<uint32_t>(NOTE_RENAME));
+  ASSERT_TRUE(has_fflags(next(), NOTE_RENAME));
 }
 
 // The rmdir is seen through the directory's parent: after a move, the new one.

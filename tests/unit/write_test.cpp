@@ -22,6 +22,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
+using WriteTcpConnection = TcpConnectionTest;
+
 int64_t pipe_capacity(int fd) {
   return ::fcntl(fd, F_GETPIPE_SZ);
 }
@@ -122,9 +124,7 @@ TEST(WritePipe, ClearKnoteFiresAgainWhenTheReaderMakesRoom) {
   expect_quiet(kq);
 
   empty_out(p.r());
-  ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, pipe_capacity(p.w()));
+  ASSERT_TRUE(next_event_has_data(kq, pipe_capacity(p.w())));
 }
 
 TEST(WritePipe, EofWhenTheReaderCloses) {
@@ -163,9 +163,7 @@ TEST(WritePipe, NoteLowatAboveTheFreeSpaceDoesNotFire) {
   expect_quiet(kq);  // 5000 free < 10000
 
   empty_out(p.r());
-  auto ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, capacity);
+  ASSERT_TRUE(next_event_has_data(kq, capacity));
 }
 
 TEST(WritePipe, NoteLowatBelowTheFreeSpaceFires) {
@@ -174,9 +172,7 @@ TEST(WritePipe, NoteLowatBelowTheFreeSpaceFires) {
   write_bytes(p.w(), std::string(static_cast<size_t>(capacity - 5000), 'x'));
   Kqueue kq;
   ASSERT_EQ(add_write(kq, p.w(), 0, NOTE_LOWAT, 4000), 0);
-  auto ev = wait_one(kq, kPatience);
-  ASSERT_TRUE(ev);
-  EXPECT_EQ(ev->data, 5000);
+  ASSERT_TRUE(next_event_has_data(kq, 5000));
 }
 
 // -------------------------------------------------------------- sockets
@@ -213,21 +209,13 @@ TEST(WriteUnixStream, FullSendBufferDoesNotFireUntilThePeerReads) {
   EXPECT_GT(ev->data, 0);
 }
 
-TEST(WriteTcp, DataIsSndbufMinusOutq) {
-  TcpConnection c = tcp_connection();
-  ASSERT_TRUE(c.client);
-  ASSERT_TRUE(c.server);
+TEST_F(WriteTcpConnection, DataIsSndbufMinusOutq) {
   write_bytes(c.client.get(), std::string(1000, 'x'));
-  Kqueue kq;
   ASSERT_EQ(add_write(kq, c.client.get()), 0);
   expect_data_is_send_space(kq, c.client.get());
 }
 
-TEST(WriteTcp, ResetByThePeerGivesEofWithEconnreset) {
-  TcpConnection c = tcp_connection();
-  ASSERT_TRUE(c.client);
-  ASSERT_TRUE(c.server);
-  Kqueue kq;
+TEST_F(WriteTcpConnection, ResetByThePeerGivesEofWithEconnreset) {
   ASSERT_EQ(add_write(kq, c.server.get(), EV_CLEAR), 0);
   ASSERT_TRUE(wait_one(kq, kPatience));
 
@@ -308,11 +296,7 @@ TEST(WriteTcp, RefusedConnectGivesEofWithEconnrefusedAndLeavesSoError) {
 }
 
 // BSD: once the socket can send no more, WRITE has EV_EOF.
-TEST(WriteTcp, OwnShutdownOfSendingGivesEof) {
-  TcpConnection c = tcp_connection();
-  ASSERT_TRUE(c.client);
-  ASSERT_TRUE(c.server);
-  Kqueue kq;
+TEST_F(WriteTcpConnection, OwnShutdownOfSendingGivesEof) {
   ASSERT_EQ(add_write(kq, c.client.get()), 0);
   ASSERT_EQ(::shutdown(c.client.get(), SHUT_WR), 0);
   auto ev = wait_for_eof(kq, c.client.get(), EVFILT_WRITE);
@@ -340,12 +324,10 @@ TEST(WriteListener, TcpListeningSocketNeverFires) {
 }
 
 TEST(WriteListener, UnixListeningSocketNeverFires) {
-  TempDir dir("write");
-  ASSERT_TRUE(dir.ok());
-  const sockaddr_un address = unix_address(dir / "listener");
-  UniqueFd listener = unix_listener(address);
-  ASSERT_TRUE(listener);
-  expect_write_never_fires(listener.get(), [&] { return unix_connect(address); });
+  const UnixListener listener("write");
+  ASSERT_TRUE(listener.dir.ok());
+  ASSERT_TRUE(listener.fd);
+  expect_write_never_fires(listener.fd.get(), [&] { return unix_connect(listener.address); });
 }
 
 // ---------------------------------------------------------------- files

@@ -1,4 +1,4 @@
-#include "daemon/stream_io.hpp"
+#include "daemon/open_flags_hook.hpp"
 
 #include <linux/fuse.h>
 #include <sys/uio.h>
@@ -41,7 +41,7 @@ ssize_t read_request(int fd, void* buffer, size_t length, void* userdata) {
 
 }  // namespace
 
-int install_stream_io(fuse_session* session) {
+int install_open_flags_hook(fuse_session* session) {
   static constexpr fuse_custom_io io = {
       .writev = write_reply,
       .read = read_request,

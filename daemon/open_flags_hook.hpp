@@ -23,7 +23,7 @@ struct SessionData {
 // Replaces the session's reads and writes of /dev/fuse with equivalents
 // that apply `extra_open_flags` and note which request was answered.
 // Returns 0 or -errno.
-int install_stream_io(fuse_session* session);
+int install_open_flags_hook(fuse_session* session);
 
 // Replies to an open request adding `open_flags` (FOPEN_*).
 int reply_open_with(fuse_req_t request, const fuse_file_info& info, uint32_t open_flags);

@@ -1,0 +1,78 @@
+#include "daemon/status_text.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <string_view>
+
+#include "kqfs/codec/codec.hpp"
+#include "kqfs/names.hpp"
+
+namespace kqfsd {
+namespace {
+
+void add_line(std::string& text, std::string_view key, const std::string& value) {
+  text.append(key).append(": ").append(value).append("\n");
+}
+
+std::string mode_text(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", mode & 07777);
+  return text;
+}
+
+}  // namespace
+
+std::string knotes_by_filter(const kqfs::Kqueue& engine) {
+  std::string text;
+  for (const int16_t filter : {EVFILT_READ, EVFILT_WRITE, EVFILT_VNODE, EVFILT_PROC, EVFILT_SIGNAL,
+                               EVFILT_TIMER, EVFILT_USER}) {
+    std::string key(kqfs::names::filter_name(filter).substr(7));  // after "EVFILT_"
+    std::transform(key.begin(), key.end(), key.begin(), ::tolower);
+    add_line(text, "knotes." + key, std::to_string(engine.knote_count(filter)));
+  }
+  return text;
+}
+
+std::string status_text(const QueueNode& queue, bool with_knotes,
+                        const kqfs::SignalTracer& signals) {
+  const kqfs::Kqueue& engine = *queue.engine;
+  std::string text;
+  auto line = [&text](std::string_view key, const std::string& value) {
+    add_line(text, key, value);
+  };
+  line("name", queue.name);
+  line("owner", std::to_string(queue.uid) + ":" + std::to_string(queue.gid));
+  line("mode", mode_text(queue.mode));
+  line("anonymous", queue.anonymous ? "yes" : "no");
+  line("knotes", std::to_string(engine.knote_count()));
+  text += knotes_by_filter(engine);
+  line("pending", std::to_string(engine.pending()));
+  line("readers", std::to_string(queue.waiters.size()));
+  line("delivered", std::to_string(queue.events_delivered));
+  line("changes", std::to_string(queue.changes_applied));
+  const bool rejected = queue.last_error && !queue.last_error->reason.empty();
+  line("last-error", rejected ? queue.last_error->reason : "none");
+  line("last-fragment", queue.last_fragment.empty() ? "none" : queue.last_fragment);
+  // Lost signals are not known by queue: every queue counting signals
+  // since before the loss may be short of some.
+  if (engine.knote_count(EVFILT_SIGNAL) > 0) {
+    line("signals-lost", std::to_string(signals.lost() - queue.signals_lost_before));
+  }
+  // Knotes and their udata: only for those who may change them.
+  if (!with_knotes) return text;
+  // The registered knotes as text change records, a bounded number of them:
+  // status is read whole at open.
+  constexpr size_t kListed = 1000;
+  for (const kqfs::Kevent& registration : engine.registrations(kListed)) {
+    std::string record = kqfs::codec::format_text(registration);
+    record.pop_back();  // its newline
+    line("knote", record);
+  }
+  if (engine.knote_count() > kListed) {
+    line("knotes-unlisted", std::to_string(engine.knote_count() - kListed));
+  }
+  return text;
+}
+
+}  // namespace kqfsd
