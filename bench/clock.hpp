@@ -2,17 +2,13 @@
 // stopwatches around the code being measured.
 #pragma once
 
-#include <time.h>
-
 #include <cstdint>
+
+#include "kqfs/timeouts.hpp"
 
 namespace kqfs::bench {
 
-inline int64_t monotonic_ns() {
-  timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
-}
+using kqfs::monotonic_ns;
 
 // Started when made; reads the time since in seconds.
 class Stopwatch {

@@ -18,6 +18,8 @@
 #include <string>
 
 #include "kqfs/mount_point.hpp"
+#include "kqfs/timeouts.hpp"
+#include "kqfs/unique_fd.hpp"
 
 namespace {
 
@@ -26,12 +28,6 @@ static_assert(sizeof(struct kevent) == 32, "struct kevent must be the 32-byte bi
 // How long one wait lasts before checking that the kqueue is still there:
 // close(2) does not wake a poll(2) on the closed descriptor.
 constexpr int kWaitSliceMs = 100;
-
-int64_t now_ns() {
-  timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
-}
 
 // Whether `kq` is an open kq/clone handle (its path shows it; a handle
 // whose name was looked up again shows " (deleted)").
@@ -50,20 +46,14 @@ bool is_kqueue(int kq) {
 long long inode_of(int kq) {
   char path[40];
   std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", kq);
-  const int info = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (info < 0) return -1;
+  const kqfs::UniqueFd info(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!info) return -1;
   char text[512];
-  const ssize_t length = ::read(info, text, sizeof text - 1);
-  ::close(info);
+  const ssize_t length = ::read(info.get(), text, sizeof text - 1);
   if (length <= 0) return -1;
   text[length] = '\0';
   const char* field = std::strstr(text, "\nino:");
   return field != nullptr ? std::atoll(field + 5) : -1;
-}
-
-bool valid_timeout(const timespec* timeout) {
-  return timeout == nullptr ||
-         (timeout->tv_sec >= 0 && timeout->tv_nsec >= 0 && timeout->tv_nsec < 1'000'000'000);
 }
 
 // The errno for which the whole call fails when a write of changes failed
@@ -166,14 +156,14 @@ int wait_for_events(int kq, struct kevent* events, int nevents, const timespec* 
   // deadline in nanoseconds from overflowing.
   const bool forever = timeout == nullptr || static_cast<int64_t>(timeout->tv_sec) > INT32_MAX;
   const int64_t deadline =
-      forever ? 0 : now_ns() + timeout->tv_sec * 1'000'000'000LL + timeout->tv_nsec;
+      forever ? 0 : kqfs::monotonic_ns() + timeout->tv_sec * 1'000'000'000LL + timeout->tv_nsec;
   const long long inode = inode_of(kq);
   for (;;) {
     const int ready = read_events(kq, events, nevents);
     if (ready != 0) return ready;
     int slice = kWaitSliceMs;
     if (!forever) {
-      const int64_t left = deadline - now_ns();
+      const int64_t left = deadline - kqfs::monotonic_ns();
       if (left <= 0) return 0;
       slice = static_cast<int>(std::min<int64_t>((left + 999'999) / 1'000'000, kWaitSliceMs));
     }
@@ -217,7 +207,7 @@ extern "C" int kqueue(void) {
 
 extern "C" int kevent(int kq, const struct kevent* changelist, int nchanges,
                       struct kevent* eventlist, int nevents, const struct timespec* timeout) {
-  if (nchanges < 0 || nevents < 0 || !valid_timeout(timeout)) {
+  if (nchanges < 0 || nevents < 0 || !kqfs::valid_timeout(timeout)) {
     errno = EINVAL;
     return -1;
   }

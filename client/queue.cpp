@@ -1,8 +1,5 @@
-#include <unistd.h>
-
 #include <cerrno>
 #include <system_error>
-#include <utility>
 
 #include "kqfs/client.hpp"
 
@@ -56,26 +53,17 @@ Event remove(const Event& knote) {
 }
 
 Queue::Queue() : fd_(::kqueue()) {
-  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "kqueue");
+  if (!fd_) throw std::system_error(errno, std::generic_category(), "kqueue");
 }
 
-Queue::~Queue() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-Queue::Queue(Queue&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-
-Queue& Queue::operator=(Queue&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
+Queue::~Queue() = default;
+Queue::Queue(Queue&& other) noexcept = default;
+Queue& Queue::operator=(Queue&& other) noexcept = default;
 
 void Queue::apply(std::span<const Event> changes) {
   // No room for entries: the first failure is the call's error.
-  if (::kevent(fd_, changes.data(), static_cast<int>(changes.size()), nullptr, 0, nullptr) < 0) {
+  if (::kevent(fd_.get(), changes.data(), static_cast<int>(changes.size()), nullptr, 0, nullptr) <
+      0) {
     throw std::system_error(errno, std::generic_category(), "kevent");
   }
 }
@@ -88,7 +76,7 @@ std::span<Event> Queue::wait(std::span<Event> out,
     limit.tv_sec = seconds.count();
     limit.tv_nsec = (*timeout - seconds).count();
   }
-  const int count = ::kevent(fd_, nullptr, 0, out.data(), static_cast<int>(out.size()),
+  const int count = ::kevent(fd_.get(), nullptr, 0, out.data(), static_cast<int>(out.size()),
                              timeout ? &limit : nullptr);
   if (count < 0) {
     if (errno == EINTR) return {};

@@ -24,7 +24,7 @@ bool EventPath::try_answer(QueueNode& queue, const ParkedRead& read, OpenFile& f
     queue.events_delivered += events.size();
     reply = file.events.read(read.size, events);
   }
-  if (file.kind == FileKind::events) {
+  if (is_rewindable(file.kind)) {
     file.position = read.offset + static_cast<off_t>(reply.size());
     file.last_reply = reply;
   }
@@ -67,12 +67,11 @@ void EventPath::read(const Requester& requester, uint64_t handle, size_t size, o
     reply->data({});
     return;
   }
-  if (format_of(file->kind) == kqfs::codec::Format::binary &&
-      size < kqfs::codec::kBinaryRecordSize) {
+  if (size < codec_of(file->kind).record_size) {  // not even one record
     reply->error(EINVAL);
     return;
   }
-  if (file->kind == FileKind::events) rewind(*file, offset);
+  if (is_rewindable(file->kind)) rewind(*file, offset);
   ParkedRead read{std::move(reply), size, offset, file, queue.id};
   // Readers already waiting come first.
   if (queue.waiters.empty() && try_answer(queue, read, *file)) return;

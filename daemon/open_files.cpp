@@ -90,7 +90,7 @@ void OpenFiles::open(const Requester& requester, Inode inode, Reply& reply) {
   // close() matters to changes files only: an unfinished line or record.
   uint32_t flags = kDirectIo;
   if (!is_changes(kind)) flags |= kNoFlush;
-  if (kind != FileKind::events && kind != FileKind::status) flags |= kStream;
+  if (!is_rewindable(kind) && kind != FileKind::status) flags |= kStream;
   if (!reply.opened(handle, flags)) {
     // The opener is gone: undo, as release will never come.
     release(handle, nullptr);
@@ -139,7 +139,7 @@ void OpenFiles::flush(const Requester& requester, uint64_t handle, Reply& reply)
   }
   QueueNode& queue = *file->queue;
   const std::string fragment =
-      format_of(file->kind) == kqfs::codec::Format::binary
+      !codec_of(file->kind).framed_by_lines()
           ? std::to_string(file->changes.unfinished().size()) + " bytes of a binary record"
           : quoted_fragment(file->changes.unfinished());
   // A writer killed mid-line never meant what it wrote so far.

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "daemon/open_files.hpp"
+#include "kqfs/codec/codec.hpp"
 
 namespace kqfsd {
 namespace {
@@ -31,7 +32,7 @@ std::string short_of(int error) {
     case ENOMEM:
       return "daemon out of memory";
     default:
-      return strerrordesc_np(error);
+      return kqfs::codec::describe_errno(error);
   }
 }
 

@@ -2,22 +2,50 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
 
 namespace kqfsd {
 namespace {
 
-constexpr std::array kQueueFiles = {
-    FileSpec{"changes", FileKind::changes},
-    FileSpec{"events", FileKind::events},
-    FileSpec{"changes.json", FileKind::changes_json},
-    FileSpec{"events.json", FileKind::events_json},
-    FileSpec{"changes.bin", FileKind::changes_bin},
-    FileSpec{"events.bin", FileKind::events_bin},
-    FileSpec{"status", FileKind::status},
+using kqfs::codec::kCodecs;
+using kqfs::codec::kFormatCount;
+
+// The names of a queue's files, made once from the table of formats.
+class QueueFiles {
+ public:
+  QueueFiles() {
+    for (size_t index = 0; index < kFormatCount; ++index) {
+      const kqfs::codec::Codec& codec = kCodecs[index];
+      names_[2 * index] = "changes" + std::string(codec.suffix);
+      names_[2 * index + 1] = "events" + std::string(codec.suffix);
+      specs_[2 * index] = FileSpec{names_[2 * index], changes_file(codec.format)};
+      specs_[2 * index + 1] = FileSpec{names_[2 * index + 1], events_file(codec.format)};
+    }
+    specs_.back() = FileSpec{"status", FileKind::status};
+  }
+  QueueFiles(const QueueFiles&) = delete;  // specs_ point into names_
+  QueueFiles& operator=(const QueueFiles&) = delete;
+
+  std::span<const FileSpec> specs() const { return specs_; }
+
+ private:
+  std::array<std::string, 2 * kFormatCount> names_;
+  std::array<FileSpec, 2 * kFormatCount + 1> specs_;
 };
 
 // Queue inodes: the id in the high bits, the file in the low four.
 constexpr int kKindBits = 4;
+static_assert(static_cast<unsigned>(FileKind::clone) < (1u << kKindBits),
+              "too many formats for the inode's file bits");
+
+// A changes or events file of a format (not clone).
+bool is_format_file(FileKind kind) {
+  return kind != FileKind::directory && kind < FileKind::status;
+}
+
+size_t format_index(FileKind kind) {
+  return (static_cast<size_t>(kind) - 1) / 2;
+}
 
 struct stat base_attributes(Inode inode, mode_t mode, uid_t uid, gid_t gid, const timespec& when) {
   struct stat st {};
@@ -34,31 +62,31 @@ struct stat base_attributes(Inode inode, mode_t mode, uid_t uid, gid_t gid, cons
 }  // namespace
 
 std::span<const FileSpec> queue_files() {
-  return kQueueFiles;
+  static const QueueFiles files;
+  return files.specs();
 }
 
 bool is_changes(FileKind kind) {
-  return kind == FileKind::changes || kind == FileKind::changes_json ||
-         kind == FileKind::changes_bin || kind == FileKind::clone;
+  return kind == FileKind::clone || (is_format_file(kind) && kind == changes_file(format_of(kind)));
 }
 
 bool is_events(FileKind kind) {
-  return kind == FileKind::events || kind == FileKind::events_json ||
-         kind == FileKind::events_bin || kind == FileKind::clone;
+  return kind == FileKind::clone || (is_format_file(kind) && kind == events_file(format_of(kind)));
 }
 
 kqfs::codec::Format format_of(FileKind kind) {
-  switch (kind) {
-    case FileKind::changes_json:
-    case FileKind::events_json:
-      return kqfs::codec::Format::json;
-    case FileKind::changes_bin:
-    case FileKind::events_bin:
-    case FileKind::clone:
-      return kqfs::codec::Format::binary;
-    default:
-      return kqfs::codec::Format::text;
-  }
+  if (kind == FileKind::clone) return kqfs::codec::Format::binary;
+  if (!is_format_file(kind)) return kqfs::codec::Format::text;
+  return kCodecs[format_index(kind)].format;
+}
+
+const kqfs::codec::Codec& codec_of(FileKind kind) {
+  return kqfs::codec::codec_of(format_of(kind));
+}
+
+bool is_rewindable(FileKind kind) {
+  return is_format_file(kind) && kind == events_file(format_of(kind)) &&
+         codec_of(kind).one_per_read;
 }
 
 Inode directory_inode(uint64_t queue_id) {

@@ -17,7 +17,7 @@
 #include <string_view>
 
 #include "daemon/reply.hpp"
-#include "kqfs/codec/codec.hpp"
+#include "kqfs/codec/formats.hpp"
 #include "kqfs/kqueue.hpp"
 
 namespace kqfsd {
@@ -31,30 +31,40 @@ inline constexpr Inode kQueuesInode = 2;  // kq/
 // every other by its inode alone (fdinfo shows it, without asking FUSE).
 inline constexpr Inode kCloneInode = 3;
 
-// The files of a queue directory.
+// The files of a queue directory. Record format i (kqfs::codec::kCodecs)
+// has two: its changes file, 1 + 2i, and its events file, 2 + 2i
+// (changes_file(), events_file()).
 enum class FileKind : uint8_t {
-  directory,
-  changes,
-  events,
-  changes_json,
-  events_json,
-  changes_bin,
-  events_bin,
-  status,
+  directory = 0,
+  status = 1 + 2 * kqfs::codec::kFormatCount,
   clone,  // the kq/clone handle: binary in both directions
 };
+
+constexpr FileKind changes_file(kqfs::codec::Format format) {
+  return static_cast<FileKind>(1 + 2 * kqfs::codec::index_of(format));
+}
+
+constexpr FileKind events_file(kqfs::codec::Format format) {
+  return static_cast<FileKind>(2 + 2 * kqfs::codec::index_of(format));
+}
 
 struct FileSpec {
   std::string_view name;
   FileKind kind;
 };
 
-// The files inside every queue directory, in listing order.
+// The files inside every queue directory, in listing order: "changes" and
+// "events" with each format's suffix, in the table's order, then status.
 std::span<const FileSpec> queue_files();
 
 bool is_changes(FileKind kind);
 bool is_events(FileKind kind);
 kqfs::codec::Format format_of(FileKind kind);
+const kqfs::codec::Codec& codec_of(FileKind kind);
+// An events file that returns one record per read (text): it stays
+// seekable, and a reader that seeks back into its last reply gets those
+// bytes again (GNU head, bash's read).
+bool is_rewindable(FileKind kind);
 
 class OpenFile;
 

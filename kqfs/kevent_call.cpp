@@ -5,24 +5,15 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "kqfs/timeouts.hpp"
+
 namespace kqfs {
 namespace {
-
-int64_t monotonic_ns() {
-  timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
-}
-
-bool valid(const timespec* timeout) {
-  return timeout == nullptr ||
-         (timeout->tv_sec >= 0 && timeout->tv_nsec >= 0 && timeout->tv_nsec < 1'000'000'000);
-}
 
 template <class Apply>
 int run(Kqueue& kq, std::span<const Kevent> changes, std::span<Kevent> events,
         const timespec* timeout, Apply apply) {
-  if (!valid(timeout)) {
+  if (!valid_timeout(timeout)) {
     errno = EINVAL;
     return -1;
   }

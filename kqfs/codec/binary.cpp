@@ -3,6 +3,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstring>
+#include <string>
 
 #include "kqfs/codec/codec.hpp"
 
@@ -58,6 +59,26 @@ Kevent decode_binary(std::span<const char, kBinaryRecordSize> in) {
   load(in, kDataOffset, event.data);
   load(in, kUdataOffset, event.udata);
   return event;
+}
+
+Parsed parse_binary(std::string_view record) {
+  if (record.size() != kBinaryRecordSize) {
+    return Parsed{std::nullopt, std::to_string(record.size()) + " bytes, not a " +
+                                    std::to_string(kBinaryRecordSize) + "-byte record"};
+  }
+  return Parsed{
+      decode_binary(std::span<const char, kBinaryRecordSize>(record.data(), kBinaryRecordSize)),
+      {}};
+}
+
+std::string format_binary(const Kevent& event) {
+  std::string record(kBinaryRecordSize, '\0');
+  encode_binary(event, std::span<char, kBinaryRecordSize>(record.data(), kBinaryRecordSize));
+  return record;
+}
+
+size_t max_binary_size() {
+  return kBinaryRecordSize;
 }
 
 }  // namespace kqfs::codec

@@ -1,9 +1,13 @@
-// The three record formats of the mounted files (DESIGN.md "Record
-// formats"): text lines, JSON lines, and 32-byte binary records.
+// The record formats of the mounted files (DESIGN.md "Record formats"):
+// text lines, JSON lines, and 32-byte binary records; each codec's parse
+// and encode, and the change and event streams of an open file. The table
+// of the formats, which the streams, the daemon's tree and kqctl go
+// through, is formats.hpp.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <span>
@@ -14,7 +18,8 @@
 
 namespace kqfs::codec {
 
-enum class Format { text, json, binary };
+// One value per row of kCodecs (formats.hpp), in its order.
+enum class Format : uint8_t { text, json, binary };
 
 inline constexpr size_t kBinaryRecordSize = sizeof(Kevent);
 
@@ -31,15 +36,28 @@ struct Parsed {
 Parsed parse_text(std::string_view line);
 Parsed parse_json(std::string_view line);
 
+// `record` is kBinaryRecordSize bytes; any other size is rejected.
+Parsed parse_binary(std::string_view record);
+
 // One record, ending in '\n'.
 std::string format_text(const Kevent& event);
 std::string format_json(const Kevent& event);
+// One record: kBinaryRecordSize bytes.
+std::string format_binary(const Kevent& event);
 
 void encode_binary(const Kevent& event, std::span<char, kBinaryRecordSize> out);
 Kevent decode_binary(std::span<const char, kBinaryRecordSize> in);
 
+// Upper bounds on the length of one record as each format_* writes it.
+size_t max_text_size();
+size_t max_json_size();
+size_t max_binary_size();
+
 // An upper bound on the length of one formatted record (with its '\n').
 size_t max_record_size(Format format);
+
+// "No such file or directory" for ENOENT: an errno as failures are worded.
+std::string describe_errno(int error);
 
 // Applies one record; returns 0 or an errno, and may set `reason` to say
 // more than the errno does. The failure is described as the errno's text,

@@ -40,8 +40,4 @@ struct FieldBounds {
 };
 FieldBounds max_field_lengths();
 
-// Upper bounds on one formatted record, '\n' included (text.cpp, json.cpp).
-size_t max_text_size();
-size_t max_json_size();
-
 }  // namespace kqfs::codec::fields

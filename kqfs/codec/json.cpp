@@ -174,13 +174,9 @@ std::string format_json(const Kevent& event) {
   return compact(stream.str()) + '\n';
 }
 
-namespace fields {
-
 size_t max_json_size() {
-  const FieldBounds bounds = max_field_lengths();
+  const fields::FieldBounds bounds = fields::max_field_lengths();
   // The names need no escaping: letters, digits, '_', '|' and '-'.
   return kSkeleton.size() + 3 * bounds.number + bounds.filter + bounds.flags + bounds.fflags + 1;
 }
-
-}  // namespace fields
 }  // namespace kqfs::codec

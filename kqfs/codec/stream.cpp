@@ -3,13 +3,12 @@
 #include <string.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <string>
 #include <utility>
 
 #include "kqfs/codec/codec.hpp"
-#include "kqfs/codec/fields.hpp"
+#include "kqfs/codec/formats.hpp"
 
 namespace kqfs::codec {
 namespace {
@@ -26,27 +25,6 @@ std::string one_line(std::string reason) {
   return reason;
 }
 
-std::string describe_errno(int error) {
-  // strerrordesc_np, unlike strerror, shares no buffer between threads.
-  const char* description = strerrordesc_np(error);
-  return description != nullptr ? description : "error " + std::to_string(error);
-}
-
-std::string format_record(Format format, const Kevent& event) {
-  switch (format) {
-    case Format::json:
-      return format_json(event);
-    case Format::binary: {
-      std::string record(kBinaryRecordSize, '\0');
-      encode_binary(event, std::span<char, kBinaryRecordSize>(record.data(), kBinaryRecordSize));
-      return record;
-    }
-    case Format::text:
-      break;
-  }
-  return format_text(event);
-}
-
 // Applies a parsed record: 0, or its errno with `reason` set.
 int apply_record(const Kevent& record, const ApplyRecord& apply, std::string& reason) {
   std::string why;
@@ -61,15 +39,16 @@ int apply_record(const Kevent& record, const ApplyRecord& apply, std::string& re
   return error;
 }
 
-// Parses and applies one text or JSON line (without its '\n'): 0 (also for
-// a blank or comment line), or the errno with `reason` set.
-int apply_line(Format format, std::string_view line, const ApplyRecord& apply,
-               std::string& reason) {
-  if (line.size() > kMaxLineLength) {
+// Parses and applies one record: a line (without its '\n') or a record of
+// a fixed size. 0 (also for a blank or comment line), or the errno with
+// `reason` set.
+int parse_and_apply(const Codec& codec, std::string_view record, const ApplyRecord& apply,
+                    std::string& reason) {
+  if (record.size() > kMaxLineLength) {
     reason = "line longer than " + std::to_string(kMaxLineLength) + " bytes";
     return EINVAL;
   }
-  const Parsed parsed = format == Format::json ? parse_json(line) : parse_text(line);
+  const Parsed parsed = codec.parse(record);
   if (parsed.rejected()) {
     reason = one_line(parsed.error);
     return EINVAL;
@@ -78,50 +57,37 @@ int apply_line(Format format, std::string_view line, const ApplyRecord& apply,
   return apply_record(*parsed.record, apply, reason);
 }
 
-Kevent decode_at(std::string_view bytes, size_t offset) {
-  return decode_binary(
-      std::span<const char, kBinaryRecordSize>(bytes.data() + offset, kBinaryRecordSize));
-}
-
 WriteOutcome failure(size_t accepted, int error, std::string reason) {
   return WriteOutcome{accepted, error, std::move(reason)};
 }
 
 }  // namespace
 
-size_t max_record_size(Format format) {
-  switch (format) {
-    case Format::text: {
-      static const size_t text_size = fields::max_text_size();
-      return text_size;
-    }
-    case Format::json: {
-      static const size_t json_size = fields::max_json_size();
-      return json_size;
-    }
-    case Format::binary:
-      break;
-  }
-  return kBinaryRecordSize;
+std::string describe_errno(int error) {
+  // strerrordesc_np, unlike strerror, shares no buffer between threads.
+  const char* description = strerrordesc_np(error);
+  return description != nullptr ? description : "error " + std::to_string(error);
 }
 
 WriteOutcome ChangeStream::write(std::string_view bytes, const ApplyRecord& apply) {
   std::string reason;
-  if (format_ == Format::binary) {
+  const Codec& codec = codec_of(format_);
+  if (!codec.framed_by_lines()) {
+    const size_t record_size = codec.record_size;
     size_t offset = 0;
     // First complete the record an earlier write began.
     if (!unfinished_.empty()) {
-      offset = std::min(kBinaryRecordSize - unfinished_.size(), bytes.size());
+      offset = std::min(record_size - unfinished_.size(), bytes.size());
       unfinished_.append(bytes.substr(0, offset));
-      if (unfinished_.size() < kBinaryRecordSize) return WriteOutcome{bytes.size(), 0, {}};
-      const Kevent record = decode_at(unfinished_, 0);
-      unfinished_.clear();
-      if (const int error = apply_record(record, apply, reason)) {
+      if (unfinished_.size() < record_size) return WriteOutcome{bytes.size(), 0, {}};
+      const std::string record = std::exchange(unfinished_, {});
+      if (const int error = parse_and_apply(codec, record, apply, reason)) {
         return failure(0, error, std::move(reason));
       }
     }
-    for (; bytes.size() - offset >= kBinaryRecordSize; offset += kBinaryRecordSize) {
-      if (const int error = apply_record(decode_at(bytes, offset), apply, reason)) {
+    for (; bytes.size() - offset >= record_size; offset += record_size) {
+      if (const int error =
+              parse_and_apply(codec, bytes.substr(offset, record_size), apply, reason)) {
         return failure(offset, error, std::move(reason));
       }
     }
@@ -152,10 +118,10 @@ WriteOutcome ChangeStream::write(std::string_view bytes, const ApplyRecord& appl
     const std::string_view line = bytes.substr(line_start, newline - line_start);
     int error = 0;
     if (unfinished_.empty()) {
-      error = apply_line(format_, line, counting, reason);
+      error = parse_and_apply(codec, line, counting, reason);
     } else {
       const std::string joined = std::exchange(unfinished_, {}) + std::string(line);
-      error = apply_line(format_, joined, counting, reason);
+      error = parse_and_apply(codec, joined, counting, reason);
     }
     if (error != 0) return failure(applied_any ? line_start : 0, error, std::move(reason));
   }
@@ -177,42 +143,39 @@ WriteOutcome ChangeStream::finish(const ApplyRecord& apply) {
   skipping_rest_ = false;
   if (unfinished_.empty()) return outcome;
   const std::string rest = std::exchange(unfinished_, {});
-  if (format_ == Format::binary) {
+  const Codec& codec = codec_of(format_);
+  if (!codec.framed_by_lines()) {
     outcome.error = EINVAL;
     outcome.reason = std::to_string(rest.size()) + (rest.size() == 1 ? " byte" : " bytes") +
-                     " left over, not a " + std::to_string(kBinaryRecordSize) + "-byte record";
+                     " left over, not a " + std::to_string(codec.record_size) + "-byte record";
     return outcome;
   }
-  outcome.error = apply_line(format_, rest, apply, outcome.reason);
+  outcome.error = parse_and_apply(codec, rest, apply, outcome.reason);
   return outcome;
 }
 
 size_t EventStream::wanted(size_t size) const {
   if (!leftover_.empty()) return 0;
-  switch (format_) {
-    case Format::text:
-      return 1;
-    case Format::json:
-      return std::max<size_t>(1, size / max_record_size(Format::json));
-    case Format::binary:
-      break;
-  }
-  return size / kBinaryRecordSize;
+  const Codec& codec = codec_of(format_);
+  if (!codec.framed_by_lines()) return size / codec.record_size;
+  if (codec.one_per_read) return 1;
+  return std::max<size_t>(1, size / max_record_size(format_));
 }
 
 std::string EventStream::read(size_t size, std::span<const Kevent> events) {
   // Events go after what an earlier read left, so none is lost even when a
   // caller passes more than wanted(size).
+  const Codec& codec = codec_of(format_);
   for (const Kevent& event : events) {
-    leftover_ += format_record(format_, event);
+    leftover_ += codec.encode(event);
   }
   size_t length = std::min(size, leftover_.size());
-  if (format_ == Format::binary) {
-    length -= length % kBinaryRecordSize;  // whole records only
+  if (!codec.framed_by_lines()) {
+    length -= length % codec.record_size;  // whole records only
   } else if (const size_t first_newline = leftover_.find('\n'); first_newline < length) {
     // The first line fits: text returns it alone, JSON every whole line
     // that fits. (When it does not fit, its first `size` bytes go now.)
-    length = format_ == Format::text ? first_newline + 1 : leftover_.rfind('\n', length - 1) + 1;
+    length = codec.one_per_read ? first_newline + 1 : leftover_.rfind('\n', length - 1) + 1;
   }
   if (length == leftover_.size()) return std::exchange(leftover_, {});
   std::string reply = leftover_.substr(0, length);

@@ -248,13 +248,13 @@ FieldBounds max_field_lengths() {
   return bounds;
 }
 
-size_t max_text_size() {
-  const FieldBounds bounds = max_field_lengths();
-  // Six fields, five spaces, one '\n'.
-  return 3 * bounds.number + bounds.filter + bounds.flags + bounds.fflags + kFieldCount;
-}
-
 }  // namespace fields
+
+size_t max_text_size() {
+  const fields::FieldBounds bounds = fields::max_field_lengths();
+  // Six fields, five spaces, one '\n'.
+  return 3 * bounds.number + bounds.filter + bounds.flags + bounds.fflags + fields::kFieldCount;
+}
 
 Parsed parse_text(std::string_view line) {
   std::array<std::string_view, fields::kFieldCount> tokens;

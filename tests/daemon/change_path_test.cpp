@@ -7,7 +7,8 @@ namespace {
 
 class ChangePathTest : public DaemonCore {
  protected:
-  ChangePathTest() : id(make_queue("q")), changes(open(id, FileKind::changes)) {}
+  ChangePathTest()
+      : id(make_queue("q")), changes(open(id, changes_file(kqfs::codec::Format::text))) {}
   ~ChangePathTest() override { close(changes); }
 
   const uint64_t id;
@@ -66,7 +67,7 @@ TEST_F(ChangePathTest, AnUnfinishedLineIsAppliedAtTheWritersClose) {
 }
 
 TEST_F(ChangePathTest, OnlyChangesFilesTakeWrites) {
-  const uint64_t events = open(id, FileKind::events);
+  const uint64_t events = open(id, events_file(kqfs::codec::Format::text));
   EXPECT_EQ(write(events, "1 user add\n")->error, EBADF);
   EXPECT_EQ(write(9999, "1 user add\n")->error, EBADF);
   close(events);

@@ -10,8 +10,8 @@ class EventPathTest : public DaemonCore {
  protected:
   EventPathTest()
       : id(make_queue("q")),
-        changes(open(id, FileKind::changes)),
-        events(open(id, FileKind::events)) {
+        changes(open(id, changes_file(kqfs::codec::Format::text))),
+        events(open(id, events_file(kqfs::codec::Format::text))) {
     write(changes, "1 user add|clear\n");
   }
   ~EventPathTest() override {

@@ -53,7 +53,7 @@ TEST_F(QueueRegistryTest, TheMountsLimitOfQueuesIsENOSPC) {
 
 TEST_F(QueueRegistryTest, RmdirRemovesTheQueueAndLeavesOpenHandlesAHusk) {
   const uint64_t id = make_queue("q");
-  const uint64_t changes = open(id, FileKind::changes);
+  const uint64_t changes = open(id, changes_file(kqfs::codec::Format::text));
   const auto kept = queue(id);
   EXPECT_EQ(remove_queue("q"), 0);
   EXPECT_EQ(queue(id), nullptr);
@@ -77,20 +77,22 @@ TEST_F(QueueRegistryTest, AKqueueHandleMakesAnAnonymousQueueThatGoesWithIt) {
 TEST_F(QueueRegistryTest, NestingAnEventsFileOrHandleStandsForItsQueue) {
   const uint64_t id = make_queue("q");
   QueueRegistry& registry = filesystem_.registry();
-  EXPECT_EQ(registry.queue_of(file_inode(id, FileKind::events)), queue(id)->engine.get());
-  EXPECT_EQ(registry.queue_of(file_inode(id, FileKind::events_bin)), queue(id)->engine.get());
-  EXPECT_EQ(registry.queue_of(file_inode(id, FileKind::changes)), nullptr);
+  EXPECT_EQ(registry.queue_of(file_inode(id, events_file(kqfs::codec::Format::text))),
+            queue(id)->engine.get());
+  EXPECT_EQ(registry.queue_of(file_inode(id, events_file(kqfs::codec::Format::binary))),
+            queue(id)->engine.get());
+  EXPECT_EQ(registry.queue_of(file_inode(id, changes_file(kqfs::codec::Format::text))), nullptr);
   EXPECT_EQ(registry.queue_of(file_inode(id, FileKind::status)), nullptr);
   EXPECT_EQ(registry.queue_of(directory_inode(id)), nullptr);
   remove_queue("q");
-  EXPECT_EQ(registry.queue_of(file_inode(id, FileKind::events)), nullptr);
+  EXPECT_EQ(registry.queue_of(file_inode(id, events_file(kqfs::codec::Format::text))), nullptr);
 }
 
 TEST_F(QueueRegistryTest, TheSweepDropsKnotesOfClosedDescriptors) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   const uint64_t id = make_queue("q");
-  const uint64_t changes = open(id, FileKind::changes);
+  const uint64_t changes = open(id, changes_file(kqfs::codec::Format::text));
   auto written = write(changes, std::to_string(fds[0]) + " read add\n");
   ASSERT_FALSE(written->error) << status_field(id, "last-error");
   EXPECT_EQ(queue(id)->engine->knote_count(), 1u);
@@ -112,7 +114,7 @@ TEST_F(QueueRegistryTest, AProcessExitDropsItsDescriptorKnotes) {
   }
   ::close(fds[0]);  // the child's copy is the one registered
   const uint64_t id = make_queue("q");
-  const uint64_t changes = open(id, FileKind::changes);
+  const uint64_t changes = open(id, changes_file(kqfs::codec::Format::text));
   const Requester writer{child, ::getuid(), ::getgid()};
   auto written = write(changes, std::to_string(fds[0]) + " read add\n", &writer);
   ASSERT_FALSE(written->error) << status_field(id, "last-error");

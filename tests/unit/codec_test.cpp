@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kqfs/codec/codec.hpp"
+#include "kqfs/codec/formats.hpp"
 #include "kqfs/constants.h"
 #include "kqfs/kevent.hpp"
 
@@ -588,6 +589,59 @@ TEST(Binary, DecodeInvertsEncode) {
 
 TEST(Binary, MaxRecordSizeIs32) {
   EXPECT_EQ(max_record_size(Format::binary), 32u);
+}
+
+// ------------------------------------------------------------ the table
+
+TEST(Formats, OneRowPerFormatInTheEnumsOrder) {
+  ASSERT_EQ(kFormatCount, 3u);
+  for (size_t index = 0; index < kFormatCount; ++index) {
+    EXPECT_EQ(&codec_of(kCodecs[index].format), &kCodecs[index]);
+    for (size_t other = 0; other < index; ++other) {
+      EXPECT_NE(kCodecs[index].name, kCodecs[other].name);
+      EXPECT_NE(kCodecs[index].suffix, kCodecs[other].suffix);
+    }
+  }
+  EXPECT_EQ(codec_of(Format::text).suffix, "");
+  EXPECT_EQ(codec_of(Format::json).suffix, ".json");
+  EXPECT_EQ(codec_of(Format::binary).suffix, ".bin");
+}
+
+TEST(Formats, FoundByNameOrAlias) {
+  EXPECT_EQ(find_codec("text"), &codec_of(Format::text));
+  EXPECT_EQ(find_codec("json"), &codec_of(Format::json));
+  EXPECT_EQ(find_codec("bin"), &codec_of(Format::binary));
+  EXPECT_EQ(find_codec("binary"), &codec_of(Format::binary));
+  EXPECT_EQ(find_codec(""), nullptr);
+  EXPECT_EQ(find_codec("JSON"), nullptr);
+  EXPECT_EQ(format_names(), "text, json or bin");
+}
+
+// Each row's parse takes back what its encode gives, framed as the row says.
+TEST(Formats, EveryFormatParsesWhatItEncodes) {
+  for (const Codec& codec : kCodecs) {
+    for (const Kevent& original : sample_records()) {
+      const std::string encoded = codec.encode(original);
+      EXPECT_LE(encoded.size(), max_record_size(codec.format)) << codec.name;
+      std::string_view record = encoded;
+      if (codec.framed_by_lines()) {
+        ASSERT_TRUE(record.ends_with('\n')) << codec.name;
+        record.remove_suffix(1);
+        EXPECT_EQ(record.find('\n'), std::string_view::npos) << codec.name;
+      } else {
+        EXPECT_EQ(record.size(), codec.record_size) << codec.name;
+      }
+      const Parsed parsed = codec.parse(record);
+      EXPECT_EQ(parsed.error, "") << codec.name;
+      EXPECT_EQ(parsed.record, original) << codec.name << ": " << record;
+    }
+  }
+}
+
+TEST(Formats, BinaryParseRefusesAnotherSize) {
+  EXPECT_TRUE(parse_binary(std::string(31, '\0')).rejected());
+  EXPECT_TRUE(parse_binary(std::string(33, '\0')).rejected());
+  EXPECT_FALSE(parse_binary(std::string(32, '\0')).rejected());
 }
 
 // ------------------------------------------------------------ change stream

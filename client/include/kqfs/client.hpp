@@ -10,6 +10,8 @@
 #include <optional>
 #include <span>
 
+#include <kqfs/unique_fd.hpp>
+
 namespace kqfs::client {
 
 using Event = struct ::kevent;
@@ -40,7 +42,7 @@ class Queue {
   Queue& operator=(const Queue&) = delete;
 
   // Pollable: readable while events are pending.
-  int fd() const noexcept { return fd_; }
+  int fd() const noexcept { return fd_.get(); }
 
   // Applies the changes in order; throws std::system_error for the first
   // one that fails (later ones are not applied).
@@ -53,7 +55,7 @@ class Queue {
                         std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
 
  private:
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 }  // namespace kqfs::client

@@ -8,8 +8,8 @@
 #include <iostream>
 #include <string>
 
-#include "client/kqctl_commands.hpp"
-#include "client/kqctl_syntax.hpp"
+#include "client/kqctl/commands.hpp"
+#include "client/kqctl/syntax.hpp"
 #include "kqfs/mount_point.hpp"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "client/kqctl_syntax.hpp"
+#include "client/kqctl/syntax.hpp"
 
 #include <cctype>
 #include <charconv>

@@ -5,13 +5,14 @@
 #include <string>
 #include <string_view>
 
-#include "client/kqctl_syntax.hpp"
+#include "client/kqctl/syntax.hpp"
+#include "kqfs/codec/codec.hpp"
 #include "kqfs/unique_fd.hpp"
 
 namespace kqctl {
 
-// "No such file or directory" for ENOENT.
-std::string describe_errno(int error);
+// "No such file or directory" for ENOENT, as the daemon words it.
+using kqfs::codec::describe_errno;
 
 // What a queue name may be, for messages (the daemon decides).
 inline constexpr std::string_view kQueueNameRule =

@@ -7,8 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "client/kqctl_commands.hpp"
-#include "client/kqctl_mount.hpp"
+#include "client/kqctl/commands.hpp"
+#include "client/kqctl/mount.hpp"
+#include "kqfs/codec/codec.hpp"
 
 namespace kqctl {
 namespace {
@@ -18,8 +19,8 @@ constexpr char kOwnershipNote[] =
     "knotes belong to the process that writes them, so kqctl's own vanish when it\n"
     "exits; timers, user events and EVFILT_PROC knotes stay until deleted.\n";
 
-// The reason the queue's status gives for the last rejected record, or
-// empty when there is none.
+// The queue's status line for the last rejected record, as text, or empty
+// when there is none.
 std::string last_error_of(const Mount& mount, const std::string& name) {
   const std::string status = mount.read(name, "status");
   constexpr std::string_view kKey = "last-error: ";
@@ -36,6 +37,19 @@ std::string last_error_of(const Mount& mount, const std::string& name) {
   return {};
 }
 
+// Why `record` failed with `error` (the errno of the write): what the
+// errno means for a change, else what the codec finds wrong with the
+// record (the daemon parses it with the same), else the queue's last-error
+// line as it stands.
+std::string why_failed(const std::string& record, int error, const std::string& last_error) {
+  if (error == ENOENT) return "no such knote";
+  if (error == EBADF) return "not a descriptor open in kqctl";
+  if (const kqfs::codec::Parsed parsed = kqfs::codec::parse_text(record); parsed.rejected()) {
+    return parsed.error;
+  }
+  return last_error;
+}
+
 // "record 2 of 3 '2 usr add' failed: Invalid argument (unknown filter
 // 'usr'); record 1 was applied, record 3 was not"
 Failure record_failure(const Mount& mount, const std::string& name,
@@ -47,19 +61,8 @@ Failure record_failure(const Mount& mount, const std::string& name,
     // The queue is gone (removed meanwhile): that is the error to report.
     throw mount.queue_failure(name, error);
   }
-  // The daemon words an applied record's failure "ERRNO TEXT (WHY): RECORD"
-  // or "ERRNO TEXT: RECORD", and a malformed one by the reason alone.
+  const std::string why = why_failed(records[failed], error, last_error);
   const std::string description = describe_errno(error);
-  std::string why = last_error;
-  if (last_error.starts_with(description)) {
-    why.clear();
-    const std::string_view rest = std::string_view(last_error).substr(description.size());
-    if (const size_t end = rest.rfind("): "); rest.starts_with(" (") && end != rest.npos) {
-      why = rest.substr(2, end - 2);
-    }
-  }
-  if (why.empty() && error == ENOENT) why = "no such knote";
-  if (why.empty() && error == EBADF) why = "not a descriptor open in kqctl";
   const std::string reason = why.empty() ? description : description + " (" + why + ")";
 
   const size_t count = records.size();

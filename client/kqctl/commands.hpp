@@ -5,25 +5,25 @@
 #include <span>
 #include <string_view>
 
-#include "client/kqctl_syntax.hpp"
+#include "client/kqctl/syntax.hpp"
 
 namespace kqctl {
 
-// kqctl_queues.cpp: queues as directories of the mount.
+// queues.cpp: queues as directories of the mount.
 int run_create(const Invocation& invocation);
 int run_list(const Invocation& invocation);
 int run_remove(const Invocation& invocation);
 int run_status(const Invocation& invocation);
 
-// kqctl_changes.cpp: change records written to a queue.
+// changes.cpp: change records written to a queue.
 int run_add(const Invocation& invocation);
 int run_delete(const Invocation& invocation);
 int run_trigger(const Invocation& invocation);
 
-// kqctl_wait.cpp
+// wait.cpp
 int run_wait(const Invocation& invocation);
 
-// kqctl_convert.cpp
+// convert.cpp
 int run_convert(const Invocation& invocation);
 
 struct Command {

@@ -1,28 +1,26 @@
 // convert: records from standard input to standard output, between the
 // text, JSON and binary formats, with the codecs the daemon uses.
-#include <array>
 #include <iostream>
 #include <string>
 
-#include "client/kqctl_commands.hpp"
-#include "client/kqctl_records.hpp"
+#include "client/kqctl/commands.hpp"
+#include "client/kqctl/records.hpp"
 
 namespace kqctl {
 namespace {
 
-using kqfs::codec::Format;
+using kqfs::codec::Codec;
 
 void flush_output() {
   std::cout.flush();
   if (!std::cout) throw Failure("cannot write the output");
 }
 
-// Text or JSON lines, read as a changes file reads them.
-void convert_lines(Format from, Format to) {
+// Lines (text, JSON), read as a changes file reads them.
+void convert_lines(const Codec& from, const Codec& to) {
   std::string line;
   for (unsigned long long number = 1; std::getline(std::cin, line); ++number) {
-    const kqfs::codec::Parsed parsed =
-        from == Format::json ? kqfs::codec::parse_json(line) : kqfs::codec::parse_text(line);
+    const kqfs::codec::Parsed parsed = from.parse(line);
     if (parsed.rejected()) {
       flush_output();  // the records before it
       throw Failure("line " + std::to_string(number) + ": " + parsed.error);
@@ -31,10 +29,11 @@ void convert_lines(Format from, Format to) {
   }
 }
 
-void convert_binary(Format to) {
-  std::array<char, kqfs::codec::kBinaryRecordSize> record;
+// Records of a fixed size (binary).
+void convert_records(const Codec& from, const Codec& to) {
+  std::string record(from.record_size, '\0');
   for (unsigned long long number = 1;; ++number) {
-    std::cin.read(record.data(), record.size());
+    std::cin.read(record.data(), static_cast<std::streamsize>(record.size()));
     const auto length = static_cast<size_t>(std::cin.gcount());
     if (length == 0) return;
     if (length < record.size()) {
@@ -43,7 +42,12 @@ void convert_binary(Format to) {
                     (length == 1 ? " byte" : " bytes") + " left over, not a " +
                     std::to_string(record.size()) + "-byte record");
     }
-    write_record(std::cout, kqfs::codec::decode_binary(record), to);
+    const kqfs::codec::Parsed parsed = from.parse(record);
+    if (parsed.rejected()) {
+      flush_output();
+      throw Failure("record " + std::to_string(number) + ": " + parsed.error);
+    }
+    if (parsed.record) write_record(std::cout, *parsed.record, to);
   }
 }
 
@@ -66,13 +70,13 @@ int run_convert(const Invocation& invocation) {
   if (!arguments) return kExitSuccess;
   if (!arguments->has("from")) throw UsageError("missing --from FORMAT");
   if (!arguments->has("to")) throw UsageError("missing --to FORMAT");
-  const Format from = parse_format(arguments->text("from"), "--from");
-  const Format to = parse_format(arguments->text("to"), "--to");
+  const Codec& from = parse_format(arguments->text("from"), "--from");
+  const Codec& to = parse_format(arguments->text("to"), "--to");
 
-  if (from == Format::binary) {
-    convert_binary(to);
-  } else {
+  if (from.framed_by_lines()) {
     convert_lines(from, to);
+  } else {
+    convert_records(from, to);
   }
   if (std::cin.bad()) throw Failure("cannot read the input");
   flush_output();

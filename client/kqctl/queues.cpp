@@ -11,8 +11,8 @@
 #include <system_error>
 #include <vector>
 
-#include "client/kqctl_commands.hpp"
-#include "client/kqctl_mount.hpp"
+#include "client/kqctl/commands.hpp"
+#include "client/kqctl/mount.hpp"
 
 namespace kqctl {
 namespace {

@@ -1,18 +1,12 @@
-#include "client/kqctl_mount.hpp"
+#include "client/kqctl/mount.hpp"
 
 #include <fcntl.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 namespace kqctl {
-
-std::string describe_errno(int error) {
-  const char* description = strerrordesc_np(error);
-  return description != nullptr ? description : "error " + std::to_string(error);
-}
 
 std::string Mount::queue(std::string_view name, std::string_view file) const {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||

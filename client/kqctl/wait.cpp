@@ -19,9 +19,9 @@
 #include <string>
 #include <thread>
 
-#include "client/kqctl_commands.hpp"
-#include "client/kqctl_mount.hpp"
-#include "client/kqctl_records.hpp"
+#include "client/kqctl/commands.hpp"
+#include "client/kqctl/mount.hpp"
+#include "client/kqctl/records.hpp"
 #include "kqfs/codec/codec.hpp"
 
 namespace kqctl {
@@ -29,6 +29,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using kqfs::codec::kBinaryRecordSize;
+
+// What wait prints unless an option names another format.
+constexpr kqfs::codec::Format kDefaultFormat = kqfs::codec::Format::text;
 
 // Records asked for by one read.
 constexpr size_t kRecordsPerRead = 128;
@@ -83,7 +86,13 @@ int run_wait(const Invocation& invocation) {
                    "how many events to wait for")(
       "timeout,t", po::value<std::string>()->value_name("SECONDS"),
       "give up after SECONDS, fractions allowed (e.g. 0.5); 0 takes only what is "
-      "pending (default: wait forever)")("json", "print JSON lines")("bin", "print binary records");
+      "pending (default: wait forever)");
+  // One option per other format than the default, text: --json, --bin.
+  for (const kqfs::codec::Codec& codec : kqfs::codec::kCodecs) {
+    if (codec.format == kDefaultFormat) continue;
+    syntax.options()(std::string(codec.name).c_str(),
+                     ("print " + std::string(codec.records)).c_str());
+  }
   syntax.operand("name", "NAME");
   const auto arguments = syntax.parse(invocation);
   if (!arguments) return kExitSuccess;
@@ -92,12 +101,16 @@ int run_wait(const Invocation& invocation) {
   if (count == 0) throw UsageError("COUNT must be at least 1");
   std::optional<double> timeout;
   if (arguments->has("timeout")) timeout = parse_seconds(arguments->text("timeout"), "SECONDS");
-  if (arguments->has("json") && arguments->has("bin")) {
-    throw UsageError("--json and --bin exclude each other");
+  const kqfs::codec::Codec* output = &kqfs::codec::codec_of(kDefaultFormat);
+  for (const kqfs::codec::Codec& codec : kqfs::codec::kCodecs) {
+    if (codec.format == kDefaultFormat || !arguments->has(std::string(codec.name).c_str()))
+      continue;
+    if (output->format != kDefaultFormat) {
+      throw UsageError("--" + std::string(output->name) + " and --" + std::string(codec.name) +
+                       " exclude each other");
+    }
+    output = &codec;
   }
-  const kqfs::codec::Format output = arguments->has("json")  ? kqfs::codec::Format::json
-                                     : arguments->has("bin") ? kqfs::codec::Format::binary
-                                                             : kqfs::codec::Format::text;
 
   const Mount mount(arguments->mount);
   const std::string& name = arguments->text("name");
@@ -115,7 +128,7 @@ int run_wait(const Invocation& invocation) {
         write_record(std::cout,
                      kqfs::codec::decode_binary(std::span<const char, kBinaryRecordSize>(
                          buffer.data() + offset, kBinaryRecordSize)),
-                     output);
+                     *output);
         ++received;
       }
       std::cout.flush();
