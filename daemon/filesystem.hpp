@@ -24,7 +24,7 @@
 #include "daemon/tree.hpp"
 #include "daemon/users.hpp"
 #include "kqfs/codec/codec.hpp"
-#include "kqfs/signal_trace.hpp"
+#include "kqfs/linux/signal_trace.hpp"
 
 namespace kqfsd {
 

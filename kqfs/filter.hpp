@@ -10,7 +10,7 @@
 #include <string>
 
 #include "kqfs/knote.hpp"
-#include "kqfs/resolver.hpp"
+#include "kqfs/linux/resolver.hpp"
 #include "kqfs/result.hpp"
 
 namespace kqfs {

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "kqfs/file_events.hpp"
+#include "kqfs/linux/file_events.hpp"
 #include "kqfs/filters/descriptor.hpp"
 #include "kqfs/filters/filters.hpp"
-#include "kqfs/process_events.hpp"
+#include "kqfs/linux/proc_connector.hpp"
 
 namespace kqfs {
 namespace {
@@ -52,10 +52,10 @@ Kqueue::Kqueue(Limits limits, Shared shared)
   filters_[slot_of(EVFILT_TIMER)] = make_timer_filter(host);
   filters_[slot_of(EVFILT_USER)] = make_user_filter(host);
   filters_[slot_of(EVFILT_VNODE)] = make_vnode_filter(host, *file_events_);
-  process_events_ = std::make_unique<ProcessEvents>(host);
-  filters_[slot_of(EVFILT_PROC)] = make_proc_filter(host, *process_events_);
+  proc_connector_ = std::make_unique<ProcConnector>(host);
+  filters_[slot_of(EVFILT_PROC)] = make_proc_filter(host, *proc_connector_);
   filters_[slot_of(EVFILT_SIGNAL)] =
-      make_signal_filter(host, *process_events_, std::move(shared.signal_tracer));
+      make_signal_filter(host, *proc_connector_, std::move(shared.signal_tracer));
 }
 
 Kqueue::~Kqueue() {

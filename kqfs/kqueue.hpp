@@ -27,7 +27,7 @@ namespace kqfs {
 
 class DescriptorWatches;
 class FileEvents;
-class ProcessEvents;
+class ProcConnector;
 class SignalTracer;
 
 // Knotes counted across the queues that share it (the daemon gives each
@@ -167,7 +167,7 @@ class Kqueue final : private FilterHost {
 
   Caller own_descriptors_;
   std::unique_ptr<FileEvents> file_events_;
-  std::unique_ptr<ProcessEvents> process_events_;
+  std::unique_ptr<ProcConnector> proc_connector_;
   std::unique_ptr<DescriptorWatches> descriptor_watches_;
   std::array<std::unique_ptr<Filter>, kFilterSlots> filters_;
   std::array<size_t, kFilterSlots> counts_{};

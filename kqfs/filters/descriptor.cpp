@@ -22,7 +22,7 @@
 #include <optional>
 #include <string>
 
-#include "kqfs/filters/socket_queue.hpp"
+#include "kqfs/linux/sock_diag.hpp"
 
 namespace kqfs {
 namespace {

@@ -10,7 +10,7 @@
 #include <optional>
 #include <unordered_map>
 
-#include "kqfs/file_events.hpp"
+#include "kqfs/linux/file_events.hpp"
 #include "kqfs/filter.hpp"
 
 struct tcp_info;

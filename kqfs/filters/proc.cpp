@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "kqfs/filters/filters.hpp"
-#include "kqfs/process_events.hpp"
+#include "kqfs/linux/proc_connector.hpp"
 #include "kqfs/unique_fd.hpp"
 
 namespace kqfs {
@@ -67,7 +67,7 @@ bool is_process_id(pid_t pid) {
 
 class ProcFilter;
 
-struct ProcKnote final : Knote, ProcessEvents::Subscriber, Source {
+struct ProcKnote final : Knote, ProcConnector::Subscriber, Source {
   ProcKnote(const Kevent& change, ProcFilter& filter) : Knote(change), filter(filter) {}
   ~ProcKnote() override;
 
@@ -86,7 +86,7 @@ struct ProcKnote final : Knote, ProcessEvents::Subscriber, Source {
 
 class ProcFilter final : public Filter {
  public:
-  ProcFilter(FilterHost& host, ProcessEvents& processes) : host_(host), processes_(processes) {}
+  ProcFilter(FilterHost& host, ProcConnector& processes) : host_(host), processes_(processes) {}
 
   bool uses_caller() const override { return true; }  // which processes it may see
 
@@ -187,7 +187,7 @@ class ProcFilter final : public Filter {
   }
 
   FilterHost& host_;
-  ProcessEvents& processes_;
+  ProcConnector& processes_;
 };
 
 // Also for a tracked child whose knote could not be added.
@@ -255,7 +255,7 @@ void ProcKnote::on_ready(uint32_t) {
 
 }  // namespace
 
-std::unique_ptr<Filter> make_proc_filter(FilterHost& host, ProcessEvents& processes) {
+std::unique_ptr<Filter> make_proc_filter(FilterHost& host, ProcConnector& processes) {
   return std::make_unique<ProcFilter>(host, processes);
 }
 

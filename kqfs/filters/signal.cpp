@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "kqfs/filters/filters.hpp"
-#include "kqfs/process_events.hpp"
-#include "kqfs/signal_trace.hpp"
+#include "kqfs/linux/proc_connector.hpp"
+#include "kqfs/linux/signal_trace.hpp"
 
 namespace kqfs {
 namespace {
@@ -44,9 +44,9 @@ struct SignalKnote final : Knote {
   int64_t count = 0;  // sent since the last delivery
 };
 
-class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
+class SignalFilter final : public Filter, public ProcConnector::Subscriber {
  public:
-  SignalFilter(FilterHost& host, ProcessEvents& processes, std::shared_ptr<SignalTracer> tracer)
+  SignalFilter(FilterHost& host, ProcConnector& processes, std::shared_ptr<SignalTracer> tracer)
       : host_(host), processes_(processes), tracer_(std::move(tracer)) {}
 
   ~SignalFilter() override {
@@ -196,7 +196,7 @@ class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
   }
 
   FilterHost& host_;
-  ProcessEvents& processes_;
+  ProcConnector& processes_;
   std::unordered_map<pid_t, Watched> watched_;
   pid_t newest_known_ = 0;
   uint64_t signals_ = 0;  // bit n-1: some knote counts signal n
@@ -207,7 +207,7 @@ class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
 
 }  // namespace
 
-std::unique_ptr<Filter> make_signal_filter(FilterHost& host, ProcessEvents& processes,
+std::unique_ptr<Filter> make_signal_filter(FilterHost& host, ProcConnector& processes,
                                            std::shared_ptr<SignalTracer> tracer) {
   return std::make_unique<SignalFilter>(host, processes, std::move(tracer));
 }

@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "kqfs/file_events.hpp"
+#include "kqfs/linux/file_events.hpp"
 #include "kqfs/filters/descriptor.hpp"
 #include "kqfs/filters/filters.hpp"
 

@@ -12,7 +12,7 @@
 #include <climits>
 #include <memory>
 
-#include "kqfs/resolver.hpp"
+#include "kqfs/linux/resolver.hpp"
 #include "test_support.hpp"
 
 namespace kqfs::test {

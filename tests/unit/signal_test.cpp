@@ -27,8 +27,8 @@
 #include <thread>
 #include <vector>
 
-#include "kqfs/resolver.hpp"
-#include "kqfs/signal_trace.hpp"
+#include "kqfs/linux/resolver.hpp"
+#include "kqfs/linux/signal_trace.hpp"
 #include "test_support.hpp"
 
 namespace kqfs::test {

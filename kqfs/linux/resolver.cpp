@@ -1,4 +1,4 @@
-#include "kqfs/resolver.hpp"
+#include "kqfs/linux/resolver.hpp"
 
 #include <fcntl.h>
 #include <linux/kcmp.h>

@@ -1,4 +1,4 @@
-#include "kqfs/file_events.hpp"
+#include "kqfs/linux/file_events.hpp"
 
 #include <sys/epoll.h>
 #include <sys/inotify.h>

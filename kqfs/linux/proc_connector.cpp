@@ -1,4 +1,4 @@
-#include "kqfs/process_events.hpp"
+#include "kqfs/linux/proc_connector.hpp"
 
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
@@ -38,11 +38,11 @@ std::set<pid_t> live_threads_of(pid_t process) {
   return threads;
 }
 
-ProcessEvents::~ProcessEvents() {
+ProcConnector::~ProcConnector() {
   if (socket_) host_.remove_source(socket_.get());
 }
 
-bool ProcessEvents::open() {
+bool ProcConnector::open() {
   if (socket_) return true;
   if (tried_) return false;
   tried_ = true;
@@ -86,12 +86,12 @@ bool ProcessEvents::open() {
   return true;
 }
 
-void ProcessEvents::subscribe(pid_t tgid, Subscriber& subscriber) {
+void ProcConnector::subscribe(pid_t tgid, Subscriber& subscriber) {
   auto& list = subscribers_[tgid];
   if (std::find(list.begin(), list.end(), &subscriber) == list.end()) list.push_back(&subscriber);
 }
 
-void ProcessEvents::unsubscribe(pid_t tgid, Subscriber& subscriber) {
+void ProcConnector::unsubscribe(pid_t tgid, Subscriber& subscriber) {
   auto found = subscribers_.find(tgid);
   if (found == subscribers_.end()) return;
   auto& list = found->second;
@@ -99,7 +99,7 @@ void ProcessEvents::unsubscribe(pid_t tgid, Subscriber& subscriber) {
   if (list.empty()) subscribers_.erase(found);
 }
 
-void ProcessEvents::on_ready(uint32_t) {
+void ProcConnector::on_ready(uint32_t) {
   if (!socket_) return;
   alignas(nlmsghdr) char buffer[8192];
   for (;;) {
@@ -152,7 +152,7 @@ void ProcessEvents::on_ready(uint32_t) {
 
 // Subscribers post knotes and may subscribe others (NOTE_TRACK); the list
 // is copied so that neither disturbs this loop.
-void ProcessEvents::notify(pid_t tgid, const ProcessEvent& event) {
+void ProcConnector::notify(pid_t tgid, const ProcessEvent& event) {
   const auto found = subscribers_.find(tgid);
   if (found == subscribers_.end()) return;
   const std::vector<Subscriber*> listeners = found->second;
