@@ -18,7 +18,7 @@
 
 #include "daemon/mount_check.hpp"
 #include "daemon/writer_exit.hpp"
-#include "kqfs/names.hpp"
+#include "kqfs/filter_table.hpp"
 
 namespace kqfsd {
 namespace {
@@ -1021,7 +1021,7 @@ void Filesystem::poll(fuse_req_t request, fuse_file_info& info, fuse_pollhandle*
     revents = POLLIN | POLLRDNORM | POLLHUP;
   } else {
     if (is_events(file->kind)) {
-      queue.engine->process();
+      queue.engine->drain_sources();
       if (queue.engine->pending() > 0 || file->events.has_leftover()) {
         revents |= POLLIN | POLLRDNORM;
       }
@@ -1045,7 +1045,7 @@ void Filesystem::on_queue_ready(QueueNode& queue) {
   // pass before would look at every descriptor twice); what no reader took
   // in is taken in after, usually with nothing left to look at.
   serve(queue);
-  queue.engine->process();
+  queue.engine->drain_sources();
   if (queue.engine->pending() > 0) notify_pollers(queue);
 }
 
@@ -1115,12 +1115,9 @@ std::string Filesystem::status_of(QueueNode& queue, bool with_knotes) const {
   line("mode", mode_text(queue.mode));
   line("anonymous", queue.anonymous ? "yes" : "no");
   line("knotes", std::to_string(engine.knote_count()));
-  for (const int16_t filter : {EVFILT_READ, EVFILT_WRITE, EVFILT_VNODE, EVFILT_PROC, EVFILT_SIGNAL,
-                               EVFILT_TIMER, EVFILT_USER}) {
-    std::string key(kqfs::names::filter_name(filter).substr(7));  // after "EVFILT_"
-    std::transform(key.begin(), key.end(), key.begin(), ::tolower);
-    line("knotes." + key, std::to_string(engine.knote_count(filter)));
-  }
+  kqfs::for_each_available_filter([&](const kqfs::FilterRow& row) {
+    line("knotes." + std::string(row.short_name), std::to_string(engine.knote_count(row.id)));
+  });
   line("pending", std::to_string(engine.pending()));
   line("readers", std::to_string(queue.waiters.size()));
   line("delivered", std::to_string(queue.events_delivered));

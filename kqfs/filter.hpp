@@ -88,7 +88,7 @@ class Filter {
 
   // f_touch(EVENT_PROCESS): the event to deliver, resetting state for
   // EV_CLEAR knotes.
-  virtual Kevent process(Knote& kn) {
+  virtual Kevent deliver(Knote& kn) {
     const Kevent out = kn.as_event();
     if (kn.flags & EV_CLEAR) {
       kn.data = 0;

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "kqfs/linux/file_events.hpp"
+#include "kqfs/filter_table.hpp"
 #include "kqfs/filters/descriptor.hpp"
-#include "kqfs/filters/filters.hpp"
+#include "kqfs/linux/file_events.hpp"
 #include "kqfs/linux/proc_connector.hpp"
 
 namespace kqfs {
@@ -47,15 +47,11 @@ Kqueue::Kqueue(Limits limits, Shared shared)
   FilterHost& host = *this;
   file_events_ = std::make_unique<FileEvents>(host);
   descriptor_watches_ = std::make_unique<DescriptorWatches>(host, *file_events_);
-  filters_[slot_of(EVFILT_READ)] = make_read_filter(*descriptor_watches_);
-  filters_[slot_of(EVFILT_WRITE)] = make_write_filter(*descriptor_watches_);
-  filters_[slot_of(EVFILT_TIMER)] = make_timer_filter(host);
-  filters_[slot_of(EVFILT_USER)] = make_user_filter(host);
-  filters_[slot_of(EVFILT_VNODE)] = make_vnode_filter(host, *file_events_);
   proc_connector_ = std::make_unique<ProcConnector>(host);
-  filters_[slot_of(EVFILT_PROC)] = make_proc_filter(host, *proc_connector_);
-  filters_[slot_of(EVFILT_SIGNAL)] =
-      make_signal_filter(host, *proc_connector_, std::move(shared.signal_tracer));
+  FilterObjects objects{host, *descriptor_watches_, *file_events_, *proc_connector_,
+                        std::move(shared.signal_tracer)};
+  for_each_available_filter(
+      [&](const FilterRow& row) { filters_[slot_of(row.id)] = row.make(objects); });
 }
 
 Kqueue::~Kqueue() {
@@ -199,7 +195,7 @@ int Kqueue::apply_change(const Kevent& request, const Caller& caller) {
 
 size_t Kqueue::collect(std::span<Kevent> out) {
   ++pass_;
-  process_sources();
+  dispatch_sources();
   size_t count = 0;
   // Knotes re-queued by this call go behind those it started with, so no
   // knote is reported twice in one collection.
@@ -216,7 +212,7 @@ size_t Kqueue::collect(std::span<Kevent> out) {
       continue;
     }
     if (kn.flags & EV_ONESHOT) {  // reported as it fired, then gone
-      out[count++] = filter->process(kn);
+      out[count++] = filter->deliver(kn);
       drop(kn);
       continue;
     }
@@ -224,7 +220,7 @@ size_t Kqueue::collect(std::span<Kevent> out) {
       kn.active = false;
       continue;
     }
-    out[count++] = filter->process(kn);
+    out[count++] = filter->deliver(kn);
     if (kn.requeue && !(kn.flags & EV_DISPATCH)) {
       kn.requeue = false;
       enqueue(kn);  // the filter has more to report right away
@@ -239,9 +235,9 @@ size_t Kqueue::collect(std::span<Kevent> out) {
   return count;
 }
 
-void Kqueue::process() {
+void Kqueue::drain_sources() {
   ++pass_;
-  process_sources();
+  dispatch_sources();
   update_readiness();
 }
 
@@ -345,7 +341,7 @@ void Kqueue::drop(Knote& kn) {
 }
 
 // Sources only post knotes here; none is destroyed while a batch is handled.
-void Kqueue::process_sources() {
+void Kqueue::dispatch_sources() {
   constexpr int kBatch = 64;
   epoll_event events[kBatch];
   for (;;) {

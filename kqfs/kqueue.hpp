@@ -93,7 +93,7 @@ class Kqueue final : private FilterHost {
 
   // Takes in what the kernel objects reported, without collecting: for a
   // loop that is told the queue is readable but has nobody to give events.
-  void process();
+  void drain_sources();
 
   // Drops descriptor knotes whose registrant no longer has the descriptor.
   void sweep();
@@ -156,7 +156,7 @@ class Kqueue final : private FilterHost {
   void enqueue(Knote& kn);
   void dequeue(Knote& kn);
   void drop(Knote& kn);
-  void process_sources();
+  void dispatch_sources();
   void update_readiness();
 
   Limits limits_;

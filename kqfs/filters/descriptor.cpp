@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 
+#include "kqfs/linux/procfs.hpp"
 #include "kqfs/linux/sock_diag.hpp"
 
 namespace kqfs {
@@ -38,11 +39,8 @@ bool kernel_same_file(int a, int b) {
 }
 
 std::string anon_inode_name(int fd) {
-  char path[32];
-  char target[64];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  const ssize_t length = ::readlink(path, target, sizeof target - 1);
-  return length > 0 ? std::string(target, static_cast<size_t>(length)) : std::string();
+  auto target = procfs::read_link(procfs::fd_path(0, fd));
+  return target ? std::move(target.value()) : std::string();
 }
 
 int socket_option(int fd, int level, int option) {
@@ -89,20 +87,11 @@ int64_t ioctl_count(int fd, unsigned long request) {
 
 // eventfd has no FIONREAD; its counter is in fdinfo.
 int64_t eventfd_count(int fd) {
-  char path[40];
-  std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-  UniqueFd info(::open(path, O_RDONLY | O_CLOEXEC));
+  const auto info = procfs::read_file(procfs::fdinfo_path(0, fd));
   if (!info) return 0;
-  char text[512];
-  const ssize_t length = ::read(info.get(), text, sizeof text - 1);
-  if (length <= 0) return 0;
-  text[length] = '\0';
-  const char* field = std::strstr(text, "eventfd-count:");
-  if (field == nullptr) return 0;
-  unsigned long long count = 0;
-  std::sscanf(field + std::strlen("eventfd-count:"), "%llx", &count);
-  return static_cast<int64_t>(
-      std::min<unsigned long long>(count, std::numeric_limits<int64_t>::max()));
+  // Hex; a count past int64_t reads as its largest value.
+  const auto count = procfs::number_of(info.value(), "eventfd-count:", 16);
+  return count && *count > 0 ? static_cast<int64_t>(*count) : 0;
 }
 
 std::optional<tcp_info> tcp_info_of(int fd) {
@@ -167,7 +156,6 @@ DescriptorWatch::DescriptorWatch(Key, FilterHost& host, FileEvents& files, int i
 
 DescriptorWatch::~DescriptorWatch() {
   if (epoll_) host_.remove_source(epoll_.get());
-  if (file_watch_ >= 0) files_.unsubscribe(file_watch_, *this);
 }
 
 bool DescriptorWatch::names_same_file(const Caller& caller) {
@@ -241,15 +229,14 @@ int DescriptorWatch::update_file_watch() {
   uint32_t wanted = 0;
   if (kind_ == DescriptorKind::file && reader_ != nullptr) wanted = kFileInterest;
   if (kind_ == DescriptorKind::pipe && writer_ != nullptr) wanted = IN_ACCESS;
-  if (wanted != 0 && file_watch_ < 0) {
+  if (wanted != 0 && !file_watch_) {
     auto borrowed = caller_->borrow(ident_);
     if (!borrowed) return borrowed.error();
     // Without inotify (some pseudo files) the state is still read whenever
     // the knote is registered, enabled or collected.
-    if (auto watch = files_.subscribe(borrowed->get(), wanted, *this)) file_watch_ = *watch;
-  } else if (wanted == 0 && file_watch_ >= 0) {
-    files_.unsubscribe(file_watch_, *this);
-    file_watch_ = -1;
+    if (auto watch = files_.watch(borrowed->get(), wanted, *this)) file_watch_ = std::move(*watch);
+  } else if (wanted == 0 && file_watch_) {
+    file_watch_.reset();
   }
   return 0;
 }

@@ -10,8 +10,8 @@
 #include <optional>
 #include <unordered_map>
 
-#include "kqfs/linux/file_events.hpp"
 #include "kqfs/filter.hpp"
+#include "kqfs/linux/file_events.hpp"
 
 struct tcp_info;
 
@@ -127,7 +127,7 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
   UniqueFd epoll_;          // holds the caller's file, weakly
   int registered_as_ = -1;  // the number the file was registered under
   uint32_t interest_ = 0;
-  int file_watch_ = -1;  // inotify watch: files' changes, pipes' reads
+  FileWatch file_watch_;  // inotify watch: files' changes, pipes' reads
 
   DescriptorState state_;
   uint64_t probed_in_pass_ = 0;

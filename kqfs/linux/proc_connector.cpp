@@ -7,36 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <dirent.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 
 namespace kqfs {
-
-std::set<pid_t> live_threads_of(pid_t process) {
-  std::set<pid_t> threads;
-  const std::string tasks = "/proc/" + std::to_string(process) + "/task";
-  DIR* directory = ::opendir(tasks.c_str());
-  if (directory == nullptr) return threads;
-  while (const dirent* entry = ::readdir(directory)) {
-    const long thread = std::atol(entry->d_name);
-    if (thread <= 0) continue;
-    // A main thread that ended before the others stays listed, as a zombie.
-    std::ifstream stat(tasks + "/" + entry->d_name + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    const size_t after_name = line.rfind(')');
-    const char state = after_name != std::string::npos && after_name + 2 < line.size()
-                           ? line[after_name + 2]
-                           : 'X';
-    if (state != 'Z' && state != 'X') threads.insert(static_cast<pid_t>(thread));
-  }
-  ::closedir(directory);
-  return threads;
-}
 
 ProcConnector::~ProcConnector() {
   if (socket_) host_.remove_source(socket_.get());

@@ -23,9 +23,6 @@ struct ProcessEvent {
   uint32_t exit_status = 0;  // exit: as wait(2) reports it
 };
 
-// The threads of `process` that have not exited (from /proc).
-std::set<pid_t> live_threads_of(pid_t process);
-
 class ProcConnector final : public Source {
  public:
   class Subscriber {

@@ -603,7 +603,7 @@ TEST(SignalSharedTracer, WithTooManyThreadsForTheFilterSignalsToEachAreStillCoun
   while (filter_of(*tracer) == "sig == 10" && std::chrono::steady_clock::now() < deadline) {
     pollfd readable{kq->fd(), POLLIN, 0};
     ::poll(&readable, 1, 10);
-    kq->process();
+    kq->drain_sources();
   }
   EXPECT_NE(filter_of(*tracer).find("pid == " + std::to_string(::getpid())), std::string::npos)
       << filter_of(*tracer);
