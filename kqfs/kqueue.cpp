@@ -96,7 +96,7 @@ Knote& Kqueue::add(std::unique_ptr<Knote> made) {
     // still owns the knote.
     const auto slot = knotes_.try_emplace(key).first;
     try {
-      if (filter.tied_to_caller()) caller_knotes_.insert(&kn);
+      if (filter.ownership() != nullptr) caller_knotes_.insert(&kn);
     } catch (...) {
       knotes_.erase(slot);
       throw;
@@ -146,10 +146,9 @@ int Kqueue::apply_change(const Kevent& request, const Caller& caller) {
   Filter* filter = filter_for(change.filter);
   if (filter == nullptr) return ENOTSUP;  // a FreeBSD filter Linux cannot give
   if ((flags & EV_ADD) && (flags & EV_KEEPUDATA)) return EINVAL;
-  if (filter->takes_descriptor()) {
-    if (const int error = filter->check_descriptor(change.ident, caller); error != 0) {
-      return error;
-    }
+  Ownership* const owner = filter->ownership();
+  if (owner != nullptr && owner->takes_descriptor()) {
+    if (const int error = owner->check(change.ident, caller); error != 0) return error;
   }
 
   const Key key{change.ident, change.filter};
@@ -157,7 +156,7 @@ int Kqueue::apply_change(const Kevent& request, const Caller& caller) {
   Knote* kn = found == knotes_.end() ? nullptr : found->second.get();
   // A knote of another file (a descriptor closed and reused) or of another
   // process (a signal) is not the one this caller names.
-  if (kn != nullptr && filter->tied_to_caller() && !filter->current(*kn, caller)) {
+  if (kn != nullptr && owner != nullptr && !owner->current(*kn, caller)) {
     drop(*kn);
     kn = nullptr;
   }
@@ -205,9 +204,10 @@ size_t Kqueue::collect(std::span<Kevent> out) {
     Knote& kn = ready_.front();
     dequeue(kn);
     Filter* filter = filter_for(kn.filter);
+    Ownership* const owner = filter->ownership();
     // EV_DROP: gone without a word (a process that exited with nothing
     // asked for, as FreeBSD); not alive: its descriptor was closed.
-    if ((kn.flags & EV_DROP) || !filter->alive(kn)) {
+    if ((kn.flags & EV_DROP) || (owner != nullptr && !owner->alive(kn))) {
       drop(kn);
       continue;
     }
@@ -245,7 +245,7 @@ void Kqueue::sweep() {
   ++pass_;
   std::vector<Knote*> stale;
   for (Knote* kn : caller_knotes_) {
-    if (!filter_for(kn->filter)->alive(*kn)) stale.push_back(kn);
+    if (!filter_for(kn->filter)->ownership()->alive(*kn)) stale.push_back(kn);
   }
   for (Knote* kn : stale)
     drop(*kn);
@@ -255,7 +255,7 @@ void Kqueue::sweep() {
 void Kqueue::forget(const DescriptorResolver& caller) {
   std::vector<Knote*> theirs;
   for (Knote* kn : caller_knotes_) {
-    if (filter_for(kn->filter)->registered_by(*kn, caller)) theirs.push_back(kn);
+    if (filter_for(kn->filter)->ownership()->registered_by(*kn, caller)) theirs.push_back(kn);
   }
   for (Knote* kn : theirs)
     drop(*kn);
@@ -282,13 +282,13 @@ void Kqueue::queue_removed(int readiness_fd) {
 }
 
 bool Kqueue::uses_caller(int16_t filter) const {
-  const Filter* found = filter_for(filter);
-  return found != nullptr && found->uses_caller();
+  Filter* found = filter_for(filter);
+  return found != nullptr && (found->uses_caller() || found->ownership() != nullptr);
 }
 
 bool Kqueue::tied_to_caller(int16_t filter) const {
-  const Filter* found = filter_for(filter);
-  return found != nullptr && found->tied_to_caller();
+  Filter* found = filter_for(filter);
+  return found != nullptr && found->ownership() != nullptr;
 }
 
 size_t Kqueue::knote_count(int16_t filter) const {

@@ -42,7 +42,7 @@ struct SignalKnote final : Knote {
   int64_t count = 0;  // sent since the last delivery
 };
 
-class SignalFilter final : public Filter, public ProcConnector::Subscriber {
+class SignalFilter final : public Filter, public Ownership, public ProcConnector::Subscriber {
  public:
   SignalFilter(FilterHost& host, ProcConnector& processes, std::shared_ptr<SignalTracer> tracer)
       : host_(host), processes_(processes), tracer_(std::move(tracer)) {}
@@ -52,7 +52,7 @@ class SignalFilter final : public Filter, public ProcConnector::Subscriber {
       processes_.unsubscribe(process, *this);
   }
 
-  bool tied_to_caller() const override { return true; }
+  Ownership* ownership() override { return this; }
 
   Result<std::unique_ptr<Knote>> attach(const Kevent& change, const Caller& caller) override {
     if (change.ident == 0 || change.ident > kLastSignal) return Errno{EINVAL};

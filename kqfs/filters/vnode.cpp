@@ -217,11 +217,11 @@ void VnodeKnote::on_file_event(const FileEvent& event) {
   if (fflags != 0 || (flags & EV_EOF)) host.post(*this);
 }
 
-class VnodeFilter final : public Filter {
+class VnodeFilter final : public Filter, public DescriptorOwnership {
  public:
   VnodeFilter(FilterHost& host, FileEvents& files) : host_(host), files_(files) {}
 
-  bool takes_descriptor() const override { return true; }
+  Ownership* ownership() override { return this; }
 
   Result<std::unique_ptr<Knote>> attach(const Kevent& change, const Caller& caller) override {
     auto borrowed = caller->borrow(static_cast<int>(change.ident));
@@ -265,22 +265,16 @@ class VnodeFilter final : public Filter {
   // What happened since the last delivery; data stays 0.
   bool event(Knote& kn) override { return kn.fflags != 0 || (kn.flags & EV_EOF); }
 
-  int check_descriptor(uint64_t ident, const Caller& caller) override {
-    return check_caller_descriptor(ident, caller);
-  }
-  bool current(Knote& kn, const Caller& caller) override { return names_it(vnode(kn), caller); }
-  bool alive(Knote& kn) override { return names_it(vnode(kn), vnode(kn).caller); }
-  bool registered_by(const Knote& kn, const DescriptorResolver& caller) const override {
-    return static_cast<const VnodeKnote&>(kn).caller.get() == &caller;
-  }
-
  private:
   static VnodeKnote& vnode(Knote& kn) { return static_cast<VnodeKnote&>(kn); }
 
+  const Caller& registrant(const Knote& kn) const override {
+    return static_cast<const VnodeKnote&>(kn).caller;
+  }
   // Whether `caller`'s descriptor still names the watched inode.
-  static bool names_it(const VnodeKnote& v, const Caller& caller) {
-    auto borrowed = caller->borrow(static_cast<int>(v.ident));
-    return borrowed && FileIdentity::of(borrowed->get()) == v.identity;
+  bool names_same_file(Knote& kn, const Caller& caller) override {
+    auto borrowed = caller->borrow(static_cast<int>(kn.ident));
+    return borrowed && FileIdentity::of(borrowed->get()) == vnode(kn).identity;
   }
 
   FilterHost& host_;
