@@ -100,7 +100,7 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow(int fd) {
   }
   const auto mount = static_cast<uint64_t>(number_field(info, "mnt_id:"));
   if (mount == own_mount_id_) {
-    const kqfs::Kqueue* inner = own_queues_(static_cast<uint64_t>(number_field(info, "\nino:")));
+    const kqfs::Kqueue* inner = own_queues_(static_cast<uint64_t>(number_field(info, "ino:")));
     if (inner == nullptr) return kqfs::Errno{EINVAL};  // a changes or status file
     by_inode_[fd] = file_identity(info);
     return kqfs::BorrowedFd::queue(inner->readiness_fd(), static_cast<int64_t>(inner->pending()));
