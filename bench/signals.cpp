@@ -22,7 +22,7 @@
 #include "bench/queue.hpp"
 #include "kqfs/constants.h"
 #include "kqfs/kqueue.hpp"
-#include "kqfs/signal_trace.hpp"
+#include "kqfs/linux/signal_trace.hpp"
 #include "tests/support/signals.hpp"
 
 namespace kqfs::bench {

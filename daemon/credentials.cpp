@@ -13,23 +13,11 @@
 #include <system_error>
 #include <thread>
 
+#include "kqfs/linux/procfs.hpp"
 #include "kqfs/unique_fd.hpp"
 
 namespace kqfsd {
 namespace {
-
-std::string read_whole_file(const char* path) {
-  kqfs::UniqueFd file(::open(path, O_RDONLY | O_CLOEXEC));
-  std::string text;
-  if (!file) return text;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t length = ::read(file.get(), buffer, sizeof buffer);
-    if (length < 0 && errno == EINTR) continue;
-    if (length <= 0) return text;
-    text.append(buffer, static_cast<size_t>(length));
-  }
-}
 
 bool checked_user(uid_t uid) {
   return uid != 0 && uid != ::geteuid();
@@ -97,23 +85,14 @@ int hidepid_value(std::string_view text) {
 // read rather than walked into: a path walk in the caller's mount namespace
 // could reach a filesystem the caller serves (FUSE) and stall the daemon.
 ProcVisibility proc_visibility_of(pid_t caller_pid) {
-  char path[48];
-  std::snprintf(path, sizeof path, "/proc/%d/mountinfo", caller_pid);
-  std::istringstream lines(read_whole_file(path));
   ProcVisibility visibility;
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream fields(line);
-    std::string id, parent, device, root, mount_point;
-    fields >> id >> parent >> device >> root >> mount_point;
-    const size_t separator = line.find(" - ");
-    if (mount_point != "/proc" || separator == std::string::npos) continue;
-    std::istringstream tail(line.substr(separator + 3));
-    std::string type, source, options;
-    tail >> type >> source >> options;
-    if (type != "proc") continue;
+  const auto mounts = kqfs::procfs::read_mountinfo(caller_pid);
+  if (!mounts) return visibility;
+  for (const kqfs::procfs::Mount& mount : *mounts) {
+    if (mount.mount_point != "/proc" || mount.type != "proc") continue;
     // The last mount at /proc is the one on top.
     visibility = ProcVisibility{};
-    std::istringstream each(options);
+    std::istringstream each(mount.options);
     for (std::string option; std::getline(each, option, ',');) {
       if (option.starts_with("hidepid=")) visibility.hidepid = hidepid_value(option.substr(8));
       if (option.starts_with("gid=")) {
@@ -136,12 +115,10 @@ Credentials credentials_of_request(pid_t tid, uid_t uid, gid_t gid) {
 
 Credentials with_groups(Credentials credentials) {
   credentials.groups.clear();
-  char path[48];
-  std::snprintf(path, sizeof path, "/proc/%d/status", credentials.thread);
-  const std::string status = read_whole_file(path);
-  const size_t at = status.find("\nGroups:");
-  if (at == std::string::npos) return credentials;
-  std::istringstream groups(status.substr(at + 8, status.find('\n', at + 1) - at - 8));
+  const auto status = kqfs::procfs::read_file(kqfs::procfs::path_of(credentials.thread, "status"));
+  const auto listed = status ? kqfs::procfs::value_of(*status, "Groups:") : std::nullopt;
+  if (!listed) return credentials;
+  std::istringstream groups{std::string(*listed)};
   for (unsigned long group; groups >> group;)
     credentials.groups.push_back(static_cast<gid_t>(group));
   return credentials;
@@ -173,11 +150,11 @@ int CredentialChecks::may_read(const Credentials& request, int fd, std::string& 
   const Credentials caller = with_groups(request);
   // Our descriptor, reached through /proc as the file itself (O_PATH ones
   // too); a thread of ours may always look in our own fd directory.
-  char path[48];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  const std::string path = kqfs::procfs::fd_path(0, fd);
   int denied = 0;
   const auto failed = as_caller(
-      caller, [&] { return ::faccessat(AT_FDCWD, path, R_OK, 0) == 0 ? 0 : errno; }, denied);
+      caller, [&] { return ::faccessat(AT_FDCWD, path.c_str(), R_OK, 0) == 0 ? 0 : errno; },
+      denied);
   if (failed) {
     why = failed->reason;
     return failed->error;

@@ -137,7 +137,7 @@ void EventPath::poll(const Requester& requester, uint64_t handle, std::unique_pt
     revents = POLLIN | POLLRDNORM | POLLHUP;
   } else {
     if (is_events(file->kind)) {
-      queue.engine->process();
+      queue.engine->drain_sources();
       if (queue.engine->pending() > 0 || file->events.has_leftover()) {
         revents |= POLLIN | POLLRDNORM;
       }
@@ -160,7 +160,7 @@ void EventPath::on_queue_ready(QueueNode& queue) {
   // pass before would look at every descriptor twice); what no reader took
   // in is taken in after, usually with nothing left to look at.
   serve(queue);
-  queue.engine->process();
+  queue.engine->drain_sources();
   if (queue.engine->pending() > 0) wake_pollers(queue);
 }
 

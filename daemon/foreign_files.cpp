@@ -20,6 +20,8 @@
 #include <system_error>
 #include <thread>
 
+#include "kqfs/linux/procfs.hpp"
+
 namespace kqfsd {
 namespace {
 
@@ -34,22 +36,9 @@ std::string read_all(int fd) {
   }
 }
 
-std::string read_file(const char* path) {
-  kqfs::UniqueFd file(::open(path, O_RDONLY | O_CLOEXEC));
-  return file ? read_all(file.get()) : std::string();
-}
-
-// Each line of a mountinfo: "ID PARENT MAJ:MIN ROOT POINT OPTIONS... - TYPE SOURCE ...".
 void each_mount(const std::string& table, auto&& visit) {
-  std::istringstream lines(table);
-  for (std::string line; std::getline(lines, line);) {
-    const size_t separator = line.find(" - ");
-    if (separator == std::string::npos) continue;
-    std::istringstream tail(line.substr(separator + 3));
-    std::string type;
-    tail >> type;
-    visit(std::strtoull(line.c_str(), nullptr, 10), std::move(type));
-  }
+  for (kqfs::procfs::Mount& mount : kqfs::procfs::parse_mountinfo(table))
+    visit(mount.id, std::move(mount.type));
 }
 
 bool is_fuse(std::string_view type) {
@@ -101,15 +90,12 @@ class Closer {
 }  // namespace
 
 uint64_t mount_of_descriptor(pid_t pid, int fd) {
-  char path[64];
-  if (pid == 0) {
-    std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-  } else {
-    std::snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", pid, fd);
+  const auto info = kqfs::procfs::read_file(kqfs::procfs::fdinfo_path(pid, fd));
+  if (!info) {
+    errno = info.error();  // callers tell a shortage from a 0 by errno
+    return 0;
   }
-  const std::string info = read_file(path);
-  const size_t at = info.find("mnt_id:");
-  return at == std::string::npos ? 0 : std::strtoull(info.c_str() + at + 7, nullptr, 10);
+  return static_cast<uint64_t>(kqfs::procfs::number_of(*info, "mnt_id:").value_or(0));
 }
 
 MountTypes::MountTypes() : own_table_(::open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)) {
@@ -171,16 +157,16 @@ Refusal MountTypes::vet(uint64_t mount_id, pid_t pid, const char* link) {
     type = *own;
   } else {
     // Another mount namespace (a container, an unprivileged user's own).
-    char path[48];
-    std::snprintf(path, sizeof path, "/proc/%d/mountinfo", pid);
-    errno = 0;
-    const std::string table = read_file(path);
-    if (table.empty() && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
-      return {errno, "daemon out of descriptors or memory"};
+    const auto table = kqfs::procfs::read_mountinfo(pid);
+    const int error = table.error();
+    if (error == EMFILE || error == ENFILE || error == ENOMEM) {
+      return {error, "daemon out of descriptors or memory"};
     }
-    each_mount(table, [&](uint64_t id, std::string listed) {
-      if (id == mount_id) type = std::move(listed);
-    });
+    if (table) {
+      for (const kqfs::procfs::Mount& mount : *table) {
+        if (mount.id == mount_id) type = mount.type;
+      }
+    }
   }
   if (type.empty()) {
     // In no table: a kernel object shows a name (pipe:[...], socket:[...],

@@ -21,7 +21,7 @@
 #include "daemon/loop.hpp"
 #include "daemon/options.hpp"
 #include "kqfs/mount_point.hpp"
-#include "kqfs/signal_trace.hpp"
+#include "kqfs/linux/signal_trace.hpp"
 #include "kqfs/unique_fd.hpp"
 
 namespace {

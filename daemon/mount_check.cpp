@@ -15,6 +15,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "kqfs/linux/procfs.hpp"
+
 namespace kqfsd {
 namespace {
 
@@ -44,19 +46,12 @@ std::string unescaped(const std::string& field) {
 
 // The topmost mount at `path` (an absolute path without symlinks), if any.
 std::optional<MountEntry> top_mount_at(const std::string& path) {
-  std::ifstream mountinfo("/proc/self/mountinfo");
   std::optional<MountEntry> found;
-  for (std::string line; std::getline(mountinfo, line);) {
-    std::istringstream fields(line);
-    std::string id, parent, device, root, mount_point;
-    fields >> id >> parent >> device >> root >> mount_point;
-    if (unescaped(mount_point) != path) continue;
-    std::string field;
-    while (fields >> field && field != "-") {
-    }
-    MountEntry entry;
-    fields >> entry.type >> entry.source;
-    found = entry;  // later lines are mounted on top of earlier ones
+  const auto mounts = kqfs::procfs::read_mountinfo(0);
+  if (!mounts) return found;
+  for (const kqfs::procfs::Mount& mount : *mounts) {
+    if (unescaped(mount.mount_point) != path) continue;
+    found = MountEntry{mount.type, mount.source};  // later lines are mounted on top
   }
   return found;
 }

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "kqfs/signal_trace.hpp"
+#include "kqfs/linux/signal_trace.hpp"
 
 namespace kqfsd {
 

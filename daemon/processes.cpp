@@ -10,23 +10,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <utility>
+
+#include "kqfs/linux/procfs.hpp"
 
 namespace kqfsd {
 namespace {
-
-// The file's text, or empty with `error` (when given) set to the errno.
-std::string read_small_file(const char* path, int* error = nullptr) {
-  kqfs::UniqueFd file(::open(path, O_RDONLY | O_CLOEXEC));
-  if (!file) {
-    if (error != nullptr) *error = errno;
-    return {};
-  }
-  char buffer[1024];
-  const ssize_t length = ::read(file.get(), buffer, sizeof buffer - 1);
-  if (length <= 0 && error != nullptr) *error = length < 0 ? errno : ENOENT;
-  return length > 0 ? std::string(buffer, static_cast<size_t>(length)) : std::string();
-}
 
 bool daemon_is_short(int error) {
   return error == EMFILE || error == ENFILE || error == ENOMEM;
@@ -43,17 +33,23 @@ std::string shortage(int error) {
 constexpr const char* kUnreachable =
     "writer's descriptors out of the daemon's reach: writer not dumpable, or ptrace denied";
 
-// A field of /proc/PID/fdinfo/FD (or status): the number after "name:".
-long long number_field(const std::string& text, const char* name) {
-  const size_t at = text.find(name);
-  if (at == std::string::npos) return -1;
-  return std::strtoll(text.c_str() + at + std::strlen(name), nullptr, 0);
+// A field of /proc/PID/fdinfo/FD (or status): the number after "name:"
+// (octal with a leading 0, as fdinfo's flags), or -1.
+long long number_field(std::string_view text, std::string_view name) {
+  return kqfs::procfs::number_of(text, name, 0).value_or(-1);
 }
 
 // The file's mount and inode, from fdinfo (never from stat, which would ask
 // the file's filesystem, maybe this daemon itself).
-std::pair<long long, long long> file_identity(const std::string& info) {
-  return {number_field(info, "mnt_id:"), number_field(info, "\nino:")};
+std::pair<long long, long long> file_identity(std::string_view info) {
+  return {number_field(info, "mnt_id:"), number_field(info, "ino:")};
+}
+
+// An fdinfo's text, or empty with `error` set: an empty file as ENOENT.
+std::string fdinfo_of(pid_t pid, int fd, int& error) {
+  auto info = kqfs::procfs::read_file(kqfs::procfs::fdinfo_path(pid, fd));
+  error = info ? (info->empty() ? ENOENT : 0) : info.error();
+  return info ? std::move(info.value()) : std::string();
 }
 
 // glibc 2.36's <sys/pidfd.h> lacks C linkage for C++: call the kernel.
@@ -68,10 +64,9 @@ int take_fd(int pidfd, int fd) {
 }  // namespace
 
 kqfs::Result<pid_t> thread_group_of(pid_t tid, std::string& why) {
-  char path[40];
-  std::snprintf(path, sizeof path, "/proc/%d/status", tid);
-  int error = 0;
-  const auto pid = static_cast<pid_t>(number_field(read_small_file(path, &error), "\nTgid:"));
+  const auto status = kqfs::procfs::read_file(kqfs::procfs::path_of(tid, "status"));
+  const int error = status ? 0 : status.error();
+  const auto pid = static_cast<pid_t>(status ? number_field(*status, "Tgid:") : -1);
   if (pid > 0) return pid;
   if (daemon_is_short(error)) {
     why = shortage(error);
@@ -96,10 +91,8 @@ kqfs::Errno ProcessResolver::failed(int error, std::string why) {
 kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow(int fd) {
   if (fd < 0) return kqfs::Errno{EBADF};
   // fdinfo is read without touching the file itself.
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", pid_, fd);
   int error = 0;
-  const std::string info = read_small_file(path, &error);
+  const std::string info = fdinfo_of(pid_, fd, error);
   if (info.empty()) {
     if (daemon_is_short(error)) return failed(error, shortage(error));
     if (error == EACCES || error == EPERM) return failed(EACCES, kUnreachable);
@@ -107,15 +100,15 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow(int fd) {
   }
   const auto mount = static_cast<uint64_t>(number_field(info, "mnt_id:"));
   if (mount == own_mount_id_) {
-    const kqfs::Kqueue* inner = own_queues_(static_cast<uint64_t>(number_field(info, "\nino:")));
+    const kqfs::Kqueue* inner = own_queues_(static_cast<uint64_t>(number_field(info, "ino:")));
     if (inner == nullptr) return kqfs::Errno{EINVAL};  // a changes or status file
     by_inode_[fd] = file_identity(info);
     return kqfs::BorrowedFd::queue(inner->readiness_fd(), static_cast<int64_t>(inner->pending()));
   }
   // Refused before anything is taken: even closing a duplicate of a FUSE
   // file waits on its server.
-  std::snprintf(path, sizeof path, "/proc/%d/fd/%d", pid_, fd);
-  if (const int error = refused(mount, path); error != 0) return kqfs::Errno{error};
+  const std::string path = kqfs::procfs::fd_path(pid_, fd);
+  if (const int error = refused(mount, path.c_str()); error != 0) return kqfs::Errno{error};
   if (!reopening_) {
     const int mine = take_fd(pidfd_.get(), fd);
     if (mine >= 0) return taken(kqfs::UniqueFd(mine), mount);
@@ -158,9 +151,7 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::taken(kqfs::UniqueFd mine, uint6
     refusal_ = "the descriptor was replaced by a kqfs file while kqfsd looked at it";
     error = EAGAIN;
   } else if (mount != 0) {
-    char link[48];
-    std::snprintf(link, sizeof link, "/proc/self/fd/%d", mine.get());
-    error = refused(mount, link);
+    error = refused(mount, kqfs::procfs::fd_path(0, mine.get()).c_str());
     if (error == 0) return kqfs::BorrowedFd::owned(std::move(mine));
   }
   close_elsewhere(std::move(mine));
@@ -171,16 +162,14 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::taken(kqfs::UniqueFd mine, uint6
 // vetted, then opened for real through that path: the number cannot be
 // swapped in between.
 kqfs::Result<kqfs::BorrowedFd> ProcessResolver::reopen(int fd, const std::string& info) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/fd/%d", pid_, fd);
-  kqfs::UniqueFd located(::open(path, O_PATH | O_CLOEXEC));
+  kqfs::UniqueFd located(::open(kqfs::procfs::fd_path(pid_, fd).c_str(), O_PATH | O_CLOEXEC));
   if (!located) return kqfs::Errno{EACCES};
   const uint64_t mount = mount_of_descriptor(0, located.get());
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", located.get());
+  const std::string path = kqfs::procfs::fd_path(0, located.get());
   if (mount == own_mount_id_) return kqfs::Errno{EAGAIN};  // swapped for a kqfs file
-  if (const int error = refused(mount, path); error != 0) return kqfs::Errno{error};
+  if (const int error = refused(mount, path.c_str()); error != 0) return kqfs::Errno{error};
   const int access_mode = static_cast<int>(number_field(info, "flags:")) & O_ACCMODE;
-  kqfs::UniqueFd mine(::open(path, access_mode | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  kqfs::UniqueFd mine(::open(path.c_str(), access_mode | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!mine) {
     if (daemon_is_short(errno)) return failed(errno, shortage(errno));
     if (errno == ENXIO) return failed(ENOTSUP, "a socket cannot be reopened through /proc");
@@ -193,9 +182,8 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::reopen(int fd, const std::string
 bool ProcessResolver::same_identity(int fd) const {
   const auto known = by_inode_.find(fd);
   if (known == by_inode_.end()) return false;
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", pid_, fd);
-  return file_identity(read_small_file(path)) == known->second;
+  int error = 0;
+  return file_identity(fdinfo_of(pid_, fd, error)) == known->second;
 }
 
 // A number once borrowed by inode may since name a file borrowed the
@@ -206,11 +194,11 @@ bool ProcessResolver::names_registered(int fd, int epfd, int registered_as) {
 }
 
 bool ProcessResolver::sees_process(int pid) const {
-  char theirs[48];
-  std::snprintf(theirs, sizeof theirs, "/proc/%d/ns/pid", pid_);
+  const std::string theirs = kqfs::procfs::path_of(pid_, "ns/pid");
   struct stat caller_namespace {};
   struct stat own_namespace {};
-  if (::stat(theirs, &caller_namespace) != 0 || ::stat("/proc/self/ns/pid", &own_namespace) != 0 ||
+  if (::stat(theirs.c_str(), &caller_namespace) != 0 ||
+      ::stat("/proc/self/ns/pid", &own_namespace) != 0 ||
       caller_namespace.st_ino != own_namespace.st_ino) {
     return false;
   }

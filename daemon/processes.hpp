@@ -14,7 +14,7 @@
 #include "daemon/credentials.hpp"
 #include "daemon/foreign_files.hpp"
 #include "kqfs/kqueue.hpp"
-#include "kqfs/resolver.hpp"
+#include "kqfs/linux/resolver.hpp"
 
 namespace kqfsd {
 

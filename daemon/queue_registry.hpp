@@ -20,7 +20,7 @@
 #include "daemon/reply.hpp"
 #include "daemon/tree.hpp"
 #include "daemon/users.hpp"
-#include "kqfs/signal_trace.hpp"
+#include "kqfs/linux/signal_trace.hpp"
 
 namespace kqfsd {
 

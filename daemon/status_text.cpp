@@ -1,12 +1,10 @@
 #include "daemon/status_text.hpp"
 
-#include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <string_view>
 
 #include "kqfs/codec/codec.hpp"
-#include "kqfs/names.hpp"
+#include "kqfs/filter_table.hpp"
 
 namespace kqfsd {
 namespace {
@@ -25,12 +23,10 @@ std::string mode_text(mode_t mode) {
 
 std::string knotes_by_filter(const kqfs::Kqueue& engine) {
   std::string text;
-  for (const int16_t filter : {EVFILT_READ, EVFILT_WRITE, EVFILT_VNODE, EVFILT_PROC, EVFILT_SIGNAL,
-                               EVFILT_TIMER, EVFILT_USER}) {
-    std::string key(kqfs::names::filter_name(filter).substr(7));  // after "EVFILT_"
-    std::transform(key.begin(), key.end(), key.begin(), ::tolower);
-    add_line(text, "knotes." + key, std::to_string(engine.knote_count(filter)));
-  }
+  kqfs::for_each_available_filter([&](const kqfs::FilterRow& row) {
+    add_line(text, "knotes." + std::string(row.short_name),
+             std::to_string(engine.knote_count(row.id)));
+  });
   return text;
 }
 

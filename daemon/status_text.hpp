@@ -5,7 +5,7 @@
 
 #include "daemon/tree.hpp"
 #include "kqfs/kqueue.hpp"
-#include "kqfs/signal_trace.hpp"
+#include "kqfs/linux/signal_trace.hpp"
 
 namespace kqfsd {
 

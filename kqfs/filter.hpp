@@ -10,7 +10,8 @@
 #include <string>
 
 #include "kqfs/knote.hpp"
-#include "kqfs/resolver.hpp"
+#include "kqfs/linux/resolver.hpp"
+#include "kqfs/ownership.hpp"
 #include "kqfs/result.hpp"
 
 namespace kqfs {
@@ -59,14 +60,12 @@ class Filter {
  public:
   virtual ~Filter() = default;
 
-  // True when the ident is a descriptor of the process writing the change.
-  virtual bool takes_descriptor() const { return false; }
-  // True when knotes belong to the process that registered them, and go
-  // when it exits (descriptors, signals).
-  virtual bool tied_to_caller() const { return takes_descriptor(); }
-  // True when attach or touch asks anything of the caller (its
-  // descriptors, its process, what it may see).
-  virtual bool uses_caller() const { return tied_to_caller(); }
+  // Non-null when knotes belong to the process that registered them, and
+  // go when it exits (descriptors, signals): the rules for that.
+  virtual Ownership* ownership() { return nullptr; }
+  // True when attach or touch asks anything of the caller beyond what its
+  // ownership does (EVFILT_PROC: what it may see).
+  virtual bool uses_caller() const { return false; }
 
   // f_attach: make the knote for a new registration and bind it to its
   // source. Returns EINVAL, EBADF, ... without side effects on failure.
@@ -88,25 +87,13 @@ class Filter {
 
   // f_touch(EVENT_PROCESS): the event to deliver, resetting state for
   // EV_CLEAR knotes.
-  virtual Kevent process(Knote& kn) {
+  virtual Kevent deliver(Knote& kn) {
     const Kevent out = kn.as_event();
     if (kn.flags & EV_CLEAR) {
       kn.data = 0;
       kn.fflags = 0;
     }
     return out;
-  }
-
-  // For descriptor filters. check_descriptor: EBADF unless the caller has
-  // the descriptor open. current: whether an existing knote still stands for
-  // the file that descriptor names now. alive: whether the registrant still
-  // has the descriptor; a knote that is not alive is dropped, as BSD drops
-  // knotes when their descriptor is closed.
-  virtual int check_descriptor(uint64_t /*ident*/, const Caller& /*caller*/) { return 0; }
-  virtual bool current(Knote& /*kn*/, const Caller& /*caller*/) { return true; }
-  virtual bool alive(Knote& /*kn*/) { return true; }
-  virtual bool registered_by(const Knote& /*kn*/, const DescriptorResolver& /*caller*/) const {
-    return false;
   }
 };
 

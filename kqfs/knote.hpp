@@ -39,7 +39,7 @@ struct Knote {
   bool active = false;  // the condition held and was not yet reported
   bool queued = false;  // on the ready list
   bool disabled = false;
-  bool requeue = false;  // set by a filter's process(): more to report at once
+  bool requeue = false;  // set by a filter's deliver(): more to report at once
 
   int64_t sdata;  // data saved from the last change
   uint64_t udata;

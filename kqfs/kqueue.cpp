@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "kqfs/file_events.hpp"
+#include "kqfs/filter_table.hpp"
 #include "kqfs/filters/descriptor.hpp"
-#include "kqfs/filters/filters.hpp"
-#include "kqfs/process_events.hpp"
+#include "kqfs/linux/file_events.hpp"
+#include "kqfs/linux/proc_connector.hpp"
 
 namespace kqfs {
 namespace {
@@ -47,15 +47,11 @@ Kqueue::Kqueue(Limits limits, Shared shared)
   FilterHost& host = *this;
   file_events_ = std::make_unique<FileEvents>(host);
   descriptor_watches_ = std::make_unique<DescriptorWatches>(host, *file_events_);
-  filters_[slot_of(EVFILT_READ)] = make_read_filter(*descriptor_watches_);
-  filters_[slot_of(EVFILT_WRITE)] = make_write_filter(*descriptor_watches_);
-  filters_[slot_of(EVFILT_TIMER)] = make_timer_filter(host);
-  filters_[slot_of(EVFILT_USER)] = make_user_filter(host);
-  filters_[slot_of(EVFILT_VNODE)] = make_vnode_filter(host, *file_events_);
-  process_events_ = std::make_unique<ProcessEvents>(host);
-  filters_[slot_of(EVFILT_PROC)] = make_proc_filter(host, *process_events_);
-  filters_[slot_of(EVFILT_SIGNAL)] =
-      make_signal_filter(host, *process_events_, std::move(shared.signal_tracer));
+  proc_connector_ = std::make_unique<ProcConnector>(host);
+  FilterObjects objects{host, *descriptor_watches_, *file_events_, *proc_connector_,
+                        std::move(shared.signal_tracer)};
+  for_each_available_filter(
+      [&](const FilterRow& row) { filters_[slot_of(row.id)] = row.make(objects); });
 }
 
 Kqueue::~Kqueue() {
@@ -100,7 +96,7 @@ Knote& Kqueue::add(std::unique_ptr<Knote> made) {
     // still owns the knote.
     const auto slot = knotes_.try_emplace(key).first;
     try {
-      if (filter.tied_to_caller()) caller_knotes_.insert(&kn);
+      if (filter.ownership() != nullptr) caller_knotes_.insert(&kn);
     } catch (...) {
       knotes_.erase(slot);
       throw;
@@ -150,10 +146,9 @@ int Kqueue::apply_change(const Kevent& request, const Caller& caller) {
   Filter* filter = filter_for(change.filter);
   if (filter == nullptr) return ENOTSUP;  // a FreeBSD filter Linux cannot give
   if ((flags & EV_ADD) && (flags & EV_KEEPUDATA)) return EINVAL;
-  if (filter->takes_descriptor()) {
-    if (const int error = filter->check_descriptor(change.ident, caller); error != 0) {
-      return error;
-    }
+  Ownership* const owner = filter->ownership();
+  if (owner != nullptr && owner->takes_descriptor()) {
+    if (const int error = owner->check(change.ident, caller); error != 0) return error;
   }
 
   const Key key{change.ident, change.filter};
@@ -161,7 +156,7 @@ int Kqueue::apply_change(const Kevent& request, const Caller& caller) {
   Knote* kn = found == knotes_.end() ? nullptr : found->second.get();
   // A knote of another file (a descriptor closed and reused) or of another
   // process (a signal) is not the one this caller names.
-  if (kn != nullptr && filter->tied_to_caller() && !filter->current(*kn, caller)) {
+  if (kn != nullptr && owner != nullptr && !owner->current(*kn, caller)) {
     drop(*kn);
     kn = nullptr;
   }
@@ -199,7 +194,7 @@ int Kqueue::apply_change(const Kevent& request, const Caller& caller) {
 
 size_t Kqueue::collect(std::span<Kevent> out) {
   ++pass_;
-  process_sources();
+  dispatch_sources();
   size_t count = 0;
   // Knotes re-queued by this call go behind those it started with, so no
   // knote is reported twice in one collection.
@@ -209,14 +204,15 @@ size_t Kqueue::collect(std::span<Kevent> out) {
     Knote& kn = ready_.front();
     dequeue(kn);
     Filter* filter = filter_for(kn.filter);
+    Ownership* const owner = filter->ownership();
     // EV_DROP: gone without a word (a process that exited with nothing
     // asked for, as FreeBSD); not alive: its descriptor was closed.
-    if ((kn.flags & EV_DROP) || !filter->alive(kn)) {
+    if ((kn.flags & EV_DROP) || (owner != nullptr && !owner->alive(kn))) {
       drop(kn);
       continue;
     }
     if (kn.flags & EV_ONESHOT) {  // reported as it fired, then gone
-      out[count++] = filter->process(kn);
+      out[count++] = filter->deliver(kn);
       drop(kn);
       continue;
     }
@@ -224,7 +220,7 @@ size_t Kqueue::collect(std::span<Kevent> out) {
       kn.active = false;
       continue;
     }
-    out[count++] = filter->process(kn);
+    out[count++] = filter->deliver(kn);
     if (kn.requeue && !(kn.flags & EV_DISPATCH)) {
       kn.requeue = false;
       enqueue(kn);  // the filter has more to report right away
@@ -239,9 +235,9 @@ size_t Kqueue::collect(std::span<Kevent> out) {
   return count;
 }
 
-void Kqueue::process() {
+void Kqueue::drain_sources() {
   ++pass_;
-  process_sources();
+  dispatch_sources();
   update_readiness();
 }
 
@@ -249,7 +245,7 @@ void Kqueue::sweep() {
   ++pass_;
   std::vector<Knote*> stale;
   for (Knote* kn : caller_knotes_) {
-    if (!filter_for(kn->filter)->alive(*kn)) stale.push_back(kn);
+    if (!filter_for(kn->filter)->ownership()->alive(*kn)) stale.push_back(kn);
   }
   for (Knote* kn : stale)
     drop(*kn);
@@ -259,7 +255,7 @@ void Kqueue::sweep() {
 void Kqueue::forget(const DescriptorResolver& caller) {
   std::vector<Knote*> theirs;
   for (Knote* kn : caller_knotes_) {
-    if (filter_for(kn->filter)->registered_by(*kn, caller)) theirs.push_back(kn);
+    if (filter_for(kn->filter)->ownership()->registered_by(*kn, caller)) theirs.push_back(kn);
   }
   for (Knote* kn : theirs)
     drop(*kn);
@@ -286,13 +282,13 @@ void Kqueue::queue_removed(int readiness_fd) {
 }
 
 bool Kqueue::uses_caller(int16_t filter) const {
-  const Filter* found = filter_for(filter);
-  return found != nullptr && found->uses_caller();
+  Filter* found = filter_for(filter);
+  return found != nullptr && (found->uses_caller() || found->ownership() != nullptr);
 }
 
 bool Kqueue::tied_to_caller(int16_t filter) const {
-  const Filter* found = filter_for(filter);
-  return found != nullptr && found->tied_to_caller();
+  Filter* found = filter_for(filter);
+  return found != nullptr && found->ownership() != nullptr;
 }
 
 size_t Kqueue::knote_count(int16_t filter) const {
@@ -345,7 +341,7 @@ void Kqueue::drop(Knote& kn) {
 }
 
 // Sources only post knotes here; none is destroyed while a batch is handled.
-void Kqueue::process_sources() {
+void Kqueue::dispatch_sources() {
   constexpr int kBatch = 64;
   epoll_event events[kBatch];
   for (;;) {

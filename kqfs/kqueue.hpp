@@ -27,7 +27,7 @@ namespace kqfs {
 
 class DescriptorWatches;
 class FileEvents;
-class ProcessEvents;
+class ProcConnector;
 class SignalTracer;
 
 // Knotes counted across the queues that share it (the daemon gives each
@@ -93,7 +93,7 @@ class Kqueue final : private FilterHost {
 
   // Takes in what the kernel objects reported, without collecting: for a
   // loop that is told the queue is readable but has nobody to give events.
-  void process();
+  void drain_sources();
 
   // Drops descriptor knotes whose registrant no longer has the descriptor.
   void sweep();
@@ -156,7 +156,7 @@ class Kqueue final : private FilterHost {
   void enqueue(Knote& kn);
   void dequeue(Knote& kn);
   void drop(Knote& kn);
-  void process_sources();
+  void dispatch_sources();
   void update_readiness();
 
   Limits limits_;
@@ -167,7 +167,7 @@ class Kqueue final : private FilterHost {
 
   Caller own_descriptors_;
   std::unique_ptr<FileEvents> file_events_;
-  std::unique_ptr<ProcessEvents> process_events_;
+  std::unique_ptr<ProcConnector> proc_connector_;
   std::unique_ptr<DescriptorWatches> descriptor_watches_;
   std::array<std::unique_ptr<Filter>, kFilterSlots> filters_;
   std::array<size_t, kFilterSlots> counts_{};

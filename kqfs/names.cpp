@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "kqfs/constants.h"
+#include "kqfs/filter_table.hpp"
 
 namespace kqfs::names {
 namespace {
@@ -34,32 +35,6 @@ constexpr std::array kFlags = {
     KQFS_NAME(EV_RECEIPT),   KQFS_NAME(EV_DISPATCH), KQFS_NAME(EV_FORCEONESHOT),
     KQFS_NAME(EV_KEEPUDATA), KQFS_NAME(EV_DROP),     KQFS_NAME(EV_FLAG1),
     KQFS_NAME(EV_ERROR),     KQFS_NAME(EV_EOF),
-};
-
-constexpr std::array kReadWriteNotes = {KQFS_NAME32(NOTE_LOWAT), KQFS_NAME32(NOTE_FILE_POLL)};
-
-// Multi-bit control values first so that NOTE_FFCOPY is not split in two.
-constexpr std::array kUserNotes = {
-    KQFS_NAME32(NOTE_FFCOPY), KQFS_NAME32(NOTE_FFAND),
-    KQFS_NAME32(NOTE_FFOR),   KQFS_NAME32(NOTE_TRIGGER),
-    KQFS_NAME32(NOTE_FFNOP),  // 0: looked up, never formatted
-};
-
-constexpr std::array kVnodeNotes = {
-    KQFS_NAME32(NOTE_DELETE),      KQFS_NAME32(NOTE_WRITE), KQFS_NAME32(NOTE_EXTEND),
-    KQFS_NAME32(NOTE_ATTRIB),      KQFS_NAME32(NOTE_LINK),  KQFS_NAME32(NOTE_RENAME),
-    KQFS_NAME32(NOTE_REVOKE),      KQFS_NAME32(NOTE_OPEN),  KQFS_NAME32(NOTE_CLOSE),
-    KQFS_NAME32(NOTE_CLOSE_WRITE), KQFS_NAME32(NOTE_READ),
-};
-
-constexpr std::array kProcNotes = {
-    KQFS_NAME32(NOTE_EXIT),  KQFS_NAME32(NOTE_FORK),     KQFS_NAME32(NOTE_EXEC),
-    KQFS_NAME32(NOTE_TRACK), KQFS_NAME32(NOTE_TRACKERR), KQFS_NAME32(NOTE_CHILD),
-};
-
-constexpr std::array kTimerNotes = {
-    KQFS_NAME32(NOTE_SECONDS),  KQFS_NAME32(NOTE_MSECONDS), KQFS_NAME32(NOTE_USECONDS),
-    KQFS_NAME32(NOTE_NSECONDS), KQFS_NAME32(NOTE_ABSTIME),
 };
 
 // Accepted on input, never written: other spellings of the same values.
@@ -119,21 +94,8 @@ std::span<const Name> flags() {
 }
 
 std::span<const Name> fflags(int16_t filter) {
-  switch (filter) {
-    case EVFILT_READ:
-    case EVFILT_WRITE:
-      return kReadWriteNotes;
-    case EVFILT_USER:
-      return kUserNotes;
-    case EVFILT_VNODE:
-      return kVnodeNotes;
-    case EVFILT_PROC:
-      return kProcNotes;
-    case EVFILT_TIMER:
-      return kTimerNotes;
-    default:
-      return {};
-  }
+  const FilterRow* row = filter_row(filter);
+  return row == nullptr ? std::span<const Name>{} : row->fflags;
 }
 
 std::optional<int16_t> filter_value(std::string_view name) {

@@ -28,9 +28,12 @@ class Result {
   explicit operator bool() const { return ok(); }
   int error() const { return ok() ? 0 : std::get<Errno>(state_).value; }
   T& value() & { return std::get<T>(state_); }
+  const T& value() const& { return std::get<T>(state_); }
   T&& value() && { return std::get<T>(std::move(state_)); }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
 
  private:
   std::variant<T, Errno> state_;

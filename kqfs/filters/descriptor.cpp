@@ -2,17 +2,12 @@
 
 #include <fcntl.h>
 #include <linux/kcmp.h>
-#include <linux/sockios.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,119 +17,18 @@
 #include <optional>
 #include <string>
 
-#include "kqfs/filters/socket_queue.hpp"
-
 namespace kqfs {
 namespace {
 
 constexpr uint32_t kReadInterest = EPOLLIN | EPOLLRDHUP;
 constexpr uint32_t kWriteInterest = EPOLLOUT;
 constexpr uint32_t kFileInterest = IN_MODIFY | IN_ATTRIB;
-// n_tty's buffer; Linux does not tell the room left in a tty's output queue.
-constexpr int64_t kTtyBufferSize = 4096;
 
 bool kernel_same_file(int a, int b) {
   return ::syscall(SYS_kcmp, ::getpid(), ::getpid(), KCMP_FILE, a, b) == 0;
 }
 
-std::string anon_inode_name(int fd) {
-  char path[32];
-  char target[64];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  const ssize_t length = ::readlink(path, target, sizeof target - 1);
-  return length > 0 ? std::string(target, static_cast<size_t>(length)) : std::string();
-}
-
-int socket_option(int fd, int level, int option) {
-  int value = 0;
-  socklen_t length = sizeof value;
-  if (::getsockopt(fd, level, option, &value, &length) < 0) return -1;
-  return value;
-}
-
-DescriptorKind classify_socket(int fd) {
-  const int type = socket_option(fd, SOL_SOCKET, SO_TYPE);
-  if (type == SOCK_DGRAM || type == SOCK_RAW || type == SOCK_RDM) {
-    return DescriptorKind::datagram_socket;
-  }
-  if (socket_option(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1) {
-    const int domain = socket_option(fd, SOL_SOCKET, SO_DOMAIN);
-    return domain == AF_UNIX ? DescriptorKind::unix_listener : DescriptorKind::tcp_listener;
-  }
-  return DescriptorKind::stream_socket;
-}
-
-DescriptorKind classify(int fd, const struct stat& st) {
-  switch (st.st_mode & S_IFMT) {
-    case S_IFIFO:
-      return DescriptorKind::pipe;
-    case S_IFSOCK:
-      return classify_socket(fd);
-    case S_IFREG:
-    case S_IFDIR:
-    case S_IFBLK:
-      return DescriptorKind::file;
-    case S_IFCHR:
-      return ::isatty(fd) ? DescriptorKind::tty : DescriptorKind::pollable;
-    default:
-      return anon_inode_name(fd) == "anon_inode:[eventfd]" ? DescriptorKind::eventfd
-                                                           : DescriptorKind::pollable;
-  }
-}
-
-int64_t ioctl_count(int fd, unsigned long request) {
-  int value = 0;
-  return ::ioctl(fd, request, &value) < 0 ? -1 : value;
-}
-
-// eventfd has no FIONREAD; its counter is in fdinfo.
-int64_t eventfd_count(int fd) {
-  char path[40];
-  std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-  UniqueFd info(::open(path, O_RDONLY | O_CLOEXEC));
-  if (!info) return 0;
-  char text[512];
-  const ssize_t length = ::read(info.get(), text, sizeof text - 1);
-  if (length <= 0) return 0;
-  text[length] = '\0';
-  const char* field = std::strstr(text, "eventfd-count:");
-  if (field == nullptr) return 0;
-  unsigned long long count = 0;
-  std::sscanf(field + std::strlen("eventfd-count:"), "%llx", &count);
-  return static_cast<int64_t>(
-      std::min<unsigned long long>(count, std::numeric_limits<int64_t>::max()));
-}
-
-std::optional<tcp_info> tcp_info_of(int fd) {
-  tcp_info info{};
-  socklen_t length = sizeof info;
-  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return std::nullopt;
-  return info;
-}
-
-// TCP states in which this side has sent its FIN: it can send no more.
-bool sent_fin(uint8_t state) {
-  return state == TCP_FIN_WAIT1 || state == TCP_FIN_WAIT2 || state == TCP_CLOSING ||
-         state == TCP_TIME_WAIT || state == TCP_LAST_ACK;
-}
-
-int64_t send_space(int fd) {
-  const int buffer = socket_option(fd, SOL_SOCKET, SO_SNDBUF);
-  const int64_t queued = ioctl_count(fd, SIOCOUTQ);
-  return std::max<int64_t>(0, buffer - std::max<int64_t>(0, queued));
-}
-
 }  // namespace
-
-FileIdentity FileIdentity::of(int fd, const struct stat& st) {
-  return FileIdentity{st.st_dev, st.st_ino, ::fcntl(fd, F_GETFL) & O_ACCMODE};
-}
-
-std::optional<FileIdentity> FileIdentity::of(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return std::nullopt;
-  return of(fd, st);
-}
 
 Result<std::unique_ptr<DescriptorWatch>> DescriptorWatch::create(FilterHost& host,
                                                                  FileEvents& files, int ident,
@@ -148,7 +42,7 @@ Result<std::unique_ptr<DescriptorWatch>> DescriptorWatch::create(FilterHost& hos
   if (kernel_same_file(fd, host.queue_fd()) || kernel_same_file(fd, host.queue_readiness_fd())) {
     return Errno{EINVAL};
   }
-  const DescriptorKind kind = classify(fd, st);
+  const DescriptorKind kind = classify_descriptor(fd, st);
   auto watch = std::make_unique<DescriptorWatch>(Key{}, host, files, ident, caller, kind,
                                                  FileIdentity::of(fd, st));
   watch->queue_ = borrowed->is_queue();
@@ -167,7 +61,6 @@ DescriptorWatch::DescriptorWatch(Key, FilterHost& host, FileEvents& files, int i
 
 DescriptorWatch::~DescriptorWatch() {
   if (epoll_) host_.remove_source(epoll_.get());
-  if (file_watch_ >= 0) files_.unsubscribe(file_watch_, *this);
 }
 
 bool DescriptorWatch::names_same_file(const Caller& caller) {
@@ -241,15 +134,14 @@ int DescriptorWatch::update_file_watch() {
   uint32_t wanted = 0;
   if (kind_ == DescriptorKind::file && reader_ != nullptr) wanted = kFileInterest;
   if (kind_ == DescriptorKind::pipe && writer_ != nullptr) wanted = IN_ACCESS;
-  if (wanted != 0 && file_watch_ < 0) {
+  if (wanted != 0 && !file_watch_) {
     auto borrowed = caller_->borrow(ident_);
     if (!borrowed) return borrowed.error();
     // Without inotify (some pseudo files) the state is still read whenever
     // the knote is registered, enabled or collected.
-    if (auto watch = files_.subscribe(borrowed->get(), wanted, *this)) file_watch_ = *watch;
-  } else if (wanted == 0 && file_watch_ >= 0) {
-    files_.unsubscribe(file_watch_, *this);
-    file_watch_ = -1;
+    if (auto watch = files_.watch(borrowed->get(), wanted, *this)) file_watch_ = std::move(*watch);
+  } else if (wanted == 0 && file_watch_) {
+    file_watch_.reset();
   }
   return 0;
 }
@@ -277,123 +169,13 @@ DescriptorState DescriptorWatch::probe() {
   const int fd = borrowed->get();
   if (!epoll_ && FileIdentity::of(fd) != file_) return s;
   s.open = true;
-  read_state(fd, s);
+  read_descriptor_state(fd, kind_, writer_ != nullptr, cached_socket_error_, s);
   // A kqueue's data is its pending count (FreeBSD), at least 1 while the
   // queue has kernel news it has not looked at yet.
   if (borrowed->is_queue()) {
     s.readable = std::max<int64_t>(borrowed->queue_pending(), s.revents & POLLIN ? 1 : 0);
   }
   return s;
-}
-
-void DescriptorWatch::read_state(int fd, DescriptorState& s) {
-  pollfd p{fd, POLLIN | POLLOUT | POLLRDHUP, 0};
-  if (::poll(&p, 1, 0) > 0) s.revents = p.revents;
-  const bool hangup = s.revents & POLLHUP;
-  const bool error = s.revents & POLLERR;
-
-  if (kind_ == DescriptorKind::stream_socket || kind_ == DescriptorKind::tcp_listener ||
-      kind_ == DescriptorKind::unix_listener) {
-    kind_ = classify_socket(fd);  // listen() may come after registration
-  }
-
-  switch (kind_) {
-    case DescriptorKind::pipe: {
-      const int64_t queued = std::max<int64_t>(0, ioctl_count(fd, FIONREAD));
-      s.readable = queued;
-      if (writer_ != nullptr) {
-        s.writable = std::max<int64_t>(0, ::fcntl(fd, F_GETPIPE_SZ) - queued);
-      }
-      s.read_eof = hangup;
-      s.write_eof = error;  // no reader left
-      break;
-    }
-    case DescriptorKind::stream_socket:
-    case DescriptorKind::datagram_socket: {
-      const bool stream = kind_ == DescriptorKind::stream_socket;
-      // Linux says a stream socket that is not connected (new, bound, or a
-      // refused connect not yet seen) has hung up; BSD reports nothing
-      // until it connects. A hang-up after a connection also has RDHUP.
-      if (stream && hangup && !(s.revents & POLLRDHUP) && !error) {
-        s.revents = 0;
-        break;
-      }
-      s.readable = std::max<int64_t>(0, ioctl_count(fd, SIOCINQ));
-      if (writer_ != nullptr) s.writable = send_space(fd);
-      s.read_eof = hangup || (s.revents & POLLRDHUP);
-      // TCP's state says what poll does not: the caller's own
-      // shutdown(SHUT_WR), for a write knote, and whether a connection ever
-      // existed, for the error of an end of file. Asked only then.
-      const std::optional<tcp_info> tcp =
-          stream && (writer_ != nullptr || (s.read_eof && error)) ? tcp_info_of(fd) : std::nullopt;
-      s.write_eof = hangup || (tcp && sent_fin(tcp->tcpi_state));
-      // A unix socket's shutdown(SHUT_WR) shows only in sock_diag (asked
-      // only when WRITE would fire).
-      if (stream && !tcp && !s.write_eof && writer_ != nullptr && (s.revents & POLLOUT) &&
-          socket_option(fd, SOL_SOCKET, SO_DOMAIN) == AF_UNIX) {
-        s.write_eof = unix_sending_shut_down(fd);
-      }
-      if (s.read_eof || s.write_eof) {
-        s.eof_error = socket_error(fd, error, tcp ? &*tcp : nullptr);
-      } else if (error) {
-        s.pending_error = true;  // e.g. ICMP on UDP: the caller's recv reports it
-      }
-      break;
-    }
-    case DescriptorKind::tcp_listener:
-      if (const auto info = tcp_info_of(fd)) {
-        s.readable = info->tcpi_unacked;  // the accept queue, for a listener
-      }
-      break;
-    case DescriptorKind::unix_listener:
-      s.readable = unix_accept_queue_length(fd);
-      break;
-    case DescriptorKind::tty:
-      s.readable = std::max<int64_t>(0, ioctl_count(fd, FIONREAD));
-      s.writable = std::max<int64_t>(0, kTtyBufferSize - ioctl_count(fd, TIOCOUTQ));
-      s.read_eof = hangup;
-      s.write_eof = hangup;
-      break;
-    case DescriptorKind::eventfd: {
-      s.readable = eventfd_count(fd);
-      // The counter's room: UINT64_MAX - 1 - count, as much as data holds.
-      s.writable = std::numeric_limits<int64_t>::max();
-      break;
-    }
-    case DescriptorKind::pollable: {
-      const int64_t queued = ioctl_count(fd, FIONREAD);
-      s.readable = queued >= 0 ? queued : (s.revents & POLLIN ? 1 : 0);
-      s.read_eof = hangup;
-      s.write_eof = hangup;
-      break;
-    }
-    case DescriptorKind::file: {
-      struct stat st {};
-      const off_t offset = ::lseek(fd, 0, SEEK_CUR);
-      if (::fstat(fd, &st) == 0 && offset >= 0) s.readable = st.st_size - offset;
-      break;
-    }
-    case DescriptorKind::unpollable:
-      break;
-  }
-}
-
-// Linux clears a socket's error when it is read, so it is read only when
-// an end of file is reported with one pending, and kept for later events.
-// A TCP connect that failed is the exception: programs read SO_ERROR after
-// the event to learn whether connect() worked, so the error is left there
-// and inferred (a refusal comes at once; a timeout after retransmissions).
-uint32_t DescriptorWatch::socket_error(int fd, bool pending, const tcp_info* tcp) {
-  if (pending && cached_socket_error_ == 0) {
-    const bool never_connected = tcp != nullptr && tcp->tcpi_rtt == 0 && tcp->tcpi_options == 0;
-    if (never_connected) {
-      cached_socket_error_ = tcp->tcpi_total_retrans == 0 ? ECONNREFUSED : ETIMEDOUT;
-      return cached_socket_error_;
-    }
-    const int error = socket_option(fd, SOL_SOCKET, SO_ERROR);
-    if (error > 0) cached_socket_error_ = static_cast<uint32_t>(error);
-  }
-  return cached_socket_error_;
 }
 
 void DescriptorWatch::post_all() {
@@ -463,16 +245,11 @@ void DescriptorFilter::detach(Knote& kn) {
   watches_.release_if_empty(watch);
 }
 
-int check_caller_descriptor(uint64_t ident, const Caller& caller) {
-  if (ident > static_cast<uint64_t>(std::numeric_limits<int>::max())) return EBADF;
-  return caller->borrow(static_cast<int>(ident)).error();
+const Caller& DescriptorFilter::registrant(const Knote& kn) const {
+  return static_cast<const DescriptorKnote&>(kn).watch.caller();
 }
 
-int DescriptorFilter::check_descriptor(uint64_t ident, const Caller& caller) {
-  return check_caller_descriptor(ident, caller);
-}
-
-bool DescriptorFilter::current(Knote& kn, const Caller& caller) {
+bool DescriptorFilter::names_same_file(Knote& kn, const Caller& caller) {
   return watch_of(kn).names_same_file(caller);
 }
 
@@ -491,10 +268,6 @@ bool DescriptorFilter::stream_event(Knote& kn, const DescriptorState& s, bool eo
   if (!(s.revents & ready)) return false;
   if ((kn.sfflags & NOTE_LOWAT) && kn.sdata > 0) return amount >= kn.sdata;
   return true;
-}
-
-bool DescriptorFilter::registered_by(const Knote& kn, const DescriptorResolver& caller) const {
-  return static_cast<const DescriptorKnote&>(kn).watch.caller().get() == &caller;
 }
 
 }  // namespace kqfs

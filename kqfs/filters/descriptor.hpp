@@ -10,52 +10,14 @@
 #include <optional>
 #include <unordered_map>
 
-#include "kqfs/file_events.hpp"
 #include "kqfs/filter.hpp"
+#include "kqfs/linux/descriptor_probe.hpp"
+#include "kqfs/linux/file_events.hpp"
+#include "kqfs/ownership.hpp"
 
 struct tcp_info;
 
 namespace kqfs {
-
-// What kind of open file a descriptor names; it decides how state is read.
-enum class DescriptorKind : uint8_t {
-  pipe,             // pipes and FIFOs
-  stream_socket,    // connected or connecting stream and seqpacket sockets
-  datagram_socket,  // UDP, unix datagram, raw
-  tcp_listener,
-  unix_listener,
-  tty,
-  eventfd,
-  pollable,    // anything else epoll accepts: epoll (a queue), timerfd, pidfd ...
-  file,        // regular files, directories, block devices: inotify, not epoll
-  unpollable,  // devices without poll support: always ready, as poll(2) says
-};
-
-// One look at a descriptor, shared by its read and write knotes.
-struct DescriptorState {
-  bool open = false;  // the registrant still has the descriptor on this file
-  short revents = 0;  // poll(2)
-  int64_t readable = 0;
-  int64_t writable = 0;
-  bool read_eof = false;
-  bool write_eof = false;
-  bool pending_error = false;  // an error queued without end of file
-  uint32_t eof_error = 0;      // the socket error that came with end of file
-};
-
-// How a file epoll cannot hold (a regular file, a directory) is known
-// again: by its inode, and by the access mode it was opened with, so that a
-// reopen under the same number with another mode (read, then write) is a
-// new file. A reopen with the same mode is not told apart (docs/semantics.md).
-struct FileIdentity {
-  dev_t device = 0;
-  ino_t inode = 0;
-  int access_mode = 0;
-
-  static FileIdentity of(int fd, const struct stat& st);
-  static std::optional<FileIdentity> of(int fd);
-  bool operator==(const FileIdentity&) const = default;
-};
 
 class DescriptorWatch;
 
@@ -108,8 +70,6 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
   int update_file_watch();
   void post_all();
   DescriptorState probe();
-  void read_state(int fd, DescriptorState& s);
-  uint32_t socket_error(int fd, bool pending, const tcp_info* tcp);
 
   FilterHost& host_;
   FileEvents& files_;
@@ -127,7 +87,7 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
   UniqueFd epoll_;          // holds the caller's file, weakly
   int registered_as_ = -1;  // the number the file was registered under
   uint32_t interest_ = 0;
-  int file_watch_ = -1;  // inotify watch: files' changes, pipes' reads
+  FileWatch file_watch_;  // inotify watch: files' changes, pipes' reads
 
   DescriptorState state_;
   uint64_t probed_in_pass_ = 0;
@@ -152,24 +112,21 @@ class DescriptorWatches {
   std::unordered_multimap<int, std::unique_ptr<DescriptorWatch>> watches_;
 };
 
-// EBADF unless `ident` is a descriptor `caller` has open.
-int check_caller_descriptor(uint64_t ident, const Caller& caller);
-
 // The filterops both descriptor filters share; each adds its own event().
-class DescriptorFilter : public Filter {
+class DescriptorFilter : public Filter, public DescriptorOwnership {
  public:
   explicit DescriptorFilter(DescriptorWatches& watches) : watches_(watches) {}
 
-  bool takes_descriptor() const override { return true; }
+  Ownership* ownership() override { return this; }
   Result<std::unique_ptr<Knote>> attach(const Kevent& change, const Caller& caller) override;
   void detach(Knote& kn) override;
-  int check_descriptor(uint64_t ident, const Caller& caller) override;
-  bool current(Knote& kn, const Caller& caller) override;
+  // The registrant still has the descriptor: one look shared by both knotes.
   bool alive(Knote& kn) override;
-  bool registered_by(const Knote& kn, const DescriptorResolver& caller) const override;
 
  protected:
   static DescriptorWatch& watch_of(Knote& kn) { return static_cast<DescriptorKnote&>(kn).watch; }
+  const Caller& registrant(const Knote& kn) const override;
+  bool names_same_file(Knote& kn, const Caller& caller) override;
 
   // The part of event() both directions share, for streams (not files):
   // end of file first (with the socket error in fflags), then a pending

@@ -9,15 +9,14 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "kqfs/filters/filters.hpp"
-#include "kqfs/process_events.hpp"
+#include "kqfs/filter_table.hpp"
+#include "kqfs/linux/proc_connector.hpp"
+#include "kqfs/linux/procfs.hpp"
 #include "kqfs/unique_fd.hpp"
 
 namespace kqfs {
@@ -33,41 +32,28 @@ struct ProcessState {
 };
 
 ProcessState state_of(pid_t pid) {
-  char path[32];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  std::ifstream file(path);
-  std::string line;
-  if (!std::getline(file, line)) return {};
+  const auto stat = procfs::read_stat(pid);
+  if (!stat) return {};
   ProcessState state;
   state.exists = true;
-  // The command name may hold anything: the fields start after its last ')'.
-  std::istringstream fields(line.substr(line.rfind(')') + 2));
-  std::string field;
-  std::vector<std::string> values;
-  while (fields >> field)
-    values.push_back(field);
-  state.zombie = !values.empty() && values[0] == "Z";
-  // Field 52, exit_code, counted from field 3 (the state).
-  if (state.zombie && values.size() >= 50) state.exit_status = std::stoul(values[49]);
+  state.zombie = stat.value().state == 'Z';
+  constexpr size_t kExitCodeField = 52;
+  if (state.zombie) {
+    state.exit_status = static_cast<uint32_t>(stat.value().number(kExitCodeField).value_or(0));
+  }
   return state;
 }
 
 // A thread other than its process's first has a /proc entry of its own,
 // but a BSD pid names a process: ESRCH for a thread id.
 bool is_process_id(pid_t pid) {
-  char path[32];
-  std::snprintf(path, sizeof path, "/proc/%d/status", pid);
-  std::ifstream file(path);
-  std::string line;
-  while (std::getline(file, line)) {
-    if (line.rfind("Tgid:", 0) == 0) return std::stol(line.substr(5)) == pid;
-  }
-  return false;
+  const auto status = procfs::read_file(procfs::path_of(pid, "status"));
+  return status && procfs::number_of(status.value(), "Tgid:") == pid;
 }
 
 class ProcFilter;
 
-struct ProcKnote final : Knote, ProcessEvents::Subscriber, Source {
+struct ProcKnote final : Knote, ProcConnector::Subscriber, Source {
   ProcKnote(const Kevent& change, ProcFilter& filter) : Knote(change), filter(filter) {}
   ~ProcKnote() override;
 
@@ -86,7 +72,7 @@ struct ProcKnote final : Knote, ProcessEvents::Subscriber, Source {
 
 class ProcFilter final : public Filter {
  public:
-  ProcFilter(FilterHost& host, ProcessEvents& processes) : host_(host), processes_(processes) {}
+  ProcFilter(FilterHost& host, ProcConnector& processes) : host_(host), processes_(processes) {}
 
   bool uses_caller() const override { return true; }  // which processes it may see
 
@@ -115,7 +101,7 @@ class ProcFilter final : public Filter {
     }
     const ProcessState state = state_of(pid);
     if (!state.exists || !is_process_id(pid)) return Errno{ESRCH};
-    kn->threads = live_threads_of(pid);
+    kn->threads = procfs::live_threads(pid);
     // All threads gone, not yet reaped: FreeBSD fires at once.
     if (kn->threads.empty()) kn->exited(state.exit_status);
     return std::unique_ptr<Knote>(std::move(kn));
@@ -128,7 +114,7 @@ class ProcFilter final : public Filter {
     return p.announce_parent != 0 || p.fflags != 0 || (p.flags & EV_DROP);
   }
 
-  Kevent process(Knote& kn) override {
+  Kevent deliver(Knote& kn) override {
     ProcKnote& p = proc(kn);
     Kevent out = p.as_event();
     if (p.announce_parent != 0) {
@@ -187,7 +173,7 @@ class ProcFilter final : public Filter {
   }
 
   FilterHost& host_;
-  ProcessEvents& processes_;
+  ProcConnector& processes_;
 };
 
 // Also for a tracked child whose knote could not be added.
@@ -227,7 +213,7 @@ void ProcKnote::on_process_event(const ProcessEvent& event) {
       exited(event.exit_status);
       break;
     case ProcessEvent::Kind::lost: {
-      threads = live_threads_of(pid());
+      threads = procfs::live_threads(pid());
       if (threads.empty()) exited(state_of(pid()).exit_status);
       break;
     }
@@ -255,8 +241,8 @@ void ProcKnote::on_ready(uint32_t) {
 
 }  // namespace
 
-std::unique_ptr<Filter> make_proc_filter(FilterHost& host, ProcessEvents& processes) {
-  return std::make_unique<ProcFilter>(host, processes);
+std::unique_ptr<Filter> make_proc_filter(FilterObjects& objects) {
+  return std::make_unique<ProcFilter>(objects.host, objects.processes);
 }
 
 }  // namespace kqfs

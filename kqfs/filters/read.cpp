@@ -1,8 +1,8 @@
 // EVFILT_READ: data to read, connections to accept, end of file.
 #include <poll.h>
 
+#include "kqfs/filter_table.hpp"
 #include "kqfs/filters/descriptor.hpp"
-#include "kqfs/filters/filters.hpp"
 
 namespace kqfs {
 namespace {
@@ -33,8 +33,8 @@ class ReadFilter final : public DescriptorFilter {
 
 }  // namespace
 
-std::unique_ptr<Filter> make_read_filter(DescriptorWatches& watches) {
-  return std::make_unique<ReadFilter>(watches);
+std::unique_ptr<Filter> make_read_filter(FilterObjects& objects) {
+  return std::make_unique<ReadFilter>(objects.descriptors);
 }
 
 }  // namespace kqfs

@@ -3,7 +3,6 @@
 // the process's own handlers, mask and dispositions stay as they are.
 #include <signal.h>
 
-#include <fstream>
 #include <string>
 
 #include <cstdlib>
@@ -13,9 +12,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kqfs/filters/filters.hpp"
-#include "kqfs/process_events.hpp"
-#include "kqfs/signal_trace.hpp"
+#include "kqfs/filter_table.hpp"
+#include "kqfs/linux/proc_connector.hpp"
+#include "kqfs/linux/procfs.hpp"
+#include "kqfs/linux/signal_trace.hpp"
 
 namespace kqfs {
 namespace {
@@ -25,15 +25,13 @@ constexpr uint64_t kLastSignal = 64;  // Linux: 1..64, realtime ones included
 // Whether `process` set `signal` to SIG_IGN (not merely left a default
 // that ignores it): SigIgn in /proc/PID/status.
 bool set_to_ignore(pid_t process, int signal) {
-  std::ifstream status("/proc/" + std::to_string(process) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("SigIgn:", 0) == 0) {
-      const unsigned long long mask = std::stoull(line.substr(7), nullptr, 16);
-      return (mask >> (signal - 1)) & 1;
-    }
-  }
-  return false;
+  const auto status = procfs::read_file(procfs::path_of(process, "status"));
+  if (!status) return false;
+  const auto mask = procfs::value_of(status.value(), "SigIgn:");
+  if (!mask) return false;
+  // 64 bits of hex: past what a signed number holds.
+  const unsigned long long bits = std::strtoull(std::string(*mask).c_str(), nullptr, 16);
+  return (bits >> (signal - 1)) & 1;
 }
 
 struct SignalKnote final : Knote {
@@ -44,9 +42,9 @@ struct SignalKnote final : Knote {
   int64_t count = 0;  // sent since the last delivery
 };
 
-class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
+class SignalFilter final : public Filter, public Ownership, public ProcConnector::Subscriber {
  public:
-  SignalFilter(FilterHost& host, ProcessEvents& processes, std::shared_ptr<SignalTracer> tracer)
+  SignalFilter(FilterHost& host, ProcConnector& processes, std::shared_ptr<SignalTracer> tracer)
       : host_(host), processes_(processes), tracer_(std::move(tracer)) {}
 
   ~SignalFilter() override {
@@ -54,7 +52,7 @@ class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
       processes_.unsubscribe(process, *this);
   }
 
-  bool tied_to_caller() const override { return true; }
+  Ownership* ownership() override { return this; }
 
   Result<std::unique_ptr<Knote>> attach(const Kevent& change, const Caller& caller) override {
     if (change.ident == 0 || change.ident > kLastSignal) return Errno{EINVAL};
@@ -77,7 +75,7 @@ class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
     if (new_process) {
       // Thread-directed signals name the thread: follow the threads too;
       // process-directed ones name the main thread, even after it ended.
-      watched.threads = live_threads_of(kn->process);
+      watched.threads = procfs::live_threads(kn->process);
       watched.threads.insert(kn->process);
       if (processes_.open()) processes_.subscribe(kn->process, *this);
     }
@@ -106,7 +104,7 @@ class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
 
   bool event(Knote& kn) override { return signal(kn).count > 0; }
 
-  Kevent process(Knote& kn) override {
+  Kevent deliver(Knote& kn) override {
     SignalKnote& s = signal(kn);
     Kevent out = s.as_event();
     out.fflags = 0;
@@ -164,10 +162,8 @@ class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
   }
 
   static pid_t last_pid() {
-    std::ifstream last("/proc/sys/kernel/ns_last_pid");
-    pid_t pid = 0;
-    last >> pid;
-    return pid;
+    const auto last = procfs::read_file("/proc/sys/kernel/ns_last_pid");
+    return last ? static_cast<pid_t>(std::atol(last.value().c_str())) : 0;
   }
 
   void on_signal(const GeneratedSignal& generated) {
@@ -196,7 +192,7 @@ class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
   }
 
   FilterHost& host_;
-  ProcessEvents& processes_;
+  ProcConnector& processes_;
   std::unordered_map<pid_t, Watched> watched_;
   pid_t newest_known_ = 0;
   uint64_t signals_ = 0;  // bit n-1: some knote counts signal n
@@ -207,9 +203,8 @@ class SignalFilter final : public Filter, public ProcessEvents::Subscriber {
 
 }  // namespace
 
-std::unique_ptr<Filter> make_signal_filter(FilterHost& host, ProcessEvents& processes,
-                                           std::shared_ptr<SignalTracer> tracer) {
-  return std::make_unique<SignalFilter>(host, processes, std::move(tracer));
+std::unique_ptr<Filter> make_signal_filter(FilterObjects& objects) {
+  return std::make_unique<SignalFilter>(objects.host, objects.processes, objects.signal_tracer);
 }
 
 }  // namespace kqfs

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "kqfs/filters/filters.hpp"
+#include "kqfs/filter_table.hpp"
 #include "kqfs/unique_fd.hpp"
 
 namespace kqfs {
@@ -113,7 +113,7 @@ class TimerFilter final : public Filter, public Source {
 
   bool event(Knote& kn) override { return timer(kn).expired; }
 
-  Kevent process(Knote& kn) override {
+  Kevent deliver(Knote& kn) override {
     TimerKnote& t = timer(kn);
     Kevent out = t.as_event();
     out.fflags = 0;
@@ -210,8 +210,8 @@ class TimerFilter final : public Filter, public Source {
 
 }  // namespace
 
-std::unique_ptr<Filter> make_timer_filter(FilterHost& host) {
-  return std::make_unique<TimerFilter>(host);
+std::unique_ptr<Filter> make_timer_filter(FilterObjects& objects) {
+  return std::make_unique<TimerFilter>(objects.host);
 }
 
 }  // namespace kqfs

@@ -1,6 +1,6 @@
 // EVFILT_USER: events triggered by the program itself. The trigger and the
 // 24 user flag bits live in the knote; no kernel object is involved.
-#include "kqfs/filters/filters.hpp"
+#include "kqfs/filter_table.hpp"
 
 namespace kqfs {
 namespace {
@@ -51,7 +51,7 @@ class UserFilter final : public Filter {
 
   bool event(Knote& kn) override { return user(kn).triggered; }
 
-  Kevent process(Knote& kn) override {
+  Kevent deliver(Knote& kn) override {
     UserKnote& u = user(kn);
     Kevent out = u.as_event();
     out.fflags = u.sfflags;
@@ -68,8 +68,8 @@ class UserFilter final : public Filter {
 
 }  // namespace
 
-std::unique_ptr<Filter> make_user_filter(FilterHost& host) {
-  return std::make_unique<UserFilter>(host);
+std::unique_ptr<Filter> make_user_filter(FilterObjects& objects) {
+  return std::make_unique<UserFilter>(objects.host);
 }
 
 }  // namespace kqfs

@@ -15,9 +15,10 @@
 #include <string>
 #include <string_view>
 
-#include "kqfs/file_events.hpp"
+#include "kqfs/filter_table.hpp"
 #include "kqfs/filters/descriptor.hpp"
-#include "kqfs/filters/filters.hpp"
+#include "kqfs/linux/file_events.hpp"
+#include "kqfs/linux/procfs.hpp"
 
 namespace kqfs {
 namespace {
@@ -34,26 +35,18 @@ std::optional<struct stat> stat_of(const Caller& caller, uint64_t ident) {
 // Pipes, and kernel objects with no file behind them (a kqueue, epoll,
 // eventfd, timerfd): not vnodes on BSD either.
 bool without_vnode(int fd) {
-  char path[32];
-  char target[16];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  const ssize_t length = ::readlink(path, target, sizeof target);
-  const std::string_view name(target, length > 0 ? static_cast<size_t>(length) : 0);
+  const auto target = procfs::read_link(procfs::fd_path(0, fd));
+  if (!target) return false;
+  const std::string_view name = target.value();
   return name.starts_with("pipe:") || name.starts_with("anon_inode:");
 }
 
 // The mount id in our fdinfo of `fd` (no request reaches the file's
 // filesystem), or 0.
 unsigned long long mount_id(int fd) {
-  char path[40];
-  std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-  UniqueFd info(::open(path, O_RDONLY | O_CLOEXEC));
-  char text[256];
-  const ssize_t length = info ? ::read(info.get(), text, sizeof text - 1) : -1;
-  if (length <= 0) return 0;
-  text[length] = '\0';
-  const char* field = std::strstr(text, "mnt_id:");
-  return field == nullptr ? 0 : std::strtoull(field + 7, nullptr, 10);
+  const auto info = procfs::read_file(procfs::fdinfo_path(0, fd));
+  if (!info) return 0;
+  return static_cast<unsigned long long>(procfs::number_of(info.value(), "mnt_id:").value_or(0));
 }
 
 // The parent of directory `fd`, when on the same mount: a mount's root
@@ -61,9 +54,8 @@ unsigned long long mount_id(int fd) {
 // filesystem (FUSE) whose server could stall the daemon. Opened as a path
 // only, which asks no filesystem server anything.
 UniqueFd same_mount_parent(int fd) {
-  char path[48];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d/..", fd);
-  UniqueFd parent(::open(path, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  const std::string path = procfs::fd_path(0, fd) + "/..";
+  UniqueFd parent(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!parent || mount_id(parent.get()) != mount_id(fd) || mount_id(fd) == 0) return {};
   return parent;
 }
@@ -109,16 +101,17 @@ struct VnodeKnote final : Knote, FileEvents::Subscriber {
   // Each event updates only what it is about, since a later change may
   // already show when an earlier event is handled.
   struct stat last;
-  int watch = -1;
+  FileWatch watch;
   // A directory also watches its parent: rmdir of a directory that is still
-  // open tells the directory itself nothing until its last close.
-  int parent_watch = -1;
+  // open tells the directory itself nothing until its last close. For "/",
+  // its own parent, both name one watch: unsubscribing twice is harmless.
+  FileWatch parent_watch;
 };
 
 int VnodeKnote::subscribe(int fd) {
-  auto self = files.subscribe(fd, inotify_mask(sfflags, directory), *this);
+  auto self = files.watch(fd, inotify_mask(sfflags, directory), *this);
   if (!self) return self.error();
-  watch = *self;
+  watch = std::move(*self);
   if (directory) subscribe_parent(fd);
   return 0;
 }
@@ -126,23 +119,23 @@ int VnodeKnote::subscribe(int fd) {
 void VnodeKnote::subscribe_parent(int fd) {
   const UniqueFd parent = same_mount_parent(fd);
   if (!parent) return;
-  if (auto watched = files.subscribe(parent.get(), IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR, *this)) {
-    parent_watch = *watched;
+  if (auto watched = files.watch(parent.get(), IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR, *this)) {
+    parent_watch = std::move(*watched);
   }
 }
 
 void VnodeKnote::unsubscribe() {
-  if (watch >= 0) files.unsubscribe(watch, *this);
   // "/" is its own parent: one watch, unsubscribed once.
-  if (parent_watch >= 0 && parent_watch != watch) files.unsubscribe(parent_watch, *this);
-  watch = parent_watch = -1;
+  if (parent_watch.get() == watch.get()) parent_watch.release();
+  watch.reset();
+  parent_watch.reset();
 }
 
 // The FreeBSD notes an inotify event stands for.
 uint32_t VnodeKnote::notes_for(const FileEvent& event) {
   const uint32_t mask = event.mask;
   uint32_t notes = 0;
-  if (event.watch == parent_watch) {
+  if (event.watch == parent_watch.get()) {
     // An entry of the parent went: was it this directory?
     if (event.about_entry && (mask & IN_ISDIR)) {
       if (auto st = stat_of(caller, ident); st && st->st_nlink == 0) notes |= NOTE_DELETE;
@@ -212,24 +205,23 @@ void VnodeKnote::on_file_event(const FileEvent& event) {
     flags |= EV_EOF | EV_ONESHOT;
   }
   if (event.mask & IN_IGNORED) {
-    if (event.watch == watch) watch = -1;
-    if (event.watch == parent_watch) parent_watch = -1;
+    if (event.watch == watch.get()) watch.release();
+    if (event.watch == parent_watch.get()) parent_watch.release();
   }
-  if (event.mask & IN_MOVE_SELF && directory && parent_watch >= 0) {
+  if (event.mask & IN_MOVE_SELF && directory && parent_watch) {
     // The parent changed; the next look at it will be through a new watch.
-    files.unsubscribe(parent_watch, *this);
-    parent_watch = -1;
+    parent_watch.reset();
     if (auto borrowed = caller->borrow(static_cast<int>(ident))) subscribe_parent(borrowed->get());
   }
   fflags |= notes_for(event) & sfflags;
   if (fflags != 0 || (flags & EV_EOF)) host.post(*this);
 }
 
-class VnodeFilter final : public Filter {
+class VnodeFilter final : public Filter, public DescriptorOwnership {
  public:
   VnodeFilter(FilterHost& host, FileEvents& files) : host_(host), files_(files) {}
 
-  bool takes_descriptor() const override { return true; }
+  Ownership* ownership() override { return this; }
 
   Result<std::unique_ptr<Knote>> attach(const Kevent& change, const Caller& caller) override {
     auto borrowed = caller->borrow(static_cast<int>(change.ident));
@@ -262,7 +254,7 @@ class VnodeFilter final : public Filter {
     VnodeKnote& v = vnode(kn);
     v.sfflags = change.fflags;
     v.sdata = change.data;
-    if (v.watch >= 0) {
+    if (v.watch) {
       if (auto borrowed = v.caller->borrow(static_cast<int>(v.ident))) {
         files_.subscribe(borrowed->get(), inotify_mask(v.sfflags, v.directory), v);
       }
@@ -273,22 +265,16 @@ class VnodeFilter final : public Filter {
   // What happened since the last delivery; data stays 0.
   bool event(Knote& kn) override { return kn.fflags != 0 || (kn.flags & EV_EOF); }
 
-  int check_descriptor(uint64_t ident, const Caller& caller) override {
-    return check_caller_descriptor(ident, caller);
-  }
-  bool current(Knote& kn, const Caller& caller) override { return names_it(vnode(kn), caller); }
-  bool alive(Knote& kn) override { return names_it(vnode(kn), vnode(kn).caller); }
-  bool registered_by(const Knote& kn, const DescriptorResolver& caller) const override {
-    return static_cast<const VnodeKnote&>(kn).caller.get() == &caller;
-  }
-
  private:
   static VnodeKnote& vnode(Knote& kn) { return static_cast<VnodeKnote&>(kn); }
 
+  const Caller& registrant(const Knote& kn) const override {
+    return static_cast<const VnodeKnote&>(kn).caller;
+  }
   // Whether `caller`'s descriptor still names the watched inode.
-  static bool names_it(const VnodeKnote& v, const Caller& caller) {
-    auto borrowed = caller->borrow(static_cast<int>(v.ident));
-    return borrowed && FileIdentity::of(borrowed->get()) == v.identity;
+  bool names_same_file(Knote& kn, const Caller& caller) override {
+    auto borrowed = caller->borrow(static_cast<int>(kn.ident));
+    return borrowed && FileIdentity::of(borrowed->get()) == vnode(kn).identity;
   }
 
   FilterHost& host_;
@@ -297,8 +283,8 @@ class VnodeFilter final : public Filter {
 
 }  // namespace
 
-std::unique_ptr<Filter> make_vnode_filter(FilterHost& host, FileEvents& files) {
-  return std::make_unique<VnodeFilter>(host, files);
+std::unique_ptr<Filter> make_vnode_filter(FilterObjects& objects) {
+  return std::make_unique<VnodeFilter>(objects.host, objects.files);
 }
 
 }  // namespace kqfs

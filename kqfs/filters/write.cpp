@@ -1,8 +1,8 @@
 // EVFILT_WRITE: room to write, and end of file when the reader is gone.
 #include <poll.h>
 
+#include "kqfs/filter_table.hpp"
 #include "kqfs/filters/descriptor.hpp"
-#include "kqfs/filters/filters.hpp"
 
 namespace kqfs {
 namespace {
@@ -36,8 +36,8 @@ class WriteFilter final : public DescriptorFilter {
 
 }  // namespace
 
-std::unique_ptr<Filter> make_write_filter(DescriptorWatches& watches) {
-  return std::make_unique<WriteFilter>(watches);
+std::unique_ptr<Filter> make_write_filter(FilterObjects& objects) {
+  return std::make_unique<WriteFilter>(objects.descriptors);
 }
 
 }  // namespace kqfs

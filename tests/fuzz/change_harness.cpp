@@ -25,7 +25,7 @@
 #include "fuzz.hpp"
 #include "kqfs/constants.h"
 #include "kqfs/kqueue.hpp"
-#include "kqfs/resolver.hpp"
+#include "kqfs/linux/resolver.hpp"
 #include "kqfs/unique_fd.hpp"
 #include "round_trip.hpp"
 

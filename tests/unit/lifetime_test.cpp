@@ -12,7 +12,7 @@
 #include <climits>
 #include <memory>
 
-#include "kqfs/resolver.hpp"
+#include "kqfs/linux/resolver.hpp"
 #include "test_support.hpp"
 
 namespace kqfs::test {
@@ -53,7 +53,7 @@ class RemappingResolver final : public DescriptorResolver {
 
   Result<BorrowedFd> borrow(int fd) override {
     if (fd != ident_ || real_ < 0) return Errno{EBADF};
-    return BorrowedFd::shared(real_);
+    return BorrowedFd::unowned(real_);
   }
   bool names_registered(int fd, int epfd, int registered_as) override {
     if (fd != ident_ || real_ < 0) return false;

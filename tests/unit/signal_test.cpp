@@ -27,8 +27,8 @@
 #include <thread>
 #include <vector>
 
-#include "kqfs/resolver.hpp"
-#include "kqfs/signal_trace.hpp"
+#include "kqfs/linux/resolver.hpp"
+#include "kqfs/linux/signal_trace.hpp"
 #include "test_support.hpp"
 #include "tests/support/signals.hpp"
 
@@ -545,7 +545,7 @@ TEST(SignalSharedTracer, WithTooManyThreadsForTheFilterSignalsToEachAreStillCoun
   while (filter_of(*tracer) == "sig == 10" && std::chrono::steady_clock::now() < deadline) {
     pollfd readable{kq->fd(), POLLIN, 0};
     ::poll(&readable, 1, 10);
-    kq->process();
+    kq->drain_sources();
   }
   EXPECT_NE(filter_of(*tracer).find("pid == " + std::to_string(::getpid())), std::string::npos)
       << filter_of(*tracer);

@@ -283,7 +283,7 @@ inline void expect_quiet(Kqueue& kq) {
 inline bool wait_pending(Kqueue& kq, std::chrono::milliseconds timeout = kPatience) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    kq.process();
+    kq.drain_sources();
     if (kq.pending() > 0) return true;
     pollfd p{kq.fd(), POLLIN, 0};
     ::poll(&p, 1, 10);

@@ -1,4 +1,4 @@
-#include "kqfs/resolver.hpp"
+#include "kqfs/linux/resolver.hpp"
 
 #include <fcntl.h>
 #include <linux/kcmp.h>
@@ -10,7 +10,7 @@ namespace kqfs {
 
 Result<BorrowedFd> InProcessResolver::borrow(int fd) {
   if (fd < 0 || ::fcntl(fd, F_GETFD) < 0) return Errno{EBADF};
-  return BorrowedFd::shared(fd);
+  return BorrowedFd::unowned(fd);
 }
 
 bool InProcessResolver::names_registered(int fd, int epfd, int registered_as) {

@@ -1,4 +1,4 @@
-#include "kqfs/file_events.hpp"
+#include "kqfs/linux/file_events.hpp"
 
 #include <sys/epoll.h>
 #include <sys/inotify.h>
@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 #include <vector>
+
+#include "kqfs/linux/procfs.hpp"
 
 namespace kqfs {
 
@@ -24,14 +26,19 @@ Result<int> FileEvents::subscribe(int fd, uint32_t mask, Subscriber& subscriber)
     inotify_ = std::move(created);
   }
   // inotify follows /proc/self/fd/N to the open inode, even after a rename.
-  char path[40];
-  std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  const int watch = ::inotify_add_watch(inotify_.get(), path, mask | IN_MASK_ADD);
+  const int watch =
+      ::inotify_add_watch(inotify_.get(), procfs::fd_path(0, fd).c_str(), mask | IN_MASK_ADD);
   if (watch < 0) return last_errno();
   // The same inode twice gives the same watch: list each subscriber once.
   auto& list = subscribers_[watch];
   if (std::find(list.begin(), list.end(), &subscriber) == list.end()) list.push_back(&subscriber);
   return watch;
+}
+
+Result<FileWatch> FileEvents::watch(int fd, uint32_t mask, Subscriber& subscriber) {
+  auto watch = subscribe(fd, mask, subscriber);
+  if (!watch) return Errno{watch.error()};
+  return FileWatch(*this, *watch, subscriber);
 }
 
 void FileEvents::unsubscribe(int watch, Subscriber& subscriber) {

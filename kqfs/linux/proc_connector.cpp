@@ -1,4 +1,4 @@
-#include "kqfs/process_events.hpp"
+#include "kqfs/linux/proc_connector.hpp"
 
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
@@ -7,42 +7,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <dirent.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 
 namespace kqfs {
 
-std::set<pid_t> live_threads_of(pid_t process) {
-  std::set<pid_t> threads;
-  const std::string tasks = "/proc/" + std::to_string(process) + "/task";
-  DIR* directory = ::opendir(tasks.c_str());
-  if (directory == nullptr) return threads;
-  while (const dirent* entry = ::readdir(directory)) {
-    const long thread = std::atol(entry->d_name);
-    if (thread <= 0) continue;
-    // A main thread that ended before the others stays listed, as a zombie.
-    std::ifstream stat(tasks + "/" + entry->d_name + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    const size_t after_name = line.rfind(')');
-    const char state = after_name != std::string::npos && after_name + 2 < line.size()
-                           ? line[after_name + 2]
-                           : 'X';
-    if (state != 'Z' && state != 'X') threads.insert(static_cast<pid_t>(thread));
-  }
-  ::closedir(directory);
-  return threads;
-}
-
-ProcessEvents::~ProcessEvents() {
+ProcConnector::~ProcConnector() {
   if (socket_) host_.remove_source(socket_.get());
 }
 
-bool ProcessEvents::open() {
+bool ProcConnector::open() {
   if (socket_) return true;
   if (tried_) return false;
   tried_ = true;
@@ -86,12 +61,12 @@ bool ProcessEvents::open() {
   return true;
 }
 
-void ProcessEvents::subscribe(pid_t tgid, Subscriber& subscriber) {
+void ProcConnector::subscribe(pid_t tgid, Subscriber& subscriber) {
   auto& list = subscribers_[tgid];
   if (std::find(list.begin(), list.end(), &subscriber) == list.end()) list.push_back(&subscriber);
 }
 
-void ProcessEvents::unsubscribe(pid_t tgid, Subscriber& subscriber) {
+void ProcConnector::unsubscribe(pid_t tgid, Subscriber& subscriber) {
   auto found = subscribers_.find(tgid);
   if (found == subscribers_.end()) return;
   auto& list = found->second;
@@ -99,7 +74,7 @@ void ProcessEvents::unsubscribe(pid_t tgid, Subscriber& subscriber) {
   if (list.empty()) subscribers_.erase(found);
 }
 
-void ProcessEvents::on_ready(uint32_t) {
+void ProcConnector::on_ready(uint32_t) {
   if (!socket_) return;
   alignas(nlmsghdr) char buffer[8192];
   for (;;) {
@@ -152,7 +127,7 @@ void ProcessEvents::on_ready(uint32_t) {
 
 // Subscribers post knotes and may subscribe others (NOTE_TRACK); the list
 // is copied so that neither disturbs this loop.
-void ProcessEvents::notify(pid_t tgid, const ProcessEvent& event) {
+void ProcConnector::notify(pid_t tgid, const ProcessEvent& event) {
   const auto found = subscribers_.find(tgid);
   if (found == subscribers_.end()) return;
   const std::vector<Subscriber*> listeners = found->second;

@@ -1,4 +1,4 @@
-#include "kqfs/signal_trace.hpp"
+#include "kqfs/linux/signal_trace.hpp"
 
 #include <fcntl.h>
 #include <signal.h>

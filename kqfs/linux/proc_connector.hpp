@@ -23,10 +23,7 @@ struct ProcessEvent {
   uint32_t exit_status = 0;  // exit: as wait(2) reports it
 };
 
-// The threads of `process` that have not exited (from /proc).
-std::set<pid_t> live_threads_of(pid_t process);
-
-class ProcessEvents final : public Source {
+class ProcConnector final : public Source {
  public:
   class Subscriber {
    public:
@@ -37,10 +34,10 @@ class ProcessEvents final : public Source {
     ~Subscriber() = default;
   };
 
-  explicit ProcessEvents(FilterHost& host) : host_(host) {}
-  ~ProcessEvents();
-  ProcessEvents(const ProcessEvents&) = delete;
-  ProcessEvents& operator=(const ProcessEvents&) = delete;
+  explicit ProcConnector(FilterHost& host) : host_(host) {}
+  ~ProcConnector();
+  ProcConnector(const ProcConnector&) = delete;
+  ProcConnector& operator=(const ProcConnector&) = delete;
 
   // Opens the connector once; false (and why, in words) when the kernel
   // refuses it. A refusal for want of descriptors or memory is tried again

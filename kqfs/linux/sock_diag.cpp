@@ -1,4 +1,4 @@
-#include "kqfs/filters/socket_queue.hpp"
+#include "kqfs/linux/sock_diag.hpp"
 
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>

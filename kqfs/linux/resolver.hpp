@@ -25,7 +25,7 @@ class BorrowedFd {
     b.owned_ = std::move(fd);
     return b;
   }
-  static BorrowedFd shared(int fd) {
+  static BorrowedFd unowned(int fd) {
     BorrowedFd b;
     b.fd_ = fd;
     return b;
@@ -33,7 +33,7 @@ class BorrowedFd {
   // The caller's descriptor is a kqueue; `readiness` is readable while it
   // has events pending (Kqueue::readiness_fd()), `pending` of them now.
   static BorrowedFd queue(int readiness, int64_t pending) {
-    BorrowedFd b = shared(readiness);
+    BorrowedFd b = unowned(readiness);
     b.queue_ = true;
     b.queue_pending_ = pending;
     return b;

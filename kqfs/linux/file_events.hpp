@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "kqfs/filter.hpp"
@@ -20,6 +21,8 @@ struct FileEvent {
   uint32_t mask;
   bool about_entry;  // it names an entry of the watched directory
 };
+
+class FileWatch;
 
 class FileEvents final : public Source {
  public:
@@ -40,6 +43,8 @@ class FileEvents final : public Source {
   // Returns the watch descriptor to unsubscribe with.
   Result<int> subscribe(int fd, uint32_t mask, Subscriber& subscriber);
   void unsubscribe(int watch, Subscriber& subscriber);
+  // subscribe(), owned: the watch goes with the FileWatch.
+  Result<FileWatch> watch(int fd, uint32_t mask, Subscriber& subscriber);
 
   void on_ready(uint32_t epoll_events) override;
 
@@ -50,6 +55,42 @@ class FileEvents final : public Source {
   FilterHost& host_;
   UniqueFd inotify_;
   std::unordered_map<int, std::vector<Subscriber*>> subscribers_;
+};
+
+// One subscriber's inotify watch; unsubscribed when it goes.
+class FileWatch {
+ public:
+  FileWatch() = default;
+  FileWatch(FileEvents& files, int watch, FileEvents::Subscriber& subscriber)
+      : files_(&files), subscriber_(&subscriber), watch_(watch) {}
+  FileWatch(FileWatch&& other) noexcept
+      : files_(other.files_), subscriber_(other.subscriber_), watch_(other.release()) {}
+  FileWatch& operator=(FileWatch&& other) noexcept {
+    if (this != &other) {
+      reset();
+      files_ = other.files_;
+      subscriber_ = other.subscriber_;
+      watch_ = other.release();
+    }
+    return *this;
+  }
+  FileWatch(const FileWatch&) = delete;
+  FileWatch& operator=(const FileWatch&) = delete;
+  ~FileWatch() { reset(); }
+
+  int get() const { return watch_; }
+  explicit operator bool() const { return watch_ >= 0; }
+  void reset() {
+    if (watch_ >= 0) files_->unsubscribe(watch_, *subscriber_);
+    watch_ = -1;
+  }
+  // The kernel ended the watch (IN_IGNORED): nothing is left to remove.
+  int release() { return std::exchange(watch_, -1); }
+
+ private:
+  FileEvents* files_ = nullptr;
+  FileEvents::Subscriber* subscriber_ = nullptr;
+  int watch_ = -1;
 };
 
 }  // namespace kqfs
