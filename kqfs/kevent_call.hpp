@@ -1,4 +1,4 @@
-// kevent(2) over an in-process queue: the call contract of KQUEUE.md §3.
+// kevent(2) over an in-process queue: the call contract of docs/design.md#the-kevent-call.
 #pragma once
 
 #include <time.h>

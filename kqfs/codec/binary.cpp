@@ -1,5 +1,5 @@
 // Binary records: 32 bytes, little-endian, packed in field order
-// (DESIGN.md "Record formats"), the layout of Kevent on x86-64.
+// (docs/design.md#record-formats), the layout of Kevent on x86-64.
 #include <bit>
 #include <cstddef>
 #include <cstring>

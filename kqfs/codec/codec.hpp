@@ -1,4 +1,4 @@
-// The record formats of the mounted files (DESIGN.md "Record formats"):
+// The record formats of the mounted files (docs/design.md#record-formats):
 // text lines, JSON lines, and 32-byte binary records; each codec's parse
 // and encode, and the change and event streams of an open file. The table
 // of the formats, which the streams, the daemon's tree and kqctl go

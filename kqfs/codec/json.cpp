@@ -1,5 +1,5 @@
 // JSON records: one object per line with the keys ident, filter, flags,
-// fflags, data, udata (DESIGN.md "Record formats"), written with cereal and
+// fflags, data, udata (docs/design.md#record-formats), written with cereal and
 // read with the rapidjson document cereal is built on.
 //
 // Input: every value is a number or a string, and either way its text is

@@ -1,5 +1,5 @@
-// The change and event streams of one open file (DESIGN.md "Writing
-// changes", "Reading events").
+// The change and event streams of one open file (docs/design.md#writing-changes,
+// docs/design.md#reading-events).
 #include <string.h>
 
 #include <algorithm>

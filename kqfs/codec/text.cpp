@@ -1,5 +1,5 @@
 // Text records: `ident filter flags fflags data udata`, one per line
-// (DESIGN.md "Record formats"), and the field syntax JSON shares.
+// (docs/design.md#record-formats), and the field syntax JSON shares.
 #include <signal.h>
 #include <string.h>
 

@@ -1,6 +1,6 @@
 // kqueue(2) and kevent(2) from libkqfs-client, through a live kqfsd: every
-// rule of the kevent() contract (DESIGN.md "Client" and "Where BSDs
-// differ", KQUEUE.md §3), each proved with real descriptors, threads,
+// rule of the kevent() contract (docs/design.md#the-client,
+// #where-bsds-differ and #the-kevent-call), each proved with real descriptors, threads,
 // signals and processes.
 #include <fcntl.h>
 #include <poll.h>
@@ -828,7 +828,7 @@ TEST(StructKeventTest, IsThe32ByteBinaryRecord) {
   EXPECT_EQ(offsetof(struct kevent, udata), 24u);
   EXPECT_EQ(sizeof(Event[3]), 96u) << "an array is records back to back";
 
-  // The bytes: little-endian fields packed in order (DESIGN.md).
+  // The bytes: little-endian fields packed in order (docs/design.md#record-formats).
   const Event event = change(0x0102030405060708, EVFILT_USER, EV_ADD | EV_CLEAR, 0x0a0b0c0d, -2,
                              0x1112131415161718);
   const std::array<uint8_t, 32> expected = {

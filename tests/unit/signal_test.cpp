@@ -1,4 +1,4 @@
-// EVFILT_SIGNAL (KQUEUE.md §5.8, FreeBSD): every signal sent to the process
+// EVFILT_SIGNAL (docs/semantics.md#evfilt_signal, FreeBSD): every signal sent to the process
 // that registered the knote is counted, whatever its disposition (caught,
 // ignored, blocked), except an ignored SIGCHLD; the process's own handlers
 // and mask are left alone; EV_CLEAR is implicit.

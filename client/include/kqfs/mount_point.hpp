@@ -6,7 +6,7 @@
 
 namespace kqfs {
 
-// $KQFS_MOUNT, else $XDG_RUNTIME_DIR/kqfs, else /run/kqfs (DESIGN.md "Daemon").
+// $KQFS_MOUNT, else $XDG_RUNTIME_DIR/kqfs, else /run/kqfs (docs/design.md#the-daemon).
 inline std::string default_mount_point() {
   if (const char* mount = std::getenv("KQFS_MOUNT"); mount != nullptr && *mount != '\0') {
     return mount;
