@@ -5,12 +5,9 @@
 #   bash examples/shell/fifo_readable.sh [MOUNT]
 #
 # MOUNT defaults to $KQFS_MOUNT, else $XDG_RUNTIME_DIR/kqfs, else /run/kqfs.
-set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=kqfs_queue.sh
+. "$(dirname "$0")/kqfs_queue.sh" fifo-readable "$@"
 
-mount=${1:-${KQFS_MOUNT:-${XDG_RUNTIME_DIR:-/run}/kqfs}}
-[ -d "$mount/kq" ] || { echo "no kqfs mount at $mount (start kqfsd first)" >&2; exit 1; }
-
-queue="$mount/kq/fifo-readable-$$"
 work=$(mktemp -d)
 mkdir "$queue"
 trap 'exec 4<&-; rmdir "$queue"; rm -rf "$work"' EXIT

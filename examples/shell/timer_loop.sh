@@ -6,13 +6,10 @@
 #
 # MOUNT is where kqfsd is mounted; it defaults to $KQFS_MOUNT, else
 # $XDG_RUNTIME_DIR/kqfs, else /run/kqfs, as for kqfsd itself.
-set -euo pipefail
-
-mount=${1:-${KQFS_MOUNT:-${XDG_RUNTIME_DIR:-/run}/kqfs}}
-[ -d "$mount/kq" ] || { echo "no kqfs mount at $mount (start kqfsd first)" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=kqfs_queue.sh
+. "$(dirname "$0")/kqfs_queue.sh" timer-loop "$@"
 
 # A queue of our own; removing it also removes its timer.
-queue="$mount/kq/timer-loop-$$"
 mkdir "$queue"
 trap 'exec 3<&-; rmdir "$queue"' EXIT
 

@@ -6,13 +6,10 @@
 #   bash examples/shell/user_event.sh [MOUNT]
 #
 # MOUNT defaults to $KQFS_MOUNT, else $XDG_RUNTIME_DIR/kqfs, else /run/kqfs.
-set -euo pipefail
-
-mount=${1:-${KQFS_MOUNT:-${XDG_RUNTIME_DIR:-/run}/kqfs}}
-[ -d "$mount/kq" ] || { echo "no kqfs mount at $mount (start kqfsd first)" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=kqfs_queue.sh
+. "$(dirname "$0")/kqfs_queue.sh" user-event "$@"
 here=$(dirname "$0")
 
-queue="$mount/kq/user-event-$$"
 mkdir "$queue"
 trap 'rmdir "$queue"' EXIT
 

@@ -48,10 +48,8 @@ sys.stdout.write(os.read(fd, 4096).decode().splitlines()[0] + "\n")
 assert_rejected() {
   local file=$1 record=$2 reason=$3 q
   q=$(new_queue "$4")
-  run writes "$q/$file" "$record"
-  assert_output "EINVAL close:0"
-  [ "$(status_field "$q" knotes)" = 0 ]
-  [ "$(status_field "$q" changes)" = 0 ]
+  written "$q/$file" "$record" "EINVAL close:0"
+  fields_are "$q" knotes=0 changes=0
   assert_last_error "$q" --partial "$reason"
   run grep -F "queue $(basename "$q"): rejected" "$KQFS_LOG"
   assert_output --partial "$reason"
@@ -59,12 +57,36 @@ assert_rejected() {
 
 # ---------------------------------------------------------------- text
 
+
+# fields_are DIR FIELD=VALUE...: each status field of queue DIR has its value.
+fields_are() {
+  local q=$1 pair
+  shift
+  for pair; do
+    [ "$(status_field "$q" "${pair%%=*}")" = "${pair#*=}" ] || return 1
+  done
+}
+
+# written FILE DATA... OUTPUT: `run writes FILE DATA...` prints OUTPUT.
+written() {
+  run writes "${@:1:$#-1}"
+  assert_output "${!#}"
+}
+
+# run_writing FILE [Q] <<'EOF' ...: under `run`, kq_python (60 s) runs the
+# Python on stdin with q, queue directory Q (default: a new queue), fd open
+# O_WRONLY on its FILE (changes or changes.bin) and u = EVFILT["user"].
+run_writing() {
+  q=${2:-$(new_queue)}
+  run kq_python 60 "q = sys.argv[1]
+fd = os.open(q + '/$1', os.O_WRONLY)
+u = EVFILT['user']" "$q"
+}
+
 @test "text record: echo registers a knote and its event arrives" {
   q=$(new_queue)
   echo "1 timer add 0 500 7" >"$q/changes"
-  [ "$(status_field "$q" knotes)" = 1 ]
-  [ "$(status_field "$q" knotes.timer)" = 1 ]
-  [ "$(status_field "$q" changes)" = 1 ]
+  fields_are "$q" knotes=1 knotes.timer=1 changes=1
   run first_event "$q"
   assert_success
   assert_output "1 EVFILT_TIMER EV_ADD|EV_CLEAR 0 1 7"
@@ -74,16 +96,14 @@ assert_rejected() {
   q=$(new_queue)
   printf '%s\n' "1 EVFILT_USER add" "2 user add" "3 USER add" "4 evfilt_user add" \
     "5 User add" "6 -11 add" "7 EVFILT_TIMER add 0 100000" "8 Timer add 0 100000" >"$q/changes"
-  [ "$(status_field "$q" knotes.user)" = 6 ]
-  [ "$(status_field "$q" knotes.timer)" = 2 ]
-  [ "$(status_field "$q" last-error)" = none ]
+  fields_are "$q" knotes.user=6 knotes.timer=2 last-error=none
 }
 
 @test "text record: flag names long or short in any case, |-joined, or numbers" {
   q=$(new_queue)
   printf '%s\n' "1 user EV_ADD|EV_CLEAR" "2 user add|clear" "3 user Ev_Add|CLEAR" \
     "4 user 0x21" "5 user 33" "6 user add|0x20" >"$q/changes"
-  [ "$(status_field "$q" knotes.user)" = 6 ]
+  fields_are "$q" knotes.user=6
   for i in 1 2 3 4 5 6; do echo "$i user 0 trigger"; done >"$q/changes"
   run timeout 5 head -n6 "$q/events"
   assert_success
@@ -97,11 +117,9 @@ assert_rejected() {
   run first_event "$q"
   assert_output "1 EVFILT_USER EV_ADD|EV_CLEAR 0x5 0 0"
   # NOTE_SECONDS is a timer's: a user record may not use it.
-  run writes "$q/changes" '2 user add NOTE_SECONDS\n'
-  assert_output "EINVAL close:0"
+  written "$q/changes" '2 user add NOTE_SECONDS\n' "EINVAL close:0"
   assert_last_error "$q" --partial "'NOTE_SECONDS'"
-  run writes "$q/changes" '2 timer add|oneshot seconds 0\n'
-  assert_output "30 close:0"
+  written "$q/changes" '2 timer add|oneshot seconds 0\n' "30 close:0"
 }
 
 @test "text record: numbers are decimal or 0x hex" {
@@ -120,34 +138,26 @@ assert_rejected() {
   run first_event "$q"
   assert_output "3 EVFILT_USER EV_ADD 0 0 0"
   # A lone ident has filter 0, which is no filter: EINVAL.
-  run writes "$q/changes" '3\n'
-  assert_output "EINVAL close:0"
+  written "$q/changes" '3\n' "EINVAL close:0"
 }
 
 @test "text record: blank lines and # comments are skipped" {
   q=$(new_queue)
-  run writes "$q/changes" '\n# a comment: 1 EVFILT_BOGUS\n   \n\t\n#\n1 user add\n\n'
-  assert_output "49 close:0"
-  [ "$(status_field "$q" knotes)" = 1 ]
-  [ "$(status_field "$q" changes)" = 1 ]
-  [ "$(status_field "$q" last-error)" = none ]
+  written "$q/changes" '\n# a comment: 1 EVFILT_BOGUS\n   \n\t\n#\n1 user add\n\n' "49 close:0"
+  fields_are "$q" knotes=1 changes=1 last-error=none
 }
 
 @test "text records: several in one write are applied in order (add, delete)" {
   q=$(new_queue)
-  run writes "$q/changes" '1 user add\n1 user delete\n'
-  assert_output "25 close:0"
-  [ "$(status_field "$q" knotes)" = 0 ]
-  [ "$(status_field "$q" changes)" = 2 ]
+  written "$q/changes" '1 user add\n1 user delete\n' "25 close:0"
+  fields_are "$q" knotes=0 changes=2
   # Reversed, the delete finds nothing.
-  run writes "$q/changes" '2 user delete\n2 user add\n'
-  assert_output "ENOENT close:0"
+  written "$q/changes" '2 user delete\n2 user add\n' "ENOENT close:0"
 }
 
 @test "text records: several in one write are applied in order (add, trigger)" {
   q=$(new_queue)
-  run writes "$q/changes" '7 user add|oneshot 0 0 70\n7 user 0 trigger 0 71\n'
-  assert_output "48 close:0"
+  written "$q/changes" '7 user add|oneshot 0 0 70\n7 user 0 trigger 0 71\n' "48 close:0"
   run first_event "$q"
   assert_output "7 EVFILT_USER EV_ADD|EV_ONESHOT 0 0 71"
 }
@@ -158,18 +168,14 @@ assert_rejected() {
   # knote only if the name meant signal 10.
   for record in "SIGUSR1 signal add" "usr1 EVFILT_SIGNAL add" "sigusr1 signal add"; do
     records="$record\n10 signal delete\n"
-    run writes "$q/changes" "$records"
-    assert_output "$(printf "$records" | wc -c) close:0"
+    written "$q/changes" "$records" "$(printf "$records" | wc -c) close:0"
   done
   records='SIGRTMIN+1 signal add\nSIGRTMIN+1 signal delete\n'
-  run writes "$q/changes" "$records"
-  assert_output "$(printf "$records" | wc -c) close:0"
-  run writes "$q/changes" 'SIGNOPE signal add\n'
-  assert_output "EINVAL close:0"
+  written "$q/changes" "$records" "$(printf "$records" | wc -c) close:0"
+  written "$q/changes" 'SIGNOPE signal add\n' "EINVAL close:0"
   assert_last_error "$q" --partial "'SIGNOPE'"
   # Names are for signals only.
-  run writes "$q/changes" 'SIGUSR1 user add\n'
-  assert_output "EINVAL close:0"
+  written "$q/changes" 'SIGUSR1 user add\n' "EINVAL close:0"
 }
 
 # ---------------------------------------------------------------- JSON
@@ -191,15 +197,12 @@ assert_rejected() {
 
 @test "JSON records: missing keys are 0" {
   q=$(new_queue)
-  run writes "$q/changes.json" '{"filter": "user", "flags": "add"}\n'
-  assert_output "35 close:0"
-  run writes "$q/changes.json" '{"filter": "user", "fflags": "trigger"}\n'
-  assert_output "40 close:0"
+  written "$q/changes.json" '{"filter": "user", "flags": "add"}\n' "35 close:0"
+  written "$q/changes.json" '{"filter": "user", "fflags": "trigger"}\n' "40 close:0"
   run first_event "$q"
   assert_output "0 EVFILT_USER EV_ADD 0 0 0"
   # No filter at all is filter 0: EINVAL.
-  run writes "$q/changes.json" '{"ident": 5}\n'
-  assert_output "EINVAL close:0"
+  written "$q/changes.json" '{"ident": 5}\n' "EINVAL close:0"
 }
 
 @test "JSON records: several lines in one write are applied in order" {
@@ -207,8 +210,7 @@ assert_rejected() {
   run writes "$q/changes.json" \
     '{"ident":1,"filter":"user","flags":"add"}\n\n{"ident":1,"filter":"user","flags":"delete"}\n{"ident":2,"filter":"user","flags":"add"}\n'
   assert_output "130 close:0"
-  [ "$(status_field "$q" knotes)" = 1 ]
-  [ "$(status_field "$q" changes)" = 3 ]
+  fields_are "$q" knotes=1 changes=3
 }
 
 # -------------------------------------------------------------- binary
@@ -277,16 +279,11 @@ EOF
   q=$(new_queue)
   echo "1 user add|clear 0 0 5" >"$q/changes"
   # Flags that would disable or delete the knote, then a bad last field.
-  run writes "$q/changes" '1 user disable 0 0 0x5z\n'
-  assert_output "EINVAL close:0"
-  run writes "$q/changes" '1 user delete 0 0 5 6 7\n'
-  assert_output "EINVAL close:0"
-  run writes "$q/changes.json" '{"ident":1,"filter":"user","flags":"disable","udata":"x"}\n'
-  assert_output "EINVAL close:0"
-  run writes "$q/changes.json" '{"ident":1,"filter":"user","flags":"delete","udata":1,"udata":2}\n'
-  assert_output "EINVAL close:0"
-  [ "$(status_field "$q" knotes.user)" = 1 ]
-  [ "$(status_field "$q" changes)" = 1 ]
+  written "$q/changes" '1 user disable 0 0 0x5z\n' "EINVAL close:0"
+  written "$q/changes" '1 user delete 0 0 5 6 7\n' "EINVAL close:0"
+  written "$q/changes.json" '{"ident":1,"filter":"user","flags":"disable","udata":"x"}\n' "EINVAL close:0"
+  written "$q/changes.json" '{"ident":1,"filter":"user","flags":"delete","udata":1,"udata":2}\n' "EINVAL close:0"
+  fields_are "$q" knotes.user=1 changes=1
   echo "1 user 0 trigger 0 5" >"$q/changes"
   run first_event "$q"
   assert_output "1 EVFILT_USER EV_ADD|EV_CLEAR 0 0 5"
@@ -294,32 +291,27 @@ EOF
 
 @test "EV_DELETE of a missing knote is ENOENT" {
   q=$(new_queue)
-  run writes "$q/changes" '5 user delete\n'
-  assert_output "ENOENT close:0"
+  written "$q/changes" '5 user delete\n' "ENOENT close:0"
   assert_last_error "$q" --partial "5 EVFILT_USER EV_DELETE"
   echo "5 timer add 0 100000" >"$q/changes"
-  run writes "$q/changes" '5 user delete\n'
-  assert_output "ENOENT close:0"
-  [ "$(status_field "$q" knotes)" = 1 ]
+  written "$q/changes" '5 user delete\n' "ENOENT close:0"
+  fields_are "$q" knotes=1
 }
 
 @test "a descriptor ident the writer does not have is EBADF" {
   q=$(new_queue)
-  run writes "$q/changes" '999 read add\n'
-  assert_output "EBADF close:0"
-  run writes "$q/changes" '999 write add\n'
-  assert_output "EBADF close:0"
-  [ "$(status_field "$q" knotes)" = 0 ]
+  written "$q/changes" '999 read add\n' "EBADF close:0"
+  written "$q/changes" '999 write add\n' "EBADF close:0"
+  fields_are "$q" knotes=0
   assert_last_error "$q" --partial "999 EVFILT_WRITE EV_ADD"
 }
 
 @test "a bad filter number is EINVAL" {
   q=$(new_queue)
   for filter in 0 -99 5 -32768 32767; do
-    run writes "$q/changes" "1 $filter add\\n"
-    assert_output "EINVAL close:0"
+    written "$q/changes" "1 $filter add\\n" "EINVAL close:0"
   done
-  [ "$(status_field "$q" knotes)" = 0 ]
+  fields_are "$q" knotes=0
 }
 
 # -------------------------------------------------------- short writes
@@ -327,67 +319,44 @@ EOF
 @test "short write: records before the failing one are applied, write returns their bytes" {
   q=$(new_queue)
   # 11 + 11 bytes applied, then the malformed third; the fourth never runs.
-  run writes "$q/changes" '1 user add\n2 user add\n3 EVFILT_RAED add\n4 user add\n'
-  assert_output "22 close:0"
-  [ "$(status_field "$q" knotes.user)" = 2 ]
-  assert_last_error "$q" "unknown filter 'EVFILT_RAED'"
+  written "$q/changes" '1 user add\n2 user add\n3 EVFILT_RAED add\n4 user add\n' "22 close:0"
+  fields_are "$q" knotes.user=2 "last-error=unknown filter 'EVFILT_RAED'"
   # The same for a record that parses and fails (ENOENT), in JSON and binary.
-  run writes "$q/changes.json" '{"ident":5,"filter":"user","flags":"add"}\n{"ident":6,"filter":"user","flags":"delete"}\n{"ident":7,"filter":"user","flags":"add"}\n'
-  assert_output "42 close:0"
-  [ "$(status_field "$q" knotes.user)" = 3 ]
-  run py - "$q" <<'EOF'
-import os, sys
-from kq import pack, write_result, EVFILT, EV_ADD, EV_DELETE
-fd = os.open(sys.argv[1] + "/changes.bin", os.O_WRONLY)
-u = EVFILT["user"]
+  written "$q/changes.json" '{"ident":5,"filter":"user","flags":"add"}\n{"ident":6,"filter":"user","flags":"delete"}\n{"ident":7,"filter":"user","flags":"add"}\n' "42 close:0"
+  fields_are "$q" knotes.user=3
+  run_writing changes.bin "$q" <<'EOF'
 print(write_result(fd, pack(8, u, EV_ADD) + pack(9, u, EV_DELETE) + pack(10, u, EV_ADD)))
 os.close(fd)
 EOF
   assert_output "32"
-  [ "$(status_field "$q" knotes.user)" = 4 ]
-  [ "$(status_field "$q" changes)" = 4 ]
+  fields_are "$q" knotes.user=4 changes=4
 }
 
 @test "short write: when the first record fails, write returns -1 with its errno and later records are not applied" {
   q=$(new_queue)
-  run writes "$q/changes" '9 user delete\n1 user add\n'
-  assert_output "ENOENT close:0"
-  run writes "$q/changes" '1 user add|bogus\n2 user add\n'
-  assert_output "EINVAL close:0"
-  run writes "$q/changes" '999 read add\n3 user add\n'
-  assert_output "EBADF close:0"
-  run py - "$q" <<'EOF'
-import os, sys
-from kq import pack, write_result, errname, EVFILT, EV_ADD, EV_DELETE
-fd = os.open(sys.argv[1] + "/changes.bin", os.O_WRONLY)
-u = EVFILT["user"]
+  written "$q/changes" '9 user delete\n1 user add\n' "ENOENT close:0"
+  written "$q/changes" '1 user add|bogus\n2 user add\n' "EINVAL close:0"
+  written "$q/changes" '999 read add\n3 user add\n' "EBADF close:0"
+  run_writing changes.bin "$q" <<'EOF'
 print(errname(-write_result(fd, pack(9, u, EV_DELETE) + pack(4, u, EV_ADD))))
 os.close(fd)
 EOF
   assert_output "ENOENT"
-  [ "$(status_field "$q" knotes)" = 0 ]
-  [ "$(status_field "$q" changes)" = 0 ]
+  fields_are "$q" knotes=0 changes=0
 }
 
 # ------------------------------------------------------- partial lines
 
 @test "partial line: a line split across two writes on one handle is joined" {
   q=$(new_queue)
-  run writes "$q/changes" '1 user a' 'dd\n'
-  assert_output "8 3 close:0"
-  [ "$(status_field "$q" knotes.user)" = 1 ]
-  run writes "$q/changes.json" '{"ident":2,"filter":' '"user","fl' 'ags":"add"}\n'
-  assert_output "20 10 12 close:0"
-  [ "$(status_field "$q" knotes.user)" = 2 ]
-  [ "$(status_field "$q" last-error)" = none ]
+  written "$q/changes" '1 user a' 'dd\n' "8 3 close:0"
+  fields_are "$q" knotes.user=1
+  written "$q/changes.json" '{"ident":2,"filter":' '"user","fl' 'ags":"add"}\n' "20 10 12 close:0"
+  fields_are "$q" knotes.user=2 last-error=none
 }
 
 @test "partial line: byte-by-byte writes work" {
-  q=$(new_queue)
-  run py - "$q" <<'EOF'
-import os, sys
-from kq import write_result
-fd = os.open(sys.argv[1] + "/changes", os.O_WRONLY)
+  run_writing changes <<'EOF'
 results = {write_result(fd, bytes([b])) for b in b"1 user add|clear\n1 user 0 trigger 0 5\n"}
 os.close(fd)
 print(results)
@@ -399,12 +368,11 @@ EOF
 
 @test "partial line: a trailing line without newline is applied at close" {
   q=$(new_queue)
-  run writes "$q/changes" '1 user add'
-  assert_output "10 close:0"
-  [ "$(status_field "$q" knotes.user)" = 1 ]
+  written "$q/changes" '1 user add' "10 close:0"
+  fields_are "$q" knotes.user=1
   printf '2 user add' >"$q/changes"
   printf '{"ident":3,"filter":"user","flags":"add"}' >"$q/changes.json"
-  [ "$(status_field "$q" knotes.user)" = 3 ]
+  fields_are "$q" knotes.user=3
 }
 
 # partial_writer SIGNAL FILE FRAGMENT: a python child opens FILE, writes
@@ -433,26 +401,25 @@ time.sleep(60)' "$file" "$fragment" "$signal" "$ready" 3>&- &
   q=$(new_queue)
   partial_writer KILL "$q/changes" '5 timer add 0 10'
   wait_status "$q" last-fragment 'discarded: writer killed by SIGKILL: "5 timer add 0 10"'
-  [ "$(status_field "$q" knotes)" = 0 ]
-  [ "$(status_field "$q" last-error)" = none ]
+  fields_are "$q" knotes=0 last-error=none
   grep -q 'discarded: writer killed by SIGKILL' "$KQFS_LOG"
   # JSON the same, and a default-action SIGTERM counts as killed too.
   partial_writer TERM "$q/changes.json" '{"ident":6,"filter":"user","flags":"add"}'
   wait_status "$q" last-fragment \
     'discarded: writer killed by SIGTERM: "{\"ident\":6,\"filter\":\"user\",\"flags\":\"add\"}"'
-  [ "$(status_field "$q" knotes)" = 0 ]
+  fields_are "$q" knotes=0
 }
 
 @test "partial line: a writer that exits normally has its unfinished line applied at close; status says so" {
   q=$(new_queue)
   partial_writer exit "$q/changes" '7 user add'
   wait_status "$q" last-fragment 'applied at close: "7 user add"'
-  [ "$(status_field "$q" knotes.user)" = 1 ]
+  fields_are "$q" knotes.user=1
   # Python exiting through sys.exit(3) is a normal exit, whatever its code.
   py -c 'import os, sys; os.write(os.open(sys.argv[1], os.O_WRONLY), b"8 user add"); sys.exit(3)' \
     "$q/changes" || true
   wait_status "$q" last-fragment 'applied at close: "8 user add"'
-  [ "$(status_field "$q" knotes.user)" = 2 ]
+  fields_are "$q" knotes.user=2
   # A bad fragment at close: status points at last-error.
   partial_writer exit "$q/changes" '9 user bogus'
   wait_status "$q" last-fragment 'rejected at close (see last-error): "9 user bogus"'
@@ -496,37 +463,26 @@ print(first, write_result(fd, blob[10:]))
 os.close(fd)
 EOF
   assert_output $'7 10\n10 22'
-  [ "$(status_field "$q" knotes.user)" = 2 ]
-  [ "$(status_field "$q" last-error)" = none ]
+  fields_are "$q" knotes.user=2 last-error=none
 }
 
 @test "a write whose failing first record follows only comments fails whole (-1), not short" {
   q=$(new_queue)
-  run writes "$q/changes" '# header\n\n5 user delete\n'
-  assert_output "ENOENT close:0"
+  written "$q/changes" '# header\n\n5 user delete\n' "ENOENT close:0"
 }
 
 @test "partial line: a bad trailing line makes close fail with EINVAL, and status says why" {
   q=$(new_queue)
-  run writes "$q/changes" '1 user add\n2 user bogus'
-  assert_output "23 close:EINVAL"
-  [ "$(status_field "$q" knotes.user)" = 1 ]
-  assert_last_error "$q" "unknown flag 'bogus'"
+  written "$q/changes" '1 user add\n2 user bogus' "23 close:EINVAL"
+  fields_are "$q" knotes.user=1 "last-error=unknown flag 'bogus'"
   # An errno from the engine reaches close too.
-  run writes "$q/changes" '7 user delete'
-  assert_output "13 close:ENOENT"
-  run writes "$q/changes.json" '{"ident":1,'
-  assert_output "11 close:EINVAL"
+  written "$q/changes" '7 user delete' "13 close:ENOENT"
+  written "$q/changes.json" '{"ident":1,' "11 close:EINVAL"
   assert_last_error "$q" --partial "malformed JSON"
 }
 
 @test "partial binary records across writes are joined" {
-  q=$(new_queue)
-  run py - "$q" <<'EOF'
-import os, sys
-from kq import pack, write_result, EVFILT, EV_ADD, EV_CLEAR, NOTE_TRIGGER
-fd = os.open(sys.argv[1] + "/changes.bin", os.O_WRONLY)
-u = EVFILT["user"]
+  run_writing changes.bin <<'EOF'
 blob = pack(4, u, EV_ADD | EV_CLEAR) + pack(4, u, 0, NOTE_TRIGGER, 0, 44)
 print(write_result(fd, blob[:20]), write_result(fd, blob[20:32]),
       write_result(fd, blob[32:33]), write_result(fd, blob[33:63]), write_result(fd, blob[63:]))
@@ -538,12 +494,7 @@ EOF
 }
 
 @test "a binary tail shorter than 32 bytes at close makes close fail with EINVAL" {
-  q=$(new_queue)
-  run py - "$q" <<'EOF'
-import os, sys
-from kq import pack, write_result, errname, EVFILT, EV_ADD
-fd = os.open(sys.argv[1] + "/changes.bin", os.O_WRONLY)
-u = EVFILT["user"]
+  run_writing changes.bin <<'EOF'
 print(write_result(fd, pack(1, u, EV_ADD) + pack(2, u, EV_ADD)[:10]))
 try:
     os.close(fd)
@@ -552,7 +503,7 @@ except OSError as e:
     print("close", errname(e.errno))
 EOF
   assert_output "$(printf '42\nclose EINVAL')"
-  [ "$(status_field "$q" knotes.user)" = 1 ]
+  fields_are "$q" knotes.user=1
   assert_last_error "$q" --partial "10 bytes"
 }
 
@@ -566,8 +517,7 @@ EOF
     echo "{\"ident\":2$i,\"filter\":\"user\",\"flags\":\"add\"}" >"$q/changes.json"
     echo "{\"ident\":3$i,\"filter\":\"user\",\"flags\":\"add\"}" >>"$q/changes.json"
   done
-  [ "$(status_field "$q" knotes.user)" = 12 ]
-  [ "$(status_field "$q" last-error)" = none ]
+  fields_are "$q" knotes.user=12 last-error=none
 }
 
 @test "printf piecewise in a shell loop, appending" {
@@ -577,8 +527,7 @@ EOF
     printf '%s' "$piece"
   done >>"$q/changes"
   for i in 3 4 5; do printf '%s user add\n' "$i"; done >>"$q/changes"
-  [ "$(status_field "$q" knotes.user)" = 5 ]
-  [ "$(status_field "$q" last-error)" = none ]
+  fields_are "$q" knotes.user=5 last-error=none
   echo "1 user 0 trigger" >>"$q/changes"
   run first_event "$q"
   assert_output "1 EVFILT_USER EV_ADD|EV_CLEAR 0 0 0"
@@ -626,11 +575,7 @@ EOF
 # ------------------------------------------------- handles and files
 
 @test "a write to a removed queue's changes handle is ENOENT" {
-  q=$(new_queue)
-  run py - "$q" <<'EOF'
-import os, sys
-from kq import write_result, errname
-fd = os.open(sys.argv[1] + "/changes", os.O_WRONLY)
+  run_writing changes <<'EOF'
 print(write_result(fd, b"1 user add\n"))
 os.rmdir(sys.argv[1])
 print(errname(-write_result(fd, b"2 user add\n")))
@@ -659,7 +604,7 @@ EOF
   assert_output "$(printf '%s\n' "write events EBADF" "read changes EBADF" \
     "write events.json EBADF" "read changes.json EBADF" \
     "write events.bin EBADF" "read changes.bin EBADF")"
-  [ "$(status_field "$q" knotes)" = 0 ]
+  fields_are "$q" knotes=0
 }
 
 # ------------------------------------------------------ writer identity
@@ -667,8 +612,7 @@ EOF
 @test "a descriptor ident names the writer's descriptor (python's pipe, not the shell's)" {
   q=$(new_queue)
   # The shell has no descriptor 57.
-  run writes "$q/changes" '57 read add\n'
-  assert_output "EBADF close:0"
+  written "$q/changes" '57 read add\n' "EBADF close:0"
   run py_timeout 10 - "$q" <<'EOF'
 import os, select, sys
 from kq import write_result

@@ -8,12 +8,19 @@
 load mount_helpers
 one_kqfsd_per_file
 
-@test "READ on a pipe from python: data = bytes written, EV_EOF when the write end closes" {
+# fifo_bash SCRIPT: under `run`, a child bash (bats itself uses fd 3) killed
+# after 30 s runs SCRIPT with q, a new queue, and fifo, a new fifo open
+# read-write on fd 3.
+fifo_bash() {
   q=$(new_queue)
-  py_timeout 30 - "$q" <<'EOF'
-import os, sys
-from kq import *
-c, e = queue_files(sys.argv[1])
+  fifo="$BATS_TEST_TMPDIR/fifo"
+  mkfifo "$fifo"
+  run timeout -k 3 30 bash -c 'q=$1 fifo=$2
+    exec 3<>"$fifo"'"$1" _ "$q" "$fifo"
+}
+
+@test "READ on a pipe from python: data = bytes written, EV_EOF when the write end closes" {
+  new_queue_py 30 <<'EOF'
 r, w = os.pipe()
 assert change(c, "%d read add 0 0 11" % r) > 0
 quiet(e)  # nothing to read yet
@@ -30,18 +37,12 @@ EOF
 }
 
 @test "READ on a FIFO from bash: exec 3<>fifo, builtin echo registers, another process writes" {
-  q=$(new_queue)
-  fifo="$BATS_TEST_TMPDIR/fifo"
-  mkfifo "$fifo"
-  # A child bash: bats itself uses fd 3.
-  run timeout -k 3 30 bash -c '
-    q=$1 fifo=$2
-    exec 3<>"$fifo"
+  fifo_bash '
     echo "3 read add" > "$q/changes" || exit 10
     timeout 0.3 head -n1 "$q/events"; [ $? -eq 124 ] || exit 11   # nothing yet
     sh -c "printf abcdefg > \"\$1\"" _ "$fifo"
     timeout 5 head -n1 "$q/events"
-  ' _ "$q" "$fifo"
+  '
   assert_success
   assert_output "3 EVFILT_READ EV_ADD 0 7 0"
 }
@@ -71,11 +72,7 @@ EOF
 }
 
 @test "WRITE on a pipe: data = free space (capacity - queued), EV_EOF when the reader closes" {
-  q=$(new_queue)
-  py_timeout 30 - "$q" <<'EOF'
-import fcntl, os, sys
-from kq import *
-c, e = queue_files(sys.argv[1])
+  new_queue_py 30 <<'EOF'
 r, w = os.pipe()
 size = fcntl.fcntl(w, 1032)  # F_GETPIPE_SZ
 assert size == 65536, size
@@ -93,47 +90,21 @@ EOF
 }
 
 @test "READ on a unix socketpair end: data = bytes, EV_EOF when the peer closes" {
-  q=$(new_queue)
-  py_timeout 30 - "$q" <<'EOF'
-import socket, sys
-from kq import *
-c, e = queue_files(sys.argv[1])
+  new_queue_py 30 <<'EOF'
 a, b = socket.socketpair()
-assert change(c, "%d read add" % a.fileno()) > 0
-quiet(e)
-b.send(b"xyz")
-ev = expect_event(e, lambda ev: ev.ident == a.fileno(), "no event after the send")
-assert (ev.filter, ev.data, ev.flags & EV_EOF) == (READ, 3, 0), ev
-b.close()
-ev = expect_event(e, lambda ev: ev.flags & EV_EOF, "no EV_EOF after the peer closed")
-assert (ev.ident, ev.data, ev.fflags) == (a.fileno(), 3, 0), ev
+read_to_eof(c, e, a, b, b"xyz", "the peer closed")
 EOF
 }
 
 @test "READ on a TCP connection (127.0.0.1): data = bytes, EV_EOF on the peer's FIN" {
-  q=$(new_queue)
-  py_timeout 30 - "$q" <<'EOF'
-import sys
-from kq import *
-c, e = queue_files(sys.argv[1])
+  new_queue_py 30 <<'EOF'
 cl, sv = tcp_connection()
-assert change(c, "%d read add" % cl.fileno()) > 0
-quiet(e)
-sv.sendall(b"abcd")
-ev = expect_event(e, lambda ev: ev.ident == cl.fileno() and ev.data == 4, "no event with the 4 bytes")
-assert ev.filter == READ and not ev.flags & EV_EOF, ev
-sv.close()  # FIN
-ev = expect_event(e, lambda ev: ev.flags & EV_EOF, "no EV_EOF after the FIN")
-assert (ev.ident, ev.data, ev.fflags) == (cl.fileno(), 4, 0), ev
+read_to_eof(c, e, cl, sv, b"abcd", "the FIN", all_at_once=False)
 EOF
 }
 
 @test "READ on a TCP connection: a reset gives EV_EOF with fflags = ECONNRESET (104)" {
-  q=$(new_queue)
-  py_timeout 30 - "$q" <<'EOF'
-import errno, socket, struct, sys
-from kq import *
-c, e = queue_files(sys.argv[1])
+  new_queue_py 30 <<'EOF'
 cl, sv = tcp_connection()
 assert change(c, "%d read add" % cl.fileno()) > 0
 sv.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -144,11 +115,7 @@ EOF
 }
 
 @test "sockets as BSD sees them: unconnected is quiet, a refused connect keeps SO_ERROR, own SHUT_WR is EV_EOF" {
-  q=$(new_queue)
-  py_timeout 30 - "$q" <<'EOF'
-import errno, os, socket, sys, threading
-from kq import *
-c, e = queue_files(sys.argv[1])
+  new_queue_py 30 <<'EOF'
 # Not connected (TCP and unix): Linux calls it hung up; BSD says nothing.
 fresh, unix = socket.socket(), socket.socket(socket.AF_UNIX)
 for s in (fresh, unix):
@@ -190,11 +157,7 @@ EOF
 }
 
 @test "READ on a listening TCP socket: data = pending connections" {
-  q=$(new_queue)
-  py_timeout 30 - "$q" <<'EOF'
-import socket, sys
-from kq import *
-c, e = queue_files(sys.argv[1])
+  new_queue_py 30 <<'EOF'
 lst = socket.socket()
 lst.bind(("127.0.0.1", 0))
 lst.listen(8)
@@ -209,11 +172,7 @@ EOF
 }
 
 @test "READ on a regular file: data = size - offset" {
-  q=$(new_queue)
-  py_timeout 30 - "$q" "$BATS_TEST_TMPDIR/file" <<'EOF'
-import os, sys
-from kq import *
-c, e = queue_files(sys.argv[1])
+  new_queue_py 30 "$BATS_TEST_TMPDIR/file" <<'EOF'
 with open(sys.argv[2], "wb") as f:
     f.write(b"a" * 100)
 fd = os.open(sys.argv[2], os.O_RDONLY)
@@ -229,12 +188,7 @@ EOF
 }
 
 @test "the daemon never hides EOF: READ and WRITE on both ends of one pipe, close the write end" {
-  q=$(new_queue)
-  py_timeout 30 - "$q" <<'EOF'
-import os, select, sys
-from kq import *
-q = sys.argv[1]
-c, e = queue_files(q)
+  new_queue_py 30 <<'EOF'
 r, w = os.pipe()
 assert change(c, "%d read add\n%d write add\n" % (r, w)) > 0
 assert wait_knotes(q, 2) == 2
@@ -250,12 +204,7 @@ EOF
 }
 
 @test "the daemon never hides FIN: a socketpair end registered then closed by the client, the peer reads 0" {
-  q=$(new_queue)
-  py_timeout 30 - "$q" <<'EOF'
-import select, socket, sys
-from kq import *
-q = sys.argv[1]
-c, e = queue_files(q)
+  new_queue_py 30 <<'EOF'
 a, b = socket.socketpair()
 assert change(c, "%d read add\n%d write add\n" % (a.fileno(), a.fileno())) > 0
 assert wait_knotes(q, 2) == 2
@@ -267,12 +216,7 @@ EOF
 }
 
 @test "closing a registered descriptor drops its knote, even while a dup keeps the file open" {
-  q=$(new_queue)
-  py_timeout 30 - "$q" <<'EOF'
-import os, sys
-from kq import *
-q = sys.argv[1]
-c, e = queue_files(q)
+  new_queue_py 30 <<'EOF'
 r, w = os.pipe()
 keep = os.dup(r)  # the open file lives on in another fd of the client
 assert change(c, "%d read add" % r) > 0
@@ -289,21 +233,11 @@ EOF
 }
 
 @test "a writer exiting drops its knotes; knotes of other living processes in the queue stay" {
-  q=$(new_queue)
-  py_timeout 40 - "$q" <<'EOF'
-import os, subprocess, sys, time
-from kq import *
-q = sys.argv[1]
-c, e = queue_files(q)
-r, w = os.pipe()
-r = moved(r, 60)
+  new_queue_py 40 <<'EOF'
+r, w = pipe_at(60)
 assert change(c, "%d read add" % r) > 0
-child = r'''
-import os, sys
-from kq import *
-r, w = os.pipe()
-r = moved(r, 50)
-c, e = queue_files(sys.argv[1])
+child = CHILD + r'''
+r, w = pipe_at(50)
 assert change(c, "50 read add") > 0
 os.write(w, b"zz")  # the knote fires, then its process exits
 '''
@@ -321,20 +255,11 @@ EOF
 }
 
 @test "a writer exiting drops its knotes even while its file lives on in the parent (inherited fd)" {
-  q=$(new_queue)
-  py_timeout 40 - "$q" <<'EOF'
-import errno, os, subprocess, sys
-from kq import *
-q = sys.argv[1]
-c, e = queue_files(q)
+  new_queue_py 40 <<'EOF'
 # The child registers fd 50, inherited from this process, which keeps the
 # file open after the child is gone: only the exit can end the knote.
-r, w = os.pipe()
-r = moved(r, 50)
-child = r'''
-import sys
-from kq import *
-c, e = queue_files(sys.argv[1])
+r, w = pipe_at(50)
+child = CHILD + r'''
 assert change(c, "50 read add") > 0
 '''
 subprocess.run([sys.executable, "-c", child, q], check=True, timeout=20, pass_fds=(50,))
@@ -348,12 +273,7 @@ EOF
 }
 
 @test "a short-lived writer: /bin/echo registers its inherited fd, and the knote goes when it exits" {
-  q=$(new_queue)
-  fifo="$BATS_TEST_TMPDIR/fifo"
-  mkfifo "$fifo"
-  run timeout -k 3 30 bash -c '
-    q=$1 fifo=$2
-    exec 3<>"$fifo"
+  fifo_bash '
     /bin/echo "3 read add" > "$q/changes" || exit 10
     echo "changes: $(sed -n "s/^changes: //p" "$q/status")"
     for _ in $(seq 30); do
@@ -364,7 +284,7 @@ EOF
     printf data >&3      # the fifo is readable, but no knote is left for it
     timeout 0.5 head -n1 "$q/events"
     echo "head: $?"
-  ' _ "$q" "$fifo"
+  '
   assert_success
   assert_output "$(printf '%s\n' 'changes: 1' 'knotes: 0' 'head: 124')"
 }
@@ -380,12 +300,7 @@ EOF
 }
 
 @test "fd-number reuse: after close, EV_DELETE on the number is ENOENT and EV_ADD registers the new file" {
-  q=$(new_queue)
-  py_timeout 30 - "$q" <<'EOF'
-import errno, os, sys
-from kq import *
-q = sys.argv[1]
-c, e = queue_files(q)
+  new_queue_py 30 <<'EOF'
 r1, w1 = os.pipe()
 n = moved(r1, 40)
 keep = os.dup(n)  # the old pipe stays open, under another number
@@ -408,11 +323,8 @@ EOF
 @test "a kqfs descriptor as ident: a prompt answer (no hang), and the daemon serves on" {
   q=$(new_queue)
   other=$(new_queue b)
-  py_timeout 30 - "$q" "$other" "$KQ" <<'EOF'
-import errno, os, sys, time
-from kq import *
-q, other, kq = sys.argv[1:4]
-c, e = queue_files(q)
+  queue_py 30 "$q" "$other" "$KQ" <<'EOF'
+other, kq = sys.argv[2:4]
 fds = {
     "another queue's events": os.open(other + "/events", os.O_RDONLY),
     "this queue's events": os.open(q + "/events", os.O_RDONLY),
@@ -440,11 +352,8 @@ EOF
 @test "a queue's events file as a READ ident: fires with its pending count, EV_EOF when it is removed; VNODE on it is EINVAL" {
   q=$(new_queue)
   inner=$(new_queue inner)
-  py_timeout 30 - "$q" "$inner" <<'EOF'
-import errno, os, sys
-from kq import *
-q, inner = sys.argv[1:3]
-c, e = queue_files(q)
+  queue_py 30 "$q" "$inner" <<'EOF'
+inner = sys.argv[2]
 watched = os.open(inner + "/events.bin", os.O_RDONLY)
 assert change(c, "%d vnode add delete|write" % watched) == -errno.EINVAL
 assert change(c, "%d read add" % watched) > 0
@@ -461,21 +370,11 @@ EOF
 }
 
 @test "two processes registering the same fd number in one queue: the second EV_ADD replaces the first" {
-  q=$(new_queue)
-  py_timeout 40 - "$q" <<'EOF'
-import os, subprocess, sys
-from kq import *
-q = sys.argv[1]
-c, e = queue_files(q)
-r, w = os.pipe()
-r = moved(r, 45)
+  new_queue_py 40 <<'EOF'
+r, w = pipe_at(45)
 assert change(c, "45 read add 0 0 1") > 0
-child = r'''
-import os, sys
-from kq import *
-r, w = os.pipe()
-r = moved(r, 45)
-c, e = queue_files(sys.argv[1])
+child = CHILD + r'''
+r, w = pipe_at(45)
 print(change(c, "45 read add 0 0 2"), flush=True)
 sys.stdin.readline()
 os.write(w, b"second")
@@ -504,11 +403,7 @@ EOF
   pid=$(kqfsd_pid)
   [ -n "$pid" ]
   before=$(ls "/proc/$pid/fd" | wc -l)
-  py_timeout 60 - "$q" <<'EOF'
-import os, sys, time
-from kq import *
-q = sys.argv[1]
-c, e = queue_files(q)
+  queue_py 60 "$q" <<'EOF'
 pipes = [os.pipe() for _ in range(200)]
 assert change(c, "".join("%d read add\n" % r for r, w in pipes)) > 0
 assert wait_knotes(q, 200) == 200
@@ -531,12 +426,7 @@ EOF
 }
 
 @test "a change written by a non-main thread takes its process's descriptor, and the knote outlives the thread" {
-  q=$(new_queue)
-  py_timeout 30 - "$q" <<'EOF'
-import os, sys, threading, time
-from kq import *
-q = sys.argv[1]
-c, e = queue_files(q)
+  new_queue_py 30 <<'EOF'
 r, w = os.pipe()
 result = []
 t = threading.Thread(target=lambda: result.append(change(c, "%d read add" % r)))

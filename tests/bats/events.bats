@@ -27,6 +27,22 @@ trigger() {
   for i; do echo "$i user 0 trigger"; done >"$q/changes"
 }
 
+# changes DIR LINE...: each LINE written to DIR/changes by its own echo
+# (one open and write each).
+changes() {
+  local q=$1 line
+  shift
+  for line; do echo "$line" >"$q/changes"; done
+}
+
+# pending_users IDENT...: q, a new queue, with a user knote (add|clear)
+# per IDENT, all triggered.
+pending_users() {
+  q=$(new_queue)
+  add_users "$q" "add|clear" "$@"
+  trigger "$q" "$@"
+}
+
 # True while process $1 runs (a zombie does not count).
 alive() {
   [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
@@ -94,7 +110,32 @@ idents_of() {
   awk '{print $1}' "$1" | sort -n
 }
 
+# each_events_file SECONDS [FLAGS] <<'EOF' BODY: on q, a new queue, python3
+# (run_queue_py) runs BODY as check(n, name, fd) for each events file open
+# with the os flags FLAGS (kq.each_events_file), and all of them pass.
+each_events_file() {
+  run_queue_py "$1" < <(
+    echo "def check(n, name, fd):"
+    sed 's/^/    /'
+    echo "each_events_file(q, check, ${2:-os.O_RDONLY})"
+  )
+  assert_success
+  assert_output "ok"
+}
+
+# blocked_cat_signalled SIGNAL STATUS [COMMAND...]: on q, a new queue with
+# user knote 4, signal_blocked_cat; then no reader is left and a trigger of
+# 4 is delivered.
+blocked_cat_signalled() {
+  q=$(new_queue)
+  add_users "$q" "add|clear" 4
+  signal_blocked_cat "$q" "$@"
+  wait_status "$q" readers 0
+  assert_trigger_delivered "$q" 4
+}
+
 # ------------------------------------------------------------ text output
+
 
 @test "text output: a timer reads as 1 EVFILT_TIMER EV_ADD|EV_CLEAR 0 1 7, and head -n1 is silent" {
   q=$(new_queue)
@@ -107,8 +148,7 @@ idents_of() {
 
 @test "text output: a user event writes ident, data and udata in decimal, filter and flags by name" {
   q=$(new_queue)
-  echo "18446744073709551615 user add|clear" >"$q/changes"
-  echo "18446744073709551615 user 0 trigger|ffcopy|0xabcdef -2 18446744073709551614" >"$q/changes"
+  changes "$q" "18446744073709551615 user add|clear" "18446744073709551615 user 0 trigger|ffcopy|0xabcdef -2 18446744073709551614"
   run --separate-stderr timeout 10 head -n1 "$q/events"
   assert_success
   read -r -a fields <<<"$output"
@@ -124,8 +164,7 @@ idents_of() {
 
 @test "text output: an empty fflags mask is written as 0" {
   q=$(new_queue)
-  echo "6 user add" >"$q/changes"
-  echo "6 user 0 trigger" >"$q/changes"
+  changes "$q" "6 user add" "6 user 0 trigger"
   run timeout 10 head -n1 "$q/events"
   assert_success
   assert_output "6 EVFILT_USER EV_ADD 0 0 0"
@@ -134,11 +173,7 @@ idents_of() {
 # ----------------------------------------------------------------- blocking
 
 @test "a read with nothing pending blocks until a timer fires 300 ms later" {
-  q=$(new_queue)
-  run timeout 20 python3 - "$q" <<'EOF'
-import os, sys, time
-from kq import *
-q = sys.argv[1]
+  run_queue_py 20 <<'EOF'
 fd = os.open(os.path.join(q, "events"), os.O_RDONLY)
 write_changes(q, "4 timer add|oneshot 0 300 9\n")
 start = time.monotonic()
@@ -155,12 +190,8 @@ EOF
 # ------------------------------------------------- one text record per read
 
 @test "events returns one record per read even with 3 pending" {
-  q=$(new_queue)
-  add_users "$q" "add|clear" 1 2 3
-  trigger "$q" 1 2 3
-  run timeout 20 python3 - "$q" <<'EOF'
-import os, sys
-q = sys.argv[1]
+  pending_users 1 2 3
+  run_on_queue 20 "$q" <<'EOF'
 fd = os.open(os.path.join(q, "events"), os.O_RDONLY)
 got = [os.read(fd, 4096).decode() for _ in range(3)]
 for chunk in got:
@@ -172,9 +203,7 @@ EOF
 }
 
 @test "three successive head -n1 each get one distinct event" {
-  q=$(new_queue)
-  add_users "$q" "add|clear" 1 2 3
-  trigger "$q" 1 2 3
+  pending_users 1 2 3
   out="$BATS_TEST_TMPDIR/heads"
   for _ in 1 2 3; do
     run --separate-stderr timeout 10 head -n1 "$q/events"
@@ -188,9 +217,7 @@ EOF
 }
 
 @test "a bounded while-read loop over events gets each event once" {
-  q=$(new_queue)
-  add_users "$q" "add|clear" 1 2 3 4 5
-  trigger "$q" 1 2 3 4 5
+  pending_users 1 2 3 4 5
   run timeout 20 bash -c '
     n=0
     while read -r line; do
@@ -208,9 +235,7 @@ EOF
 @test "bash read on one open handle reassembles whole lines" {
   q=$(new_queue)
   add_users "$q" "add|clear" 11 22 33
-  echo "11 user 0 trigger 111 1111" >"$q/changes"
-  echo "22 user 0 trigger 222 2222" >"$q/changes"
-  echo "33 user 0 trigger 333 3333" >"$q/changes"
+  changes "$q" "11 user 0 trigger 111 1111" "22 user 0 trigger 222 2222" "33 user 0 trigger 333 3333"
   run timeout 20 bash -c '
     exec 4<"$1"
     for _ in 1 2 3; do read -r line <&4 && echo "$line"; done' _ "$q/events"
@@ -224,12 +249,8 @@ EOF
 @test "a reader reading 1 byte at a time reassembles whole lines" {
   q=$(new_queue)
   add_users "$q" "add|clear" 7 8 9
-  echo "7 user 0 trigger 70 700" >"$q/changes"
-  echo "8 user 0 trigger 80 800" >"$q/changes"
-  echo "9 user 0 trigger 90 900" >"$q/changes"
-  run timeout 20 python3 - "$q" <<'EOF'
-import os, sys
-q = sys.argv[1]
+  changes "$q" "7 user 0 trigger 70 700" "8 user 0 trigger 80 800" "9 user 0 trigger 90 900"
+  run_on_queue 20 "$q" <<'EOF'
 fd = os.open(os.path.join(q, "events"), os.O_RDONLY)
 data = b""
 while data.count(b"\n") < 3:
@@ -273,15 +294,8 @@ EOF
 @test "a read interrupted by SIGALRM (a timed-out read) fails with EINTR and a later event is still delivered" {
   q=$(new_queue)
   add_users "$q" "add|clear" 5
-  run timeout 20 python3 - "$q" <<'PY'
-import errno, os, signal, sys, time
-from kq import *
-q = sys.argv[1]
-class TimedOut(Exception):
-    pass
-def alarm(signum, frame):
-    raise TimedOut()
-signal.signal(signal.SIGALRM, alarm)
+  run_on_queue 20 "$q" <<'PY'
+TimedOut = raising_on(signal.SIGALRM, "TimedOut")
 fd = os.open(os.path.join(q, "events"), os.O_RDONLY)
 start = time.monotonic()
 signal.setitimer(signal.ITIMER_REAL, 0.3)
@@ -312,30 +326,18 @@ PY
 }
 
 @test "SIGINT (Ctrl-C) ends a blocked background cat and no event is lost" {
-  q=$(new_queue)
-  add_users "$q" "add|clear" 4
   # Background jobs of a script ignore SIGINT: give cat the default action.
-  signal_blocked_cat "$q" INT 130 env --default-signal=INT
+  blocked_cat_signalled INT 130 env --default-signal=INT
   assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" ""
-  wait_status "$q" readers 0
-  assert_trigger_delivered "$q" 4
 }
 
 @test "SIGTERM ends a blocked background cat and no event is lost" {
-  q=$(new_queue)
-  add_users "$q" "add|clear" 4
-  signal_blocked_cat "$q" TERM 143
+  blocked_cat_signalled TERM 143
   assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" ""
-  wait_status "$q" readers 0
-  assert_trigger_delivered "$q" 4
 }
 
 @test "SIGKILL of a blocked reader does not lose a later event" {
-  q=$(new_queue)
-  add_users "$q" "add|clear" 4
-  signal_blocked_cat "$q" KILL 137
-  wait_status "$q" readers 0
-  assert_trigger_delivered "$q" 4
+  blocked_cat_signalled KILL 137
 }
 
 @test "interrupted readers lose nothing: 10 cycles of timeout -s INT cat and a trigger, each event arrives exactly once" {
@@ -366,18 +368,11 @@ PY
 }
 
 @test "interrupted readers lose nothing: 40 signals racing 40 triggers, each event arrives exactly once" {
-  q=$(new_queue)
-  run timeout 60 python3 - "$q" <<'PY'
-import os, random, signal, sys, threading, time
-from kq import *
-q = sys.argv[1]
+  run_queue_py 60 <<'PY'
+import random
 N = 40
 add_users(q, "add|clear", *range(1, N + 1))
-class Alarm(Exception):
-    pass
-def on_alarm(signum, frame):
-    raise Alarm()
-signal.signal(signal.SIGALRM, on_alarm)
+Alarm = raising_on(signal.SIGALRM, "Alarm")
 fd = os.open(os.path.join(q, "events"), os.O_RDONLY)
 # Every read gets a fresh buffer that is kept: whatever the kernel handed
 # over is seen, even when the alarm's exception hits right after the read.
@@ -418,12 +413,9 @@ PY
 @test "events.json: one object per line with the six keys, filter/flags/fflags as strings" {
   q=$(new_queue)
   add_users "$q" "add|clear" 12
-  echo "12 user 0 trigger|ffcopy|5 -3 44" >"$q/changes"
-  echo "13 user add" >"$q/changes"
-  echo "13 user 0 trigger" >"$q/changes"
-  run timeout 20 python3 - "$q" <<'EOF'
-import json, os, sys
-q = sys.argv[1]
+  changes "$q" "12 user 0 trigger|ffcopy|5 -3 44" "13 user add" "13 user 0 trigger"
+  run_on_queue 20 "$q" <<'EOF'
+import json
 fd = os.open(os.path.join(q, "events.json"), os.O_RDONLY)
 data = b""
 while data.count(b"\n") < 2:
@@ -449,12 +441,9 @@ EOF
 }
 
 @test "events.json: one big read returns all 3 pending records as whole lines" {
-  q=$(new_queue)
-  add_users "$q" "add|clear" 1 2 3
-  trigger "$q" 1 2 3
-  run timeout 20 python3 - "$q" <<'EOF'
-import json, os, sys
-q = sys.argv[1]
+  pending_users 1 2 3
+  run_on_queue 20 "$q" <<'EOF'
+import json
 fd = os.open(os.path.join(q, "events.json"), os.O_RDONLY)
 data = os.read(fd, 65536).decode()
 assert data.endswith("\n") and data.count("\n") == 3, repr(data)
@@ -465,12 +454,9 @@ EOF
 }
 
 @test "events.json: a buffer smaller than the line gets part of it and the rest on the next read of that handle" {
-  q=$(new_queue)
-  add_users "$q" "add|clear" 1 2
-  trigger "$q" 1 2
-  run timeout 20 python3 - "$q" <<'EOF'
-import json, os, sys
-q = sys.argv[1]
+  pending_users 1 2
+  run_on_queue 20 "$q" <<'EOF'
+import json
 a = os.open(os.path.join(q, "events.json"), os.O_RDONLY)
 b = os.open(os.path.join(q, "events.json"), os.O_RDONLY)
 head = os.read(a, 10)
@@ -491,13 +477,8 @@ EOF
 # -------------------------------------------------------------- events.bin
 
 @test "events.bin: read(1024) with 3 pending returns 96 bytes" {
-  q=$(new_queue)
-  add_users "$q" "add|clear" 1 2 3
-  trigger "$q" 1 2 3
-  run timeout 20 python3 - "$q" <<'EOF'
-import os, sys
-from kq import *
-q = sys.argv[1]
+  pending_users 1 2 3
+  run_on_queue 20 "$q" <<'EOF'
 fd = os.open(os.path.join(q, "events.bin"), os.O_RDONLY)
 data = os.read(fd, 1024)
 assert len(data) == 96, len(data)
@@ -508,11 +489,7 @@ EOF
 }
 
 @test "events.bin: a read buffer below 32 bytes is EINVAL and takes no event" {
-  q=$(new_queue)
-  run timeout 20 python3 - "$q" <<'EOF'
-import os, sys
-from kq import *
-q = sys.argv[1]
+  run_queue_py 20 <<'EOF'
 fd = os.open(os.path.join(q, "events.bin"), os.O_RDONLY)
 
 def assert_einval_below_32(pending):
@@ -532,11 +509,8 @@ EOF
 
 @test "events.bin: a record holds exact field values (<QhHIqQ)" {
   q=$(new_queue)
-  echo "1234605616436508552 user add|clear" >"$q/changes"
-  echo "1234605616436508552 user 0 trigger|ffcopy|0xabcdef -9223372036854775807 18364758544493064720" >"$q/changes"
-  run timeout 20 python3 - "$q" <<'EOF'
-import os, struct, sys
-q = sys.argv[1]
+  changes "$q" "1234605616436508552 user add|clear" "1234605616436508552 user 0 trigger|ffcopy|0xabcdef -9223372036854775807 18364758544493064720"
+  run_on_queue 20 "$q" <<'EOF'
 fd = os.open(os.path.join(q, "events.bin"), os.O_RDONLY)
 data = os.read(fd, 64)
 assert len(data) == 32, len(data)
@@ -553,145 +527,78 @@ EOF
 # --------------------------------------------------------------- O_NONBLOCK
 
 @test "opened with O_NONBLOCK: EAGAIN when nothing is pending, on every events file" {
-  q=$(new_queue)
-  run timeout 20 python3 - "$q" <<'EOF'
-import errno, os, sys
-from kq import *
-q = sys.argv[1]
+  run_queue_py 20 <<'EOF'
 add_users(q, "add|clear", 1, 2, 3)
-for n, name in enumerate(("events", "events.json", "events.bin"), 1):
-    fd = os.open(os.path.join(q, name), os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        os.read(fd, 4096)
-        raise AssertionError(f"{name}: read succeeded with nothing pending")
-    except OSError as e:
-        assert e.errno == errno.EAGAIN, (name, errname(e.errno))
+def check(n, name, fd):
+    check_eagain(fd, name)
     trigger(q, n)
     data = os.read(fd, 4096)
     assert data, f"{name}: nothing after a trigger"
-    os.close(fd)
-print("ok")
+each_events_file(q, check, os.O_RDONLY | os.O_NONBLOCK)
 EOF
   assert_success
   assert_output "ok"
 }
 
 @test "fcntl O_NONBLOCK on an open blocking handle: EAGAIN; switched back it blocks again" {
-  q=$(new_queue)
-  run timeout 30 python3 - "$q" <<'EOF'
-import errno, fcntl, os, sys, time
-from kq import *
-q = sys.argv[1]
-for n, name in enumerate(("events", "events.json", "events.bin"), 1):
-    fd = os.open(os.path.join(q, name), os.O_RDONLY)
-    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-    fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
-    try:
-        os.read(fd, 4096)
-        raise AssertionError(f"{name}: read succeeded with nothing pending")
-    except OSError as e:
-        assert e.errno == errno.EAGAIN, (name, errname(e.errno))
-    fcntl.fcntl(fd, fcntl.F_SETFL, flags)
-    write_changes(q, f"{n} timer add|oneshot 0 300\n")
-    start = time.monotonic()
-    data = os.read(fd, 4096)
-    elapsed = time.monotonic() - start
-    assert data, name
-    assert elapsed >= 0.25, f"{name}: blocking read returned after {elapsed:.3f} s"
-    os.close(fd)
-print("ok")
+  each_events_file 30 <<'EOF'
+flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+check_eagain(fd, name)
+fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+data, elapsed = timer_then(q, n, 300, lambda: os.read(fd, 4096))
+assert data, name
+assert elapsed >= 0.25, f"{name}: blocking read returned after {elapsed:.3f} s"
 EOF
-  assert_success
-  assert_output "ok"
 }
 
 # ----------------------------------------------------- poll, select, epoll
 
 @test "poll: events files are not readable when empty, POLLIN once a timer fires, then readable without blocking" {
-  q=$(new_queue)
-  run timeout 40 python3 - "$q" <<'EOF'
-import os, select, sys, time
-from kq import *
-q = sys.argv[1]
-for n, name in enumerate(("events", "events.json", "events.bin"), 1):
-    fd = os.open(os.path.join(q, name), os.O_RDONLY)
-    p = select.poll()
-    p.register(fd, select.POLLIN)
-    got = p.poll(200)
-    assert got == [], f"{name}: readable while empty: {got}"
-    write_changes(q, f"{n} timer add|oneshot 0 200\n")
-    start = time.monotonic()
-    got = p.poll(3000)
-    elapsed = time.monotonic() - start
-    assert got and got[0][1] & select.POLLIN, f"{name}: no POLLIN after {elapsed:.3f} s"
-    assert elapsed < 2.5, f"{name}: POLLIN after {elapsed:.3f} s"
-    data = read_nonblocking(fd, 4096)
-    assert data, f"{name}: POLLIN but the read would block"
-    os.close(fd)
-print("ok")
+  each_events_file 40 <<'EOF'
+p = select.poll()
+p.register(fd, select.POLLIN)
+got = p.poll(200)
+assert got == [], f"{name}: readable while empty: {got}"
+got, elapsed = timer_then(q, n, 200, lambda: p.poll(3000))
+assert got and got[0][1] & select.POLLIN, f"{name}: no POLLIN after {elapsed:.3f} s"
+assert elapsed < 2.5, f"{name}: POLLIN after {elapsed:.3f} s"
+data = read_nonblocking(fd, 4096)
+assert data, f"{name}: POLLIN but the read would block"
 EOF
-  assert_success
-  assert_output "ok"
 }
 
 @test "select: events files are not readable when empty, readable once a timer fires, then read without blocking" {
-  q=$(new_queue)
-  run timeout 40 python3 - "$q" <<'EOF'
-import os, select, sys, time
-from kq import *
-q = sys.argv[1]
-for n, name in enumerate(("events", "events.json", "events.bin"), 1):
-    fd = os.open(os.path.join(q, name), os.O_RDONLY)
-    r, _, _ = select.select([fd], [], [], 0.2)
-    assert r == [], f"{name}: readable while empty"
-    write_changes(q, f"{n} timer add|oneshot 0 200\n")
-    start = time.monotonic()
-    r, _, _ = select.select([fd], [], [], 3.0)
-    elapsed = time.monotonic() - start
-    assert r == [fd], f"{name}: not readable after {elapsed:.3f} s"
-    assert elapsed < 2.5, f"{name}: readable after {elapsed:.3f} s"
-    assert read_nonblocking(fd, 4096), f"{name}: readable but the read would block"
-    os.close(fd)
-print("ok")
+  each_events_file 40 <<'EOF'
+r, _, _ = select.select([fd], [], [], 0.2)
+assert r == [], f"{name}: readable while empty"
+(r, _, _), elapsed = timer_then(q, n, 200, lambda: select.select([fd], [], [], 3.0))
+assert r == [fd], f"{name}: not readable after {elapsed:.3f} s"
+assert elapsed < 2.5, f"{name}: readable after {elapsed:.3f} s"
+assert read_nonblocking(fd, 4096), f"{name}: readable but the read would block"
 EOF
-  assert_success
-  assert_output "ok"
 }
 
 @test "epoll level-triggered: reported while events are pending, not once drained" {
-  q=$(new_queue)
-  run timeout 40 python3 - "$q" <<'EOF'
-import os, select, sys, time
-from kq import *
-q = sys.argv[1]
-for n, name in enumerate(("events", "events.json", "events.bin"), 1):
-    fd = os.open(os.path.join(q, name), os.O_RDONLY)
-    ep = select.epoll()
-    ep.register(fd, select.EPOLLIN)
-    assert ep.poll(0.2) == [], f"{name}: readable while empty"
-    write_changes(q, f"{n} timer add|oneshot 0 200\n")
-    got = ep.poll(3.0)
-    assert got and got[0][1] & select.EPOLLIN, f"{name}: no EPOLLIN"
-    # Level-triggered: still reported while nothing was read.
-    got = ep.poll(1.0)
-    assert got and got[0][1] & select.EPOLLIN, f"{name}: EPOLLIN gone before the read"
-    assert read_nonblocking(fd, 4096), f"{name}: reported but the read would block"
-    got = ep.poll(0.2)
-    assert got == [], f"{name}: still reported once drained: {got}"
-    ep.close()
-    os.close(fd)
-print("ok")
+  each_events_file 40 <<'EOF'
+ep = select.epoll()
+ep.register(fd, select.EPOLLIN)
+assert ep.poll(0.2) == [], f"{name}: readable while empty"
+write_changes(q, f"{n} timer add|oneshot 0 200\n")
+got = ep.poll(3.0)
+assert got and got[0][1] & select.EPOLLIN, f"{name}: no EPOLLIN"
+# Level-triggered: still reported while nothing was read.
+got = ep.poll(1.0)
+assert got and got[0][1] & select.EPOLLIN, f"{name}: EPOLLIN gone before the read"
+assert read_nonblocking(fd, 4096), f"{name}: reported but the read would block"
+got = ep.poll(0.2)
+assert got == [], f"{name}: still reported once drained: {got}"
+ep.close()
 EOF
-  assert_success
-  assert_output "ok"
 }
 
 @test "epoll edge-triggered: drain until EAGAIN, then the next event is reported again" {
-  q=$(new_queue)
-  run timeout 40 python3 - "$q" <<'EOF'
-import os, select, sys
-from kq import *
-q = sys.argv[1]
+  run_queue_py 40 <<'EOF'
 for base, name in ((10, "events"), (20, "events.json"), (30, "events.bin")):
     fd = os.open(os.path.join(q, name), os.O_RDONLY | os.O_NONBLOCK)
     ep = select.epoll()
@@ -724,11 +631,8 @@ EOF
 }
 
 @test "asyncio loop.add_reader on events.bin gets the event" {
-  q=$(new_queue)
-  run timeout 20 python3 - "$q" <<'EOF'
-import asyncio, os, sys
-from kq import *
-q = sys.argv[1]
+  run_queue_py 20 <<'EOF'
+import asyncio
 
 async def main():
     fd = os.open(os.path.join(q, "events.bin"), os.O_RDONLY | os.O_NONBLOCK)
@@ -805,11 +709,7 @@ EOF
 }
 
 @test "two threads blocked on one shared events.bin descriptor both get events" {
-  q=$(new_queue)
-  run timeout 30 python3 - "$q" <<'EOF'
-import os, sys, threading, time
-from kq import *
-q = sys.argv[1]
+  run_queue_py 30 <<'EOF'
 add_users(q, "add|clear", 1, 2)
 fd = os.open(os.path.join(q, "events.bin"), os.O_RDONLY)
 results = {}
@@ -846,9 +746,7 @@ EOF
 }
 
 @test "a user event with EV_CLEAR is returned once" {
-  q=$(new_queue)
-  add_users "$q" "add|clear" 1
-  trigger "$q" 1
+  pending_users 1
   run timeout 10 head -n1 "$q/events"
   assert_output "1 EVFILT_USER EV_ADD|EV_CLEAR 0 0 0"
   run pending_text_events "$q"
@@ -955,9 +853,7 @@ print("eof" if data == b"" else repr(data))' "$q/events.bin" >"$BATS_TEST_TMPDIR
 }
 
 @test "bash read -n and read -d on one events descriptor: a seek back into the last record loses nothing" {
-  q=$(new_queue)
-  add_users "$q" "add|clear" 1 2
-  trigger "$q" 1 2
+  pending_users 1 2
   run timeout 10 bash -c 'exec 4<"$1/events"
     read -n 5 a <&4; read -r b <&4; read -d " " c <&4; read -r d <&4
     echo "[$a][$b][$c][$d]"' _ "$q"

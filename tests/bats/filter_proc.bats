@@ -19,17 +19,11 @@ setup() {
 # ================================================================ EVFILT_PROC
 
 @test "proc: NOTE_EXIT for a child of the writer, data = wait status (exit 3 -> 768)" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 pid, release = gated_child(lambda: os._exit(3))
 q.add(f"{pid} proc add exit 0 20")
 release()
-ev = q.one("NOTE_EXIT")
-check(ev.ident == pid, ev.line)
-print(ev.rest)
+q.show(pid, "NOTE_EXIT")
 print("wait:", os.waitpid(pid, 0)[1])
 EOF
   assert_success
@@ -38,23 +32,17 @@ EOF
 }
 
 @test "proc: NOTE_EXIT for a process that is no child of the writer nor of the daemon (setsid)" {
-  local q
-  q=$(new_queue)
   setsid -f bash -c 'echo $$ > other.pid; until [ -e go ]; do sleep 0.05; done; exit 3' \
     </dev/null >/dev/null 2>&1
   wait_for_pidfile other.pid
-  run py_timeout 60 - "$q" "$(kqfsd_pid)" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer "$(kqfsd_pid)" <<'EOF'
 pid = int(open("other.pid").read())
 parent = parent_of(pid)
 print("a child of the writer:", parent == os.getpid())
 print("a child of the daemon:", parent == int(sys.argv[2]))
 q.add(f"{pid} proc add exit 0 21")
 open("go", "w").close()
-ev = q.one("NOTE_EXIT")
-check(ev.ident == pid, ev.line)
-print(ev.rest)
+q.show(pid, "NOTE_EXIT")
 EOF
   assert_success
   assert_line "a child of the writer: False"
@@ -63,11 +51,7 @@ EOF
 }
 
 @test "proc: NOTE_EXIT for a grandchild of the writer, its parent gone" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 gate = Gate()
 report_r, report_w = os.pipe()
 def middle():
@@ -82,9 +66,7 @@ pid = int(os.read(report_r, 32))
 print("a child of the writer:", parent_of(pid) == os.getpid())
 q.add(f"{pid} proc add exit 0 22")
 gate.open()
-ev = q.one("NOTE_EXIT")
-check(ev.ident == pid, ev.line)
-print(ev.rest)
+q.show(pid, "NOTE_EXIT")
 EOF
   assert_success
   assert_line "a child of the writer: False"
@@ -92,30 +74,20 @@ EOF
 }
 
 @test "proc: NOTE_EXIT of a process killed by SIGKILL has data 9" {
-  local q
-  q=$(new_queue)
   setsid -f bash -c 'echo $$ > sleeper.pid; exec sleep 60' </dev/null >/dev/null 2>&1
   wait_for_pidfile sleeper.pid
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 pid = int(open("sleeper.pid").read())
 q.add(f"{pid} proc add exit 0 23")
 os.kill(pid, signal.SIGKILL)
-ev = q.one("NOTE_EXIT")
-check(ev.ident == pid, ev.line)
-print(ev.rest)
+q.show(pid, "NOTE_EXIT")
 EOF
   assert_success
   assert_line --regexp '^EVFILT_PROC EV_ADD\|(EV_ONESHOT\|)?EV_CLEAR\|EV_EOF NOTE_EXIT 9 23$'
 }
 
 @test "proc: NOTE_EXIT carries EV_EOF and the knote is gone after its delivery" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 pid, release = gated_child(lambda: None)
 q.add(f"{pid} proc add exit")
 print("knotes before:", q.status()["knotes.proc"])
@@ -133,11 +105,7 @@ EOF
 }
 
 @test "proc: ESRCH for a pid that does not exist (99999999 proc add exit)" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 print("outcome:", q.change("99999999 proc add exit"))
 print("knotes:", q.status()["knotes"])
 print("explained:", q.status()["last-error"] != "none")
@@ -153,11 +121,7 @@ EOF
 }
 
 @test "proc: ESRCH for a child that exited and was reaped" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 pid = child(lambda: None)
 os.waitpid(pid, 0)
 print("outcome:", q.change(f"{pid} proc add exit"))
@@ -169,25 +133,12 @@ EOF
 }
 
 @test "proc: NOTE_FORK when the process forks" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 hold = Gate()
 def body():
     os.waitpid(child(lambda: None), 0)
     hold.wait()
-pid, release = gated_child(body)
-q.add(f"{pid} proc add fork|exit 0 24")
-q.quiet()
-release()
-ev = q.one("NOTE_FORK")
-check(ev.ident == pid, ev.line)
-print(ev.rest)
-hold.open()
-print("then:", q.one("NOTE_EXIT").rest)
-os.waitpid(pid, 0)
+show_held(q, hold, body, "proc add fork|exit 0 24", "NOTE_FORK")
 EOF
   assert_success
   assert_line "EVFILT_PROC EV_ADD|EV_CLEAR NOTE_FORK 0 24"
@@ -195,25 +146,12 @@ EOF
 }
 
 @test "proc: NOTE_EXEC when the process execs" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 hold = Gate()
 def body():
     os.dup2(hold.r, 0)
     os.execv("/bin/sh", ["sh", "-c", "read x; exit 6"])
-pid, release = gated_child(body)
-q.add(f"{pid} proc add exec|exit 0 25")
-q.quiet()
-release()
-ev = q.one("NOTE_EXEC")
-check(ev.ident == pid, ev.line)
-print(ev.rest)
-hold.open()
-print("then:", q.one("NOTE_EXIT").rest)
-os.waitpid(pid, 0)
+show_held(q, hold, body, "proc add exec|exit 0 25", "NOTE_EXEC")
 EOF
   assert_success
   assert_line "EVFILT_PROC EV_ADD|EV_CLEAR NOTE_EXEC 0 25"
@@ -221,11 +159,7 @@ EOF
 }
 
 @test "proc: NOTE_TRACK: NOTE_CHILD for the child (data = parent pid, parent's udata), then the child's own events" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 hold = Gate()
 def parent():
     def kid():
@@ -258,11 +192,7 @@ EOF
 }
 
 @test "proc: NOTE_TRACK follows a fork/exec chain through a child of a child" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 script = "sleep 0.2; /bin/true; (sleep 0.1; exit 7)"
 top, release = gated_child(lambda: os.execv("/bin/bash", ["bash", "-c", script]))
 q.add(f"{top} proc add track|fork|exec|exit 0 9")
@@ -304,11 +234,7 @@ EOF
 }
 
 @test "proc: threads are not processes: a new thread gives no NOTE_FORK or NOTE_CHILD" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 hold = Gate()
 done_r, done_w = os.pipe()
 def body():
@@ -338,12 +264,8 @@ EOF
   # The main thread calls pthread_exit(); another thread exits the process
   # with status 5 later. Linux reports the main thread's end as an exit of
   # pid == tgid: that is not yet the process's exit.
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
+  run_writer <<'EOF'
 import ctypes
-q = Queue(sys.argv[1])
 hold = Gate()
 def body():
     def last():
@@ -372,20 +294,14 @@ EOF
 }
 
 @test "proc: NOTE_EXIT of a zombie fires at once, with its status" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 pid = child(lambda: os._exit(4))
 deadline = time.monotonic() + 10
 while state_of(pid) != "Z":
     check(time.monotonic() < deadline, "the child never became a zombie")
     time.sleep(0.02)
 q.add(f"{pid} proc add exit 0 26")
-ev = q.one("NOTE_EXIT of the zombie", timeout=5)
-check(ev.ident == pid, ev.line)
-print(ev.rest)
+q.show(pid, "NOTE_EXIT of the zombie", timeout=5)
 print("knotes:", q.status()["knotes.proc"])
 print("wait:", os.waitpid(pid, 0)[1])
 EOF

@@ -23,11 +23,7 @@ setup() {
 # These need root: kqfsd traces signals with perf (signal:signal_generate).
 
 @test "signal (root): the ident is a signal name (SIGUSR1, USR2, SIGRTMIN+1) or number (28)" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 for s in (signal.SIGUSR1, signal.SIGUSR2):
     signal.signal(s, signal.SIG_IGN)
 q.add("SIGUSR1 signal add")
@@ -50,11 +46,7 @@ EOF
 }
 
 @test "signal (root): a caught signal is counted and the handler still runs" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 caught = []
 signal.signal(signal.SIGUSR1, lambda *_: caught.append(1))
 q.add("SIGUSR1 signal add")
@@ -74,11 +66,7 @@ EOF
 }
 
 @test "signal (root): an ignored signal (SIG_IGN) is counted" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 signal.signal(signal.SIGUSR2, signal.SIG_IGN)
 q.add("SIGUSR2 signal add")
 sh(f"kill -USR2 {os.getpid()}")
@@ -91,11 +79,7 @@ EOF
 }
 
 @test "signal (root): a blocked signal sent 3 times is counted 3 times (data 3) and stays pending" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
 q.add("SIGUSR1 signal add")
 for _ in range(3):
@@ -110,11 +94,7 @@ EOF
 }
 
 @test "signal (root): data is the count since the last delivery (2, then 5 sent by kill)" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 q.add("SIGUSR1 signal add 0 0 30")
 for _ in range(2):
@@ -131,11 +111,7 @@ EOF
 }
 
 @test "signal (root): EV_CLEAR is implicit: one event per batch, then quiet" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 q.add("SIGUSR1 signal add")
 os.kill(os.getpid(), signal.SIGUSR1)
@@ -149,11 +125,7 @@ EOF
 }
 
 @test "signal (root): signals sent to another process are not counted" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 other = subprocess.Popen(["sh", "-c", "trap '' USR1; read x"], stdin=subprocess.PIPE)
 time.sleep(0.3)  # its trap is set
 q.add("SIGUSR1 signal add")
@@ -171,11 +143,7 @@ EOF
 }
 
 @test "signal (root): thread-directed signals (pthread_kill) are counted" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 stop = threading.Event()
 before = threading.Thread(target=stop.wait)
@@ -197,11 +165,7 @@ EOF
 }
 
 @test "signal (root): a signal the kernel sends (SIGPIPE on writing to a closed pipe) is counted" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 q.add("SIGPIPE signal add")
 r, w = os.pipe()
 os.close(r)
@@ -217,11 +181,7 @@ EOF
 
 @test "signal (root): a SIGALRM from a timer (setitimer, alarm) while the process sleeps is counted" {
   # The kernel sends it from the timer interrupt, often on an idle CPU.
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 q.add("SIGALRM signal add")
 fired = []
 signal.signal(signal.SIGALRM, lambda *_: fired.append(1))
@@ -275,11 +235,7 @@ EOF
 @test "signal (root): a child's exit is not counted while SIGCHLD is SIG_IGN, and is at its default" {
   # FreeBSD sends no SIGCHLD at a child's exit to a parent that ignores it,
   # so records none; one left at its default (which also discards it) is.
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 q.add("SIGCHLD signal add")
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)
 pid = child(lambda: None)

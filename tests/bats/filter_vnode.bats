@@ -15,6 +15,30 @@ setup() {
   cd "$BATS_TEST_TMPDIR"
 }
 
+
+# vnode_watch PATH OPEN KEVENT [STEP NOTES]...: on a new queue, one python3
+# writer (kq.watch_steps) opens PATH with the os.O_ flags OPEN (as
+# RDONLY|DIRECTORY), adds "FD vnode add|clear KEVENT" and runs each STEP
+# (Python, with q and fd): the event after step N is on fd,
+# "EVFILT_VNODE EV_ADD|EV_CLEAR NOTES" and KEVENT's data and udata.
+vnode_watch() {
+  local path=$1 open=$2 kevent=$3 q n
+  local steps=() notes=()
+  shift 3
+  while (($#)); do
+    steps+=("$1")
+    notes+=("$2")
+    shift 2
+  done
+  q=$(new_queue)
+  run py_timeout 60 -c 'from kq import *; watch_steps(*sys.argv[1:])' \
+    "$q" "$path" "$open" "$kevent" "${steps[@]}"
+  assert_success
+  for n in "${!notes[@]}"; do
+    assert_line "$((n + 1)): EVFILT_VNODE EV_ADD|EV_CLEAR ${notes[n]} ${kevent#* }"
+  done
+}
+
 # =============================================================== EVFILT_VNODE
 
 @test "vnode: NOTE_DELETE when the watched file is unlinked while still open" {
@@ -22,231 +46,89 @@ setup() {
   q=$(new_queue)
   run py_timeout 60 - "$q" <<'EOF'
 from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("f", os.O_RDWR | os.O_CREAT, 0o644)
-q.add(f"{fd} vnode add|clear delete|write|attrib|link 0 1")
-q.quiet()
-sh("rm f")
-ev = q.one("after rm")
-check(ev.ident == fd, ev.line)
-print(ev.rest)
+q, fd = watch_steps(sys.argv[1], "f", "RDWR|CREAT", "delete|write|attrib|link 0 1",
+                    'q.quiet(); sh("rm f")')
 print("links now", os.fstat(fd).st_nlink)
 EOF
   assert_success
-  assert_line "EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_DELETE 0 1"
+  assert_line "1: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_DELETE 0 1"
   assert_line "links now 0"
 }
 
 @test "vnode: NOTE_WRITE for a write within the file (no NOTE_EXTEND)" {
-  local q
-  q=$(new_queue)
   echo "hello world" >f
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("f", os.O_RDWR)
-q.add(f"{fd} vnode add|clear write|extend 0 2")
-q.quiet()
-os.pwrite(fd, b"HELLO", 0)
-print(q.one("after pwrite").rest)
-EOF
-  assert_success
-  assert_line "EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_WRITE 0 2"
+  vnode_watch f RDWR "write|extend 0 2" 'q.quiet(); os.pwrite(fd, b"HELLO", 0)' NOTE_WRITE
 }
 
 @test "vnode: NOTE_EXTEND when a write grows the file" {
-  local q
-  q=$(new_queue)
   echo "hello" >f
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("f", os.O_RDONLY)
-q.add(f"{fd} vnode add|clear extend 0 3")
-sh("echo more >> f")
-print(q.one("after the append").rest)
-EOF
-  assert_success
-  assert_line "EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_EXTEND 0 3"
+  vnode_watch f RDONLY "extend 0 3" 'sh("echo more >> f")' NOTE_EXTEND
 }
 
 @test "vnode: NOTE_ATTRIB on chmod and on touch" {
-  local q
-  q=$(new_queue)
   echo "hello" >f
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("f", os.O_RDONLY)
-q.add(f"{fd} vnode add|clear attrib|write|link 0 4")
-sh("chmod 600 f")
-print("chmod:", q.one("after chmod").rest)
-q.quiet()
-sh("touch -d '2001-01-01' f")
-print("touch:", q.one("after touch").rest)
-EOF
-  assert_success
-  assert_line "chmod: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_ATTRIB 0 4"
-  assert_line "touch: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_ATTRIB 0 4"
+  vnode_watch f RDONLY "attrib|write|link 0 4" \
+    'sh("chmod 600 f")' NOTE_ATTRIB \
+    'q.quiet(); sh("touch -d 2001-01-01 f")' NOTE_ATTRIB
 }
 
 @test "vnode: NOTE_LINK when ln gives the file another name" {
-  local q
-  q=$(new_queue)
   echo "hello" >f
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("f", os.O_RDONLY)
-q.add(f"{fd} vnode add|clear link|attrib|delete|write 0 5")
-sh("ln f g")
-print(q.one("after ln").rest)
-EOF
-  assert_success
-  assert_line "EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_LINK 0 5"
+  vnode_watch f RDONLY "link|attrib|delete|write 0 5" 'sh("ln f g")' NOTE_LINK
 }
 
 @test "vnode: NOTE_RENAME when mv renames the file, in its directory and into another" {
-  local q
-  q=$(new_queue)
   echo "hello" >f
   mkdir sub
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("f", os.O_RDONLY)
-q.add(f"{fd} vnode add|clear rename|delete|write|attrib|link 0 6")
-sh("mv f g")
-print("same dir:", q.one("after mv f g").rest)
-q.quiet()
-sh("mv g sub/h")
-print("other dir:", q.one("after mv g sub/h").rest)
-EOF
-  assert_success
-  assert_line "same dir: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_RENAME 0 6"
-  assert_line "other dir: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_RENAME 0 6"
+  vnode_watch f RDONLY "rename|delete|write|attrib|link 0 6" \
+    'sh("mv f g")' NOTE_RENAME \
+    'q.quiet(); sh("mv g sub/h")' NOTE_RENAME
 }
 
 @test "vnode: a file replaced by mv onto its name gets NOTE_DELETE" {
-  local q
-  q=$(new_queue)
   echo "old" >f
   echo "new" >g
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("f", os.O_RDONLY)
-q.add(f"{fd} vnode add|clear delete|rename|write|attrib 0 7")
-sh("mv g f")
-print(q.one("after mv g f").rest)
-EOF
-  assert_success
-  assert_line "EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_DELETE 0 7"
+  vnode_watch f RDONLY "delete|rename|write|attrib 0 7" 'sh("mv g f")' NOTE_DELETE
 }
 
 @test "vnode: NOTE_OPEN when the file is opened (registering is not an open)" {
-  local q
-  q=$(new_queue)
   echo "hello" >f
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("f", os.O_RDONLY)
-q.add(f"{fd} vnode add|clear open 0 8")
-q.quiet()
-sh("cat f > /dev/null")
-print(q.one("after cat").rest)
-EOF
-  assert_success
-  assert_line "EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_OPEN 0 8"
+  vnode_watch f RDONLY "open 0 8" 'q.quiet(); sh("cat f > /dev/null")' NOTE_OPEN
 }
 
 @test "vnode: NOTE_CLOSE when a read-only descriptor of the file is closed" {
-  local q
-  q=$(new_queue)
   echo "hello" >f
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("f", os.O_RDONLY)
-q.add(f"{fd} vnode add|clear close|close_write 0 9")
-other = os.open("f", os.O_RDONLY)
-q.quiet()
-os.close(other)
-print(q.one("after close").rest)
-EOF
-  assert_success
-  assert_line "EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_CLOSE 0 9"
+  vnode_watch f RDONLY "close|close_write 0 9" \
+    'other = os.open("f", os.O_RDONLY); q.quiet(); os.close(other)' NOTE_CLOSE
 }
 
 @test "vnode: NOTE_CLOSE_WRITE when a writable descriptor of the file is closed" {
-  local q
-  q=$(new_queue)
   echo "hello" >f
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("f", os.O_RDONLY)
-q.add(f"{fd} vnode add|clear close|close_write 0 10")
-sh(": >> f")
-print(q.one("after : >> f").rest)
-EOF
-  assert_success
-  assert_line "EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_CLOSE_WRITE 0 10"
+  vnode_watch f RDONLY "close|close_write 0 10" 'sh(": >> f")' NOTE_CLOSE_WRITE
 }
 
 @test "vnode: NOTE_READ when the file is read" {
-  local q
-  q=$(new_queue)
   echo "hello" >f
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("f", os.O_RDONLY)
-q.add(f"{fd} vnode add|clear read 0 11")
-q.quiet()
-check(os.read(fd, 3) == b"hel", "read")
-print(q.one("after read").rest)
-EOF
-  assert_success
-  assert_line "EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_READ 0 11"
+  vnode_watch f RDONLY "read 0 11" 'q.quiet(); check(os.read(fd, 3) == b"hel", "read")' NOTE_READ
 }
 
 @test "vnode: fflags are what happened since the last delivery (only bits asked for), data 0" {
-  local q
-  q=$(new_queue)
+  # write: NOTE_WRITE, and NOTE_EXTEND (not asked for); fchmod: NOTE_ATTRIB;
+  # rename: NOTE_RENAME (not asked for). EV_CLEAR: all of it was reported.
   echo "hello" >f
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("f", os.O_RDWR)
-q.add(f"{fd} vnode add|clear write|attrib 0 12")
-os.write(fd, b"hello, world\n")  # NOTE_WRITE, and NOTE_EXTEND (not asked for)
-os.fchmod(fd, 0o640)             # NOTE_ATTRIB
-os.rename("f", "g")              # NOTE_RENAME (not asked for)
-time.sleep(0.3)
-print("batch:", q.one("after write, chmod, rename").rest)
-q.quiet()                        # EV_CLEAR: all of it was reported
-os.pwrite(fd, b"J", 0)
-print("next:", q.one("after pwrite").rest)
-EOF
-  assert_success
-  assert_line "batch: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_WRITE|NOTE_ATTRIB 0 12"
-  assert_line "next: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_WRITE 0 12"
+  vnode_watch f RDWR "write|attrib 0 12" \
+    'os.write(fd, b"hello, world\n"); os.fchmod(fd, 0o640); os.rename("f", "g"); time.sleep(0.3)' \
+    NOTE_WRITE\|NOTE_ATTRIB \
+    'q.quiet(); os.pwrite(fd, b"J", 0)' NOTE_WRITE
 }
-
 @test "vnode: notes that inotify reports alike (chmod then ln) all reach the next delivery" {
   # chmod and link(2) and unlink(2) all give IN_ATTRIB, and inotify merges
   # identical events queued back to back: while the daemon lags (paused
   # with SIGSTOP here, as on a loaded machine) each note must still count.
   # A link made and removed within one merge leaves nothing to read off the
   # inode, so that case is a documented limit (docs/semantics.md).
-  local q
-  q=$(new_queue)
   echo "hello" >f
-  run py_timeout 60 - "$q" "$(kqfsd_pid)" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer "$(kqfsd_pid)" <<'EOF'
 daemon = int(sys.argv[2])
 fd = os.open("f", os.O_RDONLY)
 q.add(f"{fd} vnode add|clear attrib|link|delete 0 13")
@@ -289,84 +171,32 @@ EOF
 }
 
 @test "vnode: a directory gets NOTE_WRITE when entries come and go (files: no NOTE_LINK)" {
-  local q
-  q=$(new_queue)
   mkdir d
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("d", os.O_RDONLY | os.O_DIRECTORY)
-q.add(f"{fd} vnode add|clear write|link|extend 0 14")
-sh("touch d/a")
-print("create:", q.one("after touch d/a").rest)
-sh("ln -s a d/s")
-print("symlink:", q.one("after ln -s").rest)
-sh("rm d/a")
-print("remove:", q.one("after rm d/a").rest)
-EOF
-  assert_success
-  assert_line "create: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_WRITE 0 14"
-  assert_line "symlink: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_WRITE 0 14"
-  assert_line "remove: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_WRITE 0 14"
+  vnode_watch d "RDONLY|DIRECTORY" "write|link|extend 0 14" \
+    'sh("touch d/a")' NOTE_WRITE \
+    'sh("ln -s a d/s")' NOTE_WRITE \
+    'sh("rm d/a")' NOTE_WRITE
 }
 
 @test "vnode: a directory gets NOTE_LINK when subdirectories come and go" {
-  local q
-  q=$(new_queue)
   mkdir d
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("d", os.O_RDONLY | os.O_DIRECTORY)
-q.add(f"{fd} vnode add|clear write|link|extend 0 15")
-sh("mkdir d/sub")
-print("mkdir:", q.one("after mkdir").rest)
-sh("rmdir d/sub")
-print("rmdir:", q.one("after rmdir").rest)
-EOF
-  assert_success
-  assert_line "mkdir: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_WRITE|NOTE_LINK 0 15"
-  assert_line "rmdir: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_WRITE|NOTE_LINK 0 15"
+  vnode_watch d "RDONLY|DIRECTORY" "write|link|extend 0 15" \
+    'sh("mkdir d/sub")' "NOTE_WRITE|NOTE_LINK" \
+    'sh("rmdir d/sub")' "NOTE_WRITE|NOTE_LINK"
 }
 
 @test "vnode: a directory gets NOTE_EXTEND on renames into or out of it, not within it" {
-  local q
-  q=$(new_queue)
   mkdir d other
   touch other/f
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("d", os.O_RDONLY | os.O_DIRECTORY)
-q.add(f"{fd} vnode add|clear write|extend 0 16")
-sh("mv other/f d/f")
-print("in:", q.one("after mv in").rest)
-sh("mv d/f d/g")
-print("within:", q.one("after mv within").rest)
-sh("mv d/g other/g")
-print("out:", q.one("after mv out").rest)
-EOF
-  assert_success
-  assert_line "in: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_WRITE|NOTE_EXTEND 0 16"
-  assert_line "within: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_WRITE 0 16"
-  assert_line "out: EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_WRITE|NOTE_EXTEND 0 16"
+  vnode_watch d "RDONLY|DIRECTORY" "write|extend 0 16" \
+    'sh("mv other/f d/f")' "NOTE_WRITE|NOTE_EXTEND" \
+    'sh("mv d/f d/g")' NOTE_WRITE \
+    'sh("mv d/g other/g")' "NOTE_WRITE|NOTE_EXTEND"
 }
 
 @test "vnode: rmdir of a watched directory that is still open gives NOTE_DELETE" {
-  local q
-  q=$(new_queue)
   mkdir d
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("d", os.O_RDONLY | os.O_DIRECTORY)
-q.add(f"{fd} vnode add|clear delete|write|rename 0 17")
-q.quiet()
-sh("rmdir d")
-print(q.one("after rmdir").rest)
-EOF
-  assert_success
-  assert_line "EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_DELETE 0 17"
+  vnode_watch d "RDONLY|DIRECTORY" "delete|write|rename 0 17" 'q.quiet(); sh("rmdir d")' NOTE_DELETE
 }
 
 @test "vnode: the knote goes when the writer closes the descriptor" {
@@ -388,12 +218,8 @@ EOF
 # new file. (A reopen with the same mode at once is the documented limit,
 # not tested: docs/semantics.md.)
 @test "vnode and read: closing a file and reopening it for writing under the same number drops the knotes" {
-  local q
-  q=$(new_queue)
   echo start >f
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
+  run_writer <<'EOF'
 fd = os.open("f", os.O_RDONLY)
 q.add(f"{fd} vnode add|clear write|extend 0 1")
 os.lseek(fd, 0, os.SEEK_END)
@@ -428,12 +254,8 @@ EOF
 }
 
 @test "vnode: a pipe or a socket is EINVAL, a descriptor the writer lacks is EBADF" {
-  local q
-  q=$(new_queue)
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
+  run_writer <<'EOF'
 import socket
-q = Queue(sys.argv[1])
 r, w = os.pipe()
 a, b = socket.socketpair()
 print("pipe:", q.change(f"{r} vnode add|clear write"))
@@ -452,21 +274,11 @@ EOF
   assert_line "knotes: 1"
 }
 
+
 @test "vnode: a directory is not told of writes or chmod to a file inside it" {
-  local q
-  q=$(new_queue)
   mkdir d
   echo "hello" >d/f
-  run py_timeout 60 - "$q" <<'EOF'
-from kq import *
-q = Queue(sys.argv[1])
-fd = os.open("d", os.O_RDONLY | os.O_DIRECTORY)
-q.add(f"{fd} vnode add|clear write|extend|attrib|link|delete|rename 0 18")
-sh("echo more >> d/f; chmod 600 d/f; cat d/f > /dev/null")
-q.quiet(0.5)
-sh("touch d/new")
-print(q.one("after touch d/new").rest)
-EOF
-  assert_success
-  assert_line "EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_WRITE 0 18"
+  vnode_watch d "RDONLY|DIRECTORY" "write|extend|attrib|link|delete|rename 0 18" \
+    'sh("echo more >> d/f; chmod 600 d/f; cat d/f > /dev/null"); q.quiet(0.5); sh("touch d/new")' \
+    NOTE_WRITE
 }

@@ -53,6 +53,25 @@ for r in kq.unpack_all(open(sys.argv[1], "rb").read()):
 
 # ------------------------------------------------------------ the command line
 
+
+# add_refused STDERR RECORD...: `kqctl add "$name" RECORD...` fails with
+# status 1 and prints STDERR on stderr.
+add_refused() {
+  run --separate-stderr kqctl add "$name" "${@:2}"
+  assert_failure 1
+  [ "$stderr" = "$1" ]
+}
+
+# two_user_events: name, a new queue (queue_named) with user knotes 5
+# (udata 42) and 6, added by kqctl add and triggered by kqctl trigger (5 with
+# fflags 0x7 and data -3).
+two_user_events() {
+  name=$(queue_named)
+  kqctl add "$name" "5 user add|clear 0 0 42" "6 user add|clear"
+  kqctl trigger "$name" 5 --fflags 'ffor|0x7' --data -3
+  kqctl trigger "$name" 6
+}
+
 @test "kqctl --help: every command, the global options and the exit statuses" {
   run --separate-stderr kqctl --help
   assert_success
@@ -405,12 +424,8 @@ for r in kq.unpack_all(open(sys.argv[1], "rb").read()):
   [ "$(status_field "$KQ/$name" knotes.user)" = 2 ]
   [ "$(status_field "$KQ/$name" last-error)" = "unknown filter 'usr'" ]
 
-  run --separate-stderr kqctl add "$name" "6 user add|bogus"
-  assert_failure 1
-  [ "$stderr" = "kqctl add: record '6 user add|bogus' failed: Invalid argument (unknown flag 'bogus')" ]
-  run --separate-stderr kqctl add "$name" "7 user add 0 notanumber"
-  assert_failure 1
-  [ "$stderr" = "kqctl add: record '7 user add 0 notanumber' failed: Invalid argument (bad data 'notanumber')" ]
+  add_refused "kqctl add: record '6 user add|bogus' failed: Invalid argument (unknown flag 'bogus')" "6 user add|bogus"
+  add_refused "kqctl add: record '7 user add 0 notanumber' failed: Invalid argument (bad data 'notanumber')" "7 user add 0 notanumber"
   # The first of two fails: nothing applied, the other is not.
   run --separate-stderr kqctl add "$name" "8 user add 0 0 0 0 extra" "9 user add"
   assert_failure 1
@@ -426,13 +441,9 @@ for r in kq.unpack_all(open(sys.argv[1], "rb").read()):
 @test "add: a record the daemon refuses gives the errno's text and why" {
   name=$(queue_named)
   # Descriptor 57 is not open in kqctl.
-  run --separate-stderr kqctl add "$name" "57 read add"
-  assert_failure 1
-  [ "$stderr" = "kqctl add: record '57 read add' failed: Bad file descriptor (not a descriptor open in kqctl)" ]
+  add_refused "kqctl add: record '57 read add' failed: Bad file descriptor (not a descriptor open in kqctl)" "57 read add"
   # No such knote.
-  run --separate-stderr kqctl add "$name" "5 user enable"
-  assert_failure 1
-  [ "$stderr" = "kqctl add: record '5 user enable' failed: No such file or directory (no such knote)" ]
+  add_refused "kqctl add: record '5 user enable' failed: No such file or directory (no such knote)" "5 user enable"
   # No such process.
   run --separate-stderr kqctl add "$name" "999999999 proc add exit"
   assert_failure 1
@@ -556,10 +567,7 @@ for r in kq.unpack_all(open(sys.argv[1], "rb").read()):
 }
 
 @test "wait --json prints one JSON object per line" {
-  name=$(queue_named)
-  kqctl add "$name" "5 user add|clear 0 0 42" "6 user add|clear"
-  kqctl trigger "$name" 5 --fflags 'ffor|0x7' --data -3
-  kqctl trigger "$name" 6
+  two_user_events
   run --separate-stderr kqctl wait "$name" -n 2 --json -t 10
   assert_success
   [ "${#lines[@]}" = 2 ]
@@ -568,10 +576,7 @@ for r in kq.unpack_all(open(sys.argv[1], "rb").read()):
 }
 
 @test "wait --bin prints 32-byte binary records" {
-  name=$(queue_named)
-  kqctl add "$name" "5 user add|clear 0 0 42" "6 user add|clear"
-  kqctl trigger "$name" 5 --fflags 'ffor|0x7' --data -3
-  kqctl trigger "$name" 6
+  two_user_events
   kqctl wait "$name" -n 2 --bin -t 10 >"$BATS_TEST_TMPDIR/events.bin"
   [ "$(stat -c %s "$BATS_TEST_TMPDIR/events.bin")" = 64 ]
   run binary_records "$BATS_TEST_TMPDIR/events.bin"

@@ -210,6 +210,48 @@ py_timeout() {
   timeout -k 3 "$seconds" python3 "$@"
 }
 
+# kq_python SECONDS PRELUDE [ARG...] <<'EOF' ...: py_timeout SECONDS runs
+# PRELUDE and then the Python on stdin, with `from kq import *` done.
+kq_python() {
+  local seconds=$1 prelude=$2
+  shift 2
+  py_timeout "$seconds" -c "from kq import *
+$prelude
+$(cat)" "$@"
+}
+
+# queue_py SECONDS Q [ARG...] <<'EOF' ...: kq_python with q = Q (sys.argv[1],
+# ARGs after it) and c, e = queue_files(q).
+queue_py() {
+  kq_python "$1" 'q = sys.argv[1]
+c, e = queue_files(q)' "${@:2}"
+}
+
+# new_queue_py SECONDS [ARG...] <<'EOF' ...: queue_py on q, a new queue.
+new_queue_py() {
+  q=$(new_queue)
+  queue_py "$1" "$q" "${@:2}"
+}
+
+# run_on_queue SECONDS Q [ARG...] <<'EOF' ...: under `run`, kq_python with
+# q = Q, a queue directory (sys.argv[1], ARGs after it).
+run_on_queue() {
+  run kq_python "$1" 'q = sys.argv[1]' "${@:2}"
+}
+
+# run_queue_py SECONDS [ARG...] <<'EOF' ...: run_on_queue on q, a new queue.
+run_queue_py() {
+  q=$(new_queue)
+  run_on_queue "$1" "$q" "${@:2}"
+}
+
+# run_writer [ARG...] <<'EOF' ...: under `run`, kq_python (60 s) as the
+# writer of q, a new queue: q = Queue(sys.argv[1]) (ARGs after it).
+run_writer() {
+  q=$(new_queue)
+  run kq_python 60 'q = Queue(sys.argv[1])' "$q" "$@"
+}
+
 # no_event Q: nothing is delivered on queue directory Q within 0.5 s.
 no_event() {
   run timeout 0.5 head -n1 "$1/events"

@@ -215,11 +215,17 @@ for pid in sys.argv[2:] + [str(child.pid)]:
 child.kill()" "$@"' sh "$hidepid" "$@"
 }
 
-@test "EVFILT_PROC only for processes B sees in its /proc: hidepid=invisible hides A's process (ESRCH)" {
+# hidepid_watch_of_a QUEUE HIDEPID: A runs a sleep (CHILDREN), B makes QUEUE,
+# and watch_processes_hidepid HIDEPID QUEUE/changes CHILDREN runs under `run`.
+hidepid_watch_of_a() {
   as_a sleep 60 3>&- &
   CHILDREN=$!
-  as_b mkdir pr1
-  run watch_processes_hidepid invisible pr1/changes "$CHILDREN"
+  as_b mkdir "$1"
+  run watch_processes_hidepid "$2" "$1/changes" "$CHILDREN"
+}
+
+@test "EVFILT_PROC only for processes B sees in its /proc: hidepid=invisible hides A's process (ESRCH)" {
+  hidepid_watch_of_a pr1 invisible
   # A's process: hidden; B's own child: seen.
   assert_output "$(printf '%s\n' ESRCH ok)"
   run status_field pr1 last-error
@@ -230,10 +236,7 @@ child.kill()" "$@"' sh "$hidepid" "$@"
 }
 
 @test "EVFILT_PROC: where B's /proc shows every process, B may watch A's" {
-  as_a sleep 60 3>&- &
-  CHILDREN=$!
-  as_b mkdir pr2
-  run watch_processes_hidepid off pr2/changes "$CHILDREN"
+  hidepid_watch_of_a pr2 off
   assert_output "$(printf '%s\n' ok ok)"
   run as_b "$PYTHON" -c "$WRITE_RECORDS" pr2/changes "$CHILDREN proc add exit"
   assert_output ok

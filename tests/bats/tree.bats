@@ -32,6 +32,15 @@ absent() {
 
 # ------------------------------------------------------------------ listing
 
+
+# run_in_tree <<'EOF' ...: under `run`, kq_python (60 s) runs the Python on
+# stdin with `import kq` done, mnt = $MNT and q, a new queue (its directory).
+run_in_tree() {
+  q=$(new_queue)
+  run kq_python 60 'import kq
+mnt, q = sys.argv[1:]' "$MNT" "$q"
+}
+
 @test "the root holds kq/, and kq/ holds clone" {
   run ls "$MNT"
   assert_output "kq"
@@ -157,11 +166,7 @@ EOF
 }
 
 @test "mkdir outside kq/ fails: in the root and inside a queue" {
-  local q
-  q=$(new_queue)
-  run py - "$MNT" "$q" <<'EOF'
-import os, sys, kq
-mnt, q = sys.argv[1:]
+  run_in_tree <<'EOF'
 print("root", kq.outcome(os.mkdir, os.path.join(mnt, "sub")))
 print("queue", kq.outcome(os.mkdir, os.path.join(q, "sub")))
 EOF
@@ -336,11 +341,7 @@ EOF
 # ------------------------------------------------------ names that are not
 
 @test "unknown names are ENOENT: MOUNT/nope, kq/nope, kq/QUEUE/nope" {
-  local q
-  q=$(new_queue)
-  run py - "$MNT" "$q" <<'EOF'
-import os, sys, kq
-mnt, q = sys.argv[1:]
+  run_in_tree <<'EOF'
 for path in (os.path.join(mnt, "nope"), os.path.join(mnt, "kq", "nope"), os.path.join(q, "nope"),
              os.path.join(q, "Events"), os.path.join(q, "status.json")):
     print(kq.outcome(os.stat, path), kq.outcome(os.open, path, os.O_RDONLY))
@@ -358,11 +359,7 @@ EOF
 }
 
 @test "creating plain files is EPERM or EACCES: in the root, in kq/, in a queue" {
-  local q
-  q=$(new_queue)
-  run py - "$MNT" "$q" <<'EOF'
-import os, sys, kq
-mnt, q = sys.argv[1:]
+  run_in_tree <<'EOF'
 for d in (mnt, os.path.join(mnt, "kq"), q):
     for how, call in (("creat", lambda p: os.open(p, os.O_CREAT | os.O_WRONLY, 0o644)),
                       ("excl", lambda p: os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)),

@@ -125,6 +125,11 @@ def trigger(q, *idents):
 
 # ------------------------------------------- changes and events, by handle
 
+# The start of a writer's child script (python3 -c CHILD + BODY Q): c and e
+# are the queue files of queue directory Q.
+CHILD = "from kq import *\nc, e = queue_files(sys.argv[1])\n"
+
+
 def queue_files(q):
     """(changes fd, non-blocking events.bin fd) of queue directory q."""
     return (os.open(q + "/changes", os.O_WRONLY),
@@ -143,6 +148,23 @@ def events(e, timeout):
     any within timeout, or []."""
     blob = read_when_ready(e, 32 * 256, timeout)
     return [] if blob is None else [Ev(*r) for r in unpack_all(blob)]
+
+
+def read_to_eof(c, e, sock, peer, payload, what, all_at_once=True):
+    """READ on socket sock, registered through change handle c: nothing on
+    events handle e until peer sends payload, then an event on sock with
+    data = its length (the first one, if all_at_once) and no EV_EOF; once
+    peer closes (what), EV_EOF with that data and fflags 0."""
+    n = len(payload)
+    assert change(c, "%d read add" % sock.fileno()) > 0
+    quiet(e)
+    peer.sendall(payload)
+    ev = expect_event(e, lambda ev: ev.ident == sock.fileno() and (all_at_once or ev.data == n),
+                      "no event with the %d bytes" % n)
+    assert (ev.filter, ev.data, ev.flags & EV_EOF) == (READ, n, 0), ev
+    peer.close()
+    ev = expect_event(e, lambda ev: ev.flags & EV_EOF, "no EV_EOF after " + what)
+    assert (ev.ident, ev.data, ev.fflags) == (sock.fileno(), n, 0), ev
 
 
 def read_when_ready(fd, size, timeout):
@@ -200,6 +222,48 @@ def read_nonblocking(fd, size):
         fcntl.fcntl(fd, fcntl.F_SETFL, old)
 
 
+EVENTS_FILES = ("events", "events.json", "events.bin")
+
+
+def each_events_file(q, body, flags=os.O_RDONLY):
+    """body(n, name, fd) for n = 1, 2, 3 and each events file name of queue
+    directory q, open (flags) on fd, closed after; then prints "ok"."""
+    for n, name in enumerate(EVENTS_FILES, 1):
+        fd = os.open(os.path.join(q, name), flags)
+        body(n, name, fd)
+        os.close(fd)
+    print("ok")
+
+
+def timer_then(q, n, ms, wait):
+    """Adds a oneshot timer n of ms milliseconds on queue directory q, then
+    calls wait(): its result and the seconds it took."""
+    write_changes(q, f"{n} timer add|oneshot 0 {ms}\n")
+    start = time.monotonic()
+    got = wait()
+    return got, time.monotonic() - start
+
+
+def check_eagain(fd, name):
+    """A read of fd (events file name) fails with EAGAIN."""
+    try:
+        os.read(fd, 4096)
+        raise AssertionError(f"{name}: read succeeded with nothing pending")
+    except OSError as e:
+        assert e.errno == errno.EAGAIN, (name, errname(e.errno))
+
+
+def raising_on(signum, name):
+    """Installs a handler of signal signum that raises a new exception
+    class called name; that class."""
+    exc = type(name, (Exception,), {})
+
+    def handler(signum, frame):
+        raise exc()
+    signal.signal(signum, handler)
+    return exc
+
+
 def drain_text(q):
     """Every text event of queue q pending now, read without blocking."""
     fd = os.open(os.path.join(q, "events"), os.O_RDONLY | os.O_NONBLOCK)
@@ -224,6 +288,12 @@ def moved(fd, to):
     os.dup2(fd, to)
     os.close(fd)
     return to
+
+
+def pipe_at(to):
+    """A pipe (r, w) with its read end renumbered to `to` (moved)."""
+    r, w = os.pipe()
+    return moved(r, to), w
 
 
 def tcp_connection():
@@ -306,6 +376,14 @@ class Queue:
         """The next event, which must come within timeout."""
         return self.expect(lambda ev: True, what, timeout)
 
+    def show(self, ident, what, *label, timeout=10.0):
+        """Prints label and the next event (what), which must be on ident,
+        without its ident."""
+        ev = self.one(what, timeout)
+        check(ev.ident == ident, ev.line)
+        print(*label, ev.rest)
+        return ev
+
     def quiet(self, timeout=0.3):
         """Nothing is delivered within timeout."""
         ev = self.next(timeout)
@@ -384,6 +462,20 @@ def _stat_fields(pid):
         return f.read().rpartition(")")[2].split()
 
 
+def show_held(q, hold, body, kevent, note):
+    """On Queue q, watches "PID KEVENT" of a gated_child(body) that waits on
+    Gate hold: nothing before it is released, then prints the event note
+    (on PID); once hold opens, prints "then:" and its NOTE_EXIT; reaps it."""
+    pid, release = gated_child(body)
+    q.add(f"{pid} {kevent}")
+    q.quiet()
+    release()
+    q.show(pid, note)
+    hold.open()
+    print("then:", q.one("NOTE_EXIT").rest)
+    os.waitpid(pid, 0)
+
+
 def parent_of(pid):
     return int(_stat_fields(pid)[1])
 
@@ -398,3 +490,28 @@ def state_of(pid):
 def sh(command):
     """A shell command that must succeed (done by another process)."""
     subprocess.run(["sh", "-c", command], check=True)
+
+
+def open_flags(names):
+    """The os.O_ flags named in names, as "RDONLY|DIRECTORY"."""
+    flags = 0
+    for name in names.split("|"):
+        flags |= getattr(os, "O_" + name)
+    return flags
+
+
+def watch_steps(q, path, flags, kevent, *steps):
+    """The writer of a vnode watch: opens path (open_flags(flags), mode 0o644
+    if it creates), adds "FD vnode add|clear KEVENT" on queue directory q,
+    then runs each step (Python, with q and fd in scope) and prints "N: "
+    and the next event without its ident, which must be fd. (q, fd)."""
+    queue = Queue(q)
+    fd = os.open(path, open_flags(flags), 0o644)
+    queue.add(f"{fd} vnode add|clear {kevent}")
+    scope = dict(globals(), q=queue, fd=fd)
+    for n, step in enumerate(steps, 1):
+        exec(step, scope)
+        ev = queue.one(f"after step {n}: {step}")
+        check(ev.ident == fd, ev.line)
+        print(f"{n}: {ev.rest}")
+    return queue, fd
