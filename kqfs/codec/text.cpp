@@ -21,7 +21,6 @@ namespace kqfs::codec {
 namespace fields {
 namespace {
 
-constexpr size_t kFieldCount = 6;
 // Longer tokens are cut in reasons: a status line is not a hex dump.
 constexpr size_t kMaxQuotedLength = 64;
 // "18446744073709551615" (u64 max) and "-9223372036854775808" (i64 min).
@@ -162,10 +161,6 @@ size_t max_mask_length(std::span<const names::Name> table) {
   return length;
 }
 
-Parsed rejected(std::string reason) {
-  return Parsed{std::nullopt, std::move(reason)};
-}
-
 }  // namespace
 
 std::optional<int16_t> parse_filter(std::string_view token, std::string& error) {
@@ -237,6 +232,47 @@ std::string quote(std::string_view token) {
   return out + "'";
 }
 
+Parsed rejected(std::string reason) {
+  return Parsed{std::nullopt, std::move(reason)};
+}
+
+Parsed parse_fields(const Tokens& tokens) {
+  // The filter first: the ident (signal names) and fflags depend on it.
+  std::string error;
+  Kevent record;
+  if (tokens[kFilter]) {
+    const auto filter = parse_filter(*tokens[kFilter], error);
+    if (!filter) return rejected(std::move(error));
+    record.filter = *filter;
+  }
+  if (tokens[kIdent]) {
+    const auto ident = parse_ident(*tokens[kIdent], record.filter, error);
+    if (!ident) return rejected(std::move(error));
+    record.ident = *ident;
+  }
+  if (tokens[kFlags]) {
+    const auto flags = parse_flags(*tokens[kFlags], error);
+    if (!flags) return rejected(std::move(error));
+    record.flags = *flags;
+  }
+  if (tokens[kFflags]) {
+    const auto fflags = parse_fflags(*tokens[kFflags], record.filter, error);
+    if (!fflags) return rejected(std::move(error));
+    record.fflags = *fflags;
+  }
+  if (tokens[kData]) {
+    const auto data = parse_data(*tokens[kData], error);
+    if (!data) return rejected(std::move(error));
+    record.data = *data;
+  }
+  if (tokens[kUdata]) {
+    const auto udata = parse_udata(*tokens[kUdata], error);
+    if (!udata) return rejected(std::move(error));
+    record.udata = *udata;
+  }
+  return Parsed{record, {}};
+}
+
 FieldBounds max_field_lengths() {
   FieldBounds bounds{kMaxNumberLength, kMaxFilterNumberLength, max_mask_length(names::flags()),
                      kMaxDecimalMaskLength};
@@ -277,38 +313,10 @@ Parsed parse_text(std::string_view line) {
                             std::to_string(tokens.size()) + ")");
   }
 
-  // The filter first: the ident (signal names) and fflags depend on it.
-  std::string error;
-  Kevent record;
-  if (field_count > 1) {
-    const auto filter = fields::parse_filter(tokens[1], error);
-    if (!filter) return fields::rejected(std::move(error));
-    record.filter = *filter;
-  }
-  const auto ident = fields::parse_ident(tokens[0], record.filter, error);
-  if (!ident) return fields::rejected(std::move(error));
-  record.ident = *ident;
-  if (field_count > 2) {
-    const auto flags = fields::parse_flags(tokens[2], error);
-    if (!flags) return fields::rejected(std::move(error));
-    record.flags = *flags;
-  }
-  if (field_count > 3) {
-    const auto fflags = fields::parse_fflags(tokens[3], record.filter, error);
-    if (!fflags) return fields::rejected(std::move(error));
-    record.fflags = *fflags;
-  }
-  if (field_count > 4) {
-    const auto data = fields::parse_data(tokens[4], error);
-    if (!data) return fields::rejected(std::move(error));
-    record.data = *data;
-  }
-  if (field_count > 5) {
-    const auto udata = fields::parse_udata(tokens[5], error);
-    if (!udata) return fields::rejected(std::move(error));
-    record.udata = *udata;
-  }
-  return Parsed{record, {}};
+  fields::Tokens present;
+  for (size_t i = 0; i < field_count; ++i)
+    present[i] = tokens[i];
+  return fields::parse_fields(present);
 }
 
 std::string format_text(const Kevent& event) {
