@@ -15,6 +15,7 @@
 #include "kqfs/codec/codec.hpp"
 #include "kqfs/codec/fields.hpp"
 #include "kqfs/constants.h"
+#include "kqfs/escape.hpp"
 #include "kqfs/names.hpp"
 
 namespace kqfs::codec {
@@ -34,13 +35,6 @@ constexpr size_t kMaxDecimalMaskLength = 10;
 
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // Numbers start with a digit or a sign; names never do, so a token that
@@ -102,9 +96,9 @@ std::optional<int> realtime_signal(std::string_view name) {
     }
   }
   int signal = 0;
-  if (equal_ignoring_case(base, "RTMIN") && offset >= 0) {
+  if (names::equal_ignoring_case(base, "RTMIN") && offset >= 0) {
     signal = SIGRTMIN + offset;
-  } else if (equal_ignoring_case(base, "RTMAX") && offset <= 0) {
+  } else if (names::equal_ignoring_case(base, "RTMAX") && offset <= 0) {
     signal = SIGRTMAX + offset;
   } else {
     return std::nullopt;
@@ -115,10 +109,11 @@ std::optional<int> realtime_signal(std::string_view name) {
 
 // "SIGUSR1", "usr1", "SIGRTMIN+1": the libc's own abbreviations, any case.
 std::optional<int> signal_number(std::string_view name) {
-  if (name.size() > 3 && equal_ignoring_case(name.substr(0, 3), "SIG")) name.remove_prefix(3);
+  if (name.size() > 3 && names::equal_ignoring_case(name.substr(0, 3), "SIG"))
+    name.remove_prefix(3);
   for (int signal = 1; signal < NSIG; ++signal) {
     const char* abbreviation = sigabbrev_np(signal);
-    if (abbreviation != nullptr && equal_ignoring_case(name, abbreviation)) return signal;
+    if (abbreviation != nullptr && names::equal_ignoring_case(name, abbreviation)) return signal;
   }
   return realtime_signal(name);
 }
@@ -217,17 +212,7 @@ std::string format_fflags(int16_t filter, uint32_t fflags) {
 }
 
 std::string quote(std::string_view token) {
-  std::string out = "'";
-  for (const char c : token.substr(0, kMaxQuotedLength)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte < 0x7f) {
-      out += c;
-    } else {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
-      out += escaped;
-    }
-  }
+  std::string out = "'" + escape_bytes(token.substr(0, kMaxQuotedLength));
   if (token.size() > kMaxQuotedLength) out += "...";
   return out + "'";
 }
