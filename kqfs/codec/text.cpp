@@ -156,6 +156,18 @@ size_t max_mask_length(std::span<const names::Name> table) {
   return length;
 }
 
+// Reads `token`, when there is one, into `field` with `parse`; false, with
+// `error` saying why, when the token is bad.
+template <class T, class Parse>
+bool read_field(const std::optional<std::string_view>& token, T& field, std::string& error,
+                Parse parse) {
+  if (!token) return true;
+  const auto value = parse(*token, error);
+  if (!value) return false;
+  field = *value;
+  return true;
+}
+
 }  // namespace
 
 std::optional<int16_t> parse_filter(std::string_view token, std::string& error) {
@@ -222,39 +234,21 @@ Parsed rejected(std::string reason) {
 }
 
 Parsed parse_fields(const Tokens& tokens) {
-  // The filter first: the ident (signal names) and fflags depend on it.
   std::string error;
   Kevent record;
-  if (tokens[kFilter]) {
-    const auto filter = parse_filter(*tokens[kFilter], error);
-    if (!filter) return rejected(std::move(error));
-    record.filter = *filter;
-  }
-  if (tokens[kIdent]) {
-    const auto ident = parse_ident(*tokens[kIdent], record.filter, error);
-    if (!ident) return rejected(std::move(error));
-    record.ident = *ident;
-  }
-  if (tokens[kFlags]) {
-    const auto flags = parse_flags(*tokens[kFlags], error);
-    if (!flags) return rejected(std::move(error));
-    record.flags = *flags;
-  }
-  if (tokens[kFflags]) {
-    const auto fflags = parse_fflags(*tokens[kFflags], record.filter, error);
-    if (!fflags) return rejected(std::move(error));
-    record.fflags = *fflags;
-  }
-  if (tokens[kData]) {
-    const auto data = parse_data(*tokens[kData], error);
-    if (!data) return rejected(std::move(error));
-    record.data = *data;
-  }
-  if (tokens[kUdata]) {
-    const auto udata = parse_udata(*tokens[kUdata], error);
-    if (!udata) return rejected(std::move(error));
-    record.udata = *udata;
-  }
+  // The ident (signal names) and fflags depend on the filter, read first.
+  const auto with_filter = [&record](auto parse) {
+    return [&record, parse](std::string_view token, std::string& why) {
+      return parse(token, record.filter, why);
+    };
+  };
+  const bool read = read_field(tokens[kFilter], record.filter, error, parse_filter) &&
+                    read_field(tokens[kIdent], record.ident, error, with_filter(parse_ident)) &&
+                    read_field(tokens[kFlags], record.flags, error, parse_flags) &&
+                    read_field(tokens[kFflags], record.fflags, error, with_filter(parse_fflags)) &&
+                    read_field(tokens[kData], record.data, error, parse_data) &&
+                    read_field(tokens[kUdata], record.udata, error, parse_udata);
+  if (!read) return rejected(std::move(error));
   return Parsed{record, {}};
 }
 
