@@ -15,18 +15,18 @@
 
 namespace kqfsd {
 
-// The thread that sent a request, as the kernel told it.
-struct Requester {
-  pid_t pid = 0;
-  uid_t uid = 0;
-  gid_t gid = 0;
-};
-
 // How an open file behaves, given with the reply to its open.
 enum OpenFlags : uint32_t {
   kDirectIo = 1u << 0,  // no page cache: every read and write reaches the daemon
   kStream = 1u << 1,    // no file position (FOPEN_STREAM)
   kNoFlush = 1u << 2,   // close() need not be told (FOPEN_NOFLUSH)
+};
+
+// The thread that sent a request, as the kernel told it.
+struct Requester {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
 };
 
 // What a setattr asks to change; the unset ones stay.

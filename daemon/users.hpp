@@ -15,17 +15,17 @@
 
 namespace kqfsd {
 
-struct UserLimits {
-  size_t queues = 0;
-  size_t knotes = 0;
-  size_t buffered_bytes = 0;
-};
-
 class Users {
  public:
-  explicit Users(UserLimits limits) : limits_(limits) {}
+  struct Limits {
+    size_t queues = 0;
+    size_t knotes = 0;
+    size_t buffered_bytes = 0;
+  };
 
-  const UserLimits& limits() const { return limits_; }
+  explicit Users(Limits limits) : limits_(limits) {}
+
+  const Limits& limits() const { return limits_; }
 
   // Takes one queue for `uid`: 0, or ENOSPC with `why` set.
   int take_queue(uid_t uid, std::string& why);
@@ -49,7 +49,7 @@ class Users {
   Account& account(uid_t uid);
   void forget_if_idle(uid_t uid);
 
-  UserLimits limits_;
+  Limits limits_;
   std::map<uid_t, Account> accounts_;
 };
 

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <vector>
 
+#include "kqfs/escape.hpp"
 #include "kqfs/linux/procfs.hpp"
 
 namespace kqfsd {
@@ -35,21 +36,7 @@ std::optional<int> killing_signal(pid_t tid) {
 }
 
 std::string quoted_fragment(std::string_view fragment) {
-  std::string text = "\"";
-  for (const char c : fragment.substr(0, kQuotedBytes)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte == '"' || byte == '\\') {
-      text += '\\';
-      text += c;
-    } else if (byte >= 0x20 && byte < 0x7f) {
-      text += c;
-    } else {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
-      text += escaped;
-    }
-  }
-  text += '"';
+  std::string text = "\"" + kqfs::escape_bytes(fragment.substr(0, kQuotedBytes), "\"\\") + "\"";
   if (fragment.size() > kQuotedBytes) {
     text += " (" + std::to_string(fragment.size()) + " bytes)";
   }

@@ -20,15 +20,11 @@
 #include <vector>
 
 #include "kqfs/filter.hpp"
+#include "kqfs/filter_table.hpp"  // the filters' kernel-event sources
 #include "kqfs/kevent.hpp"
 #include "kqfs/unique_fd.hpp"
 
 namespace kqfs {
-
-class DescriptorWatches;
-class FileEvents;
-class ProcConnector;
-class SignalTracer;
 
 // Knotes counted across the queues that share it (the daemon gives each
 // user one), with a ceiling.

@@ -43,13 +43,6 @@ constexpr std::array kTimerAliases = {KQFS_NAME32(NOTE_ABSOLUTE)};
 #undef KQFS_NAME
 #undef KQFS_NAME32
 
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // True when `wanted` is `name` or `name` without its prefix ("EV_", "NOTE_"...).
 bool matches(std::string_view name, std::string_view wanted) {
   if (equal_ignoring_case(name, wanted)) return true;
@@ -85,6 +78,13 @@ std::string format_mask(std::span<const Name> table, uint32_t mask) {
 }
 
 }  // namespace
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
 
 std::span<const Name> filters() {
   return kFilters;

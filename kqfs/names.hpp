@@ -37,4 +37,7 @@ std::string format_flags(uint16_t flags);
 // field, EVFILT_TIMER's unit) are named as a whole.
 std::string format_fflags(int16_t filter, uint32_t fflags);
 
+// ASCII letters compared without case, as every lookup here does.
+bool equal_ignoring_case(std::string_view a, std::string_view b);
+
 }  // namespace kqfs::names

@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "client/kqctl/commands.hpp"
@@ -39,6 +41,22 @@ class UmaskCleared {
   mode_t saved_;
 };
 
+// A command on queue NAME: the NAME operand is added last; nothing after --help.
+struct QueueCommand {
+  Arguments arguments;
+  Mount mount;
+  std::string name;
+};
+
+std::optional<QueueCommand> parse_queue_command(Syntax& syntax, const Invocation& invocation) {
+  syntax.operand("name", "NAME");
+  std::optional<Arguments> arguments = syntax.parse(invocation);
+  if (!arguments) return std::nullopt;
+  Mount mount(arguments->mount);
+  std::string name = arguments->text("name");
+  return QueueCommand{std::move(*arguments), std::move(mount), std::move(name)};
+}
+
 }  // namespace
 
 int run_create(const Invocation& invocation) {
@@ -48,16 +66,15 @@ int run_create(const Invocation& invocation) {
                 "Fails if NAME exists, whoever made it (see docs/security.md).\n");
   syntax.options()("mode", po::value<std::string>()->value_name("MODE"),
                    "its permission bits in octal, e.g. 0700 (default: 0777 less the umask)");
-  syntax.operand("name", "NAME");
-  const auto arguments = syntax.parse(invocation);
-  if (!arguments) return kExitSuccess;
+  const auto command = parse_queue_command(syntax, invocation);
+  if (!command) return kExitSuccess;
 
-  const Mount mount(arguments->mount);
-  const std::string& name = arguments->text("name");
+  const Mount& mount = command->mount;
+  const std::string& name = command->name;
   const std::string path = mount.queue(name);
   int result;
-  if (arguments->has("mode")) {
-    const mode_t mode = parse_mode(arguments->text("mode"));
+  if (command->arguments.has("mode")) {
+    const mode_t mode = parse_mode(command->arguments.text("mode"));
     const UmaskCleared umask_cleared;
     result = ::mkdir(path.c_str(), mode);
   } else {
@@ -110,13 +127,13 @@ int run_remove(const Invocation& invocation) {
   Syntax syntax("remove", "NAME",
                 "Destroys queue NAME and its knotes: rmdir MOUNT/kq/NAME. Readers blocked\n"
                 "on it get end of file.\n");
-  syntax.operand("name", "NAME");
-  const auto arguments = syntax.parse(invocation);
-  if (!arguments) return kExitSuccess;
+  const auto command = parse_queue_command(syntax, invocation);
+  if (!command) return kExitSuccess;
 
-  const Mount mount(arguments->mount);
-  const std::string& name = arguments->text("name");
-  if (::rmdir(mount.queue(name).c_str()) != 0) throw mount.queue_failure(name, errno);
+  const Mount& mount = command->mount;
+  if (::rmdir(mount.queue(command->name).c_str()) != 0) {
+    throw mount.queue_failure(command->name, errno);
+  }
   return kExitSuccess;
 }
 
@@ -126,12 +143,10 @@ int run_status(const Invocation& invocation) {
                 "events, blocked readers, events delivered, changes applied, the\n"
                 "reason the last rejected change record was refused (last-error), and\n"
                 "the registered knotes (knote: lines, in the text record syntax).\n");
-  syntax.operand("name", "NAME");
-  const auto arguments = syntax.parse(invocation);
-  if (!arguments) return kExitSuccess;
+  const auto command = parse_queue_command(syntax, invocation);
+  if (!command) return kExitSuccess;
 
-  const Mount mount(arguments->mount);
-  std::cout << mount.read(arguments->text("name"), "status");
+  std::cout << command->mount.read(command->name, "status");
   return kExitSuccess;
 }
 

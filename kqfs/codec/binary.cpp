@@ -8,56 +8,26 @@
 #include "kqfs/codec/codec.hpp"
 
 namespace kqfs::codec {
-namespace {
 
-// Each field is copied in host order, which is the record's order only on
+// The record is copied in host order, which is the record's order only on
 // a little-endian host; a big-endian port would byte-swap here.
 static_assert(std::endian::native == std::endian::little,
               "binary records are little-endian; add byte swapping for this host");
 
-// Offsets in the record, which are also Kevent's: a C array of struct
-// kevent is written as-is.
-constexpr size_t kIdentOffset = 0;
-constexpr size_t kFilterOffset = 8;
-constexpr size_t kFlagsOffset = 10;
-constexpr size_t kFflagsOffset = 12;
-constexpr size_t kDataOffset = 16;
-constexpr size_t kUdataOffset = 24;
-static_assert(offsetof(Kevent, ident) == kIdentOffset &&
-              offsetof(Kevent, filter) == kFilterOffset &&
-              offsetof(Kevent, flags) == kFlagsOffset &&
-              offsetof(Kevent, fflags) == kFflagsOffset && offsetof(Kevent, data) == kDataOffset &&
-              offsetof(Kevent, udata) == kUdataOffset);
-
-template <class T>
-void store(std::span<char, kBinaryRecordSize> out, size_t offset, const T& value) {
-  std::memcpy(out.data() + offset, &value, sizeof value);
-}
-
-template <class T>
-void load(std::span<const char, kBinaryRecordSize> in, size_t offset, T& value) {
-  std::memcpy(&value, in.data() + offset, sizeof value);
-}
-
-}  // namespace
+// The record's layout is Kevent's, with no padding: a C array of struct
+// kevent is written as-is, and a record is copied whole.
+static_assert(sizeof(Kevent) == kBinaryRecordSize && offsetof(Kevent, ident) == 0 &&
+              offsetof(Kevent, filter) == 8 && offsetof(Kevent, flags) == 10 &&
+              offsetof(Kevent, fflags) == 12 && offsetof(Kevent, data) == 16 &&
+              offsetof(Kevent, udata) == 24);
 
 void encode_binary(const Kevent& event, std::span<char, kBinaryRecordSize> out) {
-  store(out, kIdentOffset, event.ident);
-  store(out, kFilterOffset, event.filter);
-  store(out, kFlagsOffset, event.flags);
-  store(out, kFflagsOffset, event.fflags);
-  store(out, kDataOffset, event.data);
-  store(out, kUdataOffset, event.udata);
+  std::memcpy(out.data(), &event, kBinaryRecordSize);
 }
 
 Kevent decode_binary(std::span<const char, kBinaryRecordSize> in) {
   Kevent event;
-  load(in, kIdentOffset, event.ident);
-  load(in, kFilterOffset, event.filter);
-  load(in, kFlagsOffset, event.flags);
-  load(in, kFflagsOffset, event.fflags);
-  load(in, kDataOffset, event.data);
-  load(in, kUdataOffset, event.udata);
+  std::memcpy(&event, in.data(), kBinaryRecordSize);
   return event;
 }
 

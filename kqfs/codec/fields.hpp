@@ -3,11 +3,14 @@
 // Internal to kqfs/codec: not part of the codec API.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "kqfs/codec/codec.hpp"
 
 namespace kqfs::codec::fields {
 
@@ -26,6 +29,14 @@ std::string format_filter(int16_t filter);
 // Names where they exist; for EVFILT_READ/WRITE a decimal number, since a
 // delivered event's fflags there is an errno (the socket error with EV_EOF).
 std::string format_fflags(int16_t filter, uint32_t fflags);
+
+// A record's fields in order, and the tokens of one record by field; an
+// absent token leaves its field 0.
+enum Field : size_t { kIdent, kFilter, kFlags, kFflags, kData, kUdata, kFieldCount };
+using Tokens = std::array<std::optional<std::string_view>, kFieldCount>;
+// The record the tokens give, or the reason for the first bad one.
+Parsed parse_fields(const Tokens& tokens);
+Parsed rejected(std::string reason);
 
 // `token` in quotes for a reason: non-printable bytes escaped, long tokens
 // cut, so the reason stays one readable line.

@@ -43,37 +43,17 @@ struct Codec {
   bool framed_by_lines() const { return record_size == 0; }
 };
 
+// One row a format, its columns in Codec's order: format, name, alias,
+// suffix, records, record_size, one_per_read, parse, encode, max_size.
 inline constexpr Codec kCodecs[] = {
-    {.format = Format::text,
-     .name = "text",
-     .alias = {},
-     .suffix = {},
-     .records = "text lines",
-     .record_size = 0,
-     .one_per_read = true,
-     .parse = parse_text,
-     .encode = format_text,
-     .max_size = max_text_size},
-    {.format = Format::json,
-     .name = "json",
-     .alias = {},
-     .suffix = ".json",
-     .records = "JSON lines",
-     .record_size = 0,
-     .one_per_read = false,
-     .parse = parse_json,
-     .encode = format_json,
-     .max_size = max_json_size},
-    {.format = Format::binary,
-     .name = "bin",
-     .alias = "binary",
-     .suffix = ".bin",
-     .records = "binary records",
-     .record_size = kBinaryRecordSize,
-     .one_per_read = false,
-     .parse = parse_binary,
-     .encode = format_binary,
-     .max_size = max_binary_size},
+    // clang-format off
+    {Format::text,   "text", {},       {},      "text lines",     0,                 true,
+     parse_text,   format_text,   max_text_size},
+    {Format::json,   "json", {},       ".json", "JSON lines",     0,                 false,
+     parse_json,   format_json,   max_json_size},
+    {Format::binary, "bin",  "binary", ".bin",  "binary records", kBinaryRecordSize, false,
+     parse_binary, format_binary, max_binary_size},
+    // clang-format on
 };
 
 inline constexpr size_t kFormatCount = std::size(kCodecs);

@@ -24,18 +24,16 @@
 namespace kqfs::codec {
 namespace {
 
-enum Key { kIdent, kFilter, kFlags, kFflags, kData, kUdata, kKeyCount };
-constexpr std::array<std::string_view, kKeyCount> kKeys = {"ident",  "filter", "flags",
-                                                           "fflags", "data",   "udata"};
+// By fields::Field.
+constexpr std::array<std::string_view, fields::kFieldCount> kKeys = {"ident",  "filter", "flags",
+                                                                     "fflags", "data",   "udata"};
 
 // The shape of a record without its values, for the size bound: it must
 // match what format_json writes.
 constexpr std::string_view kSkeleton =
     R"({"ident":,"filter":"","flags":"","fflags":"","data":,"udata":})";
 
-Parsed rejected(std::string reason) {
-  return Parsed{std::nullopt, std::move(reason)};
-}
+using fields::rejected;
 
 bool is_blank(std::string_view line) {
   return line.find_first_not_of(" \t\r\v\f") == std::string_view::npos;
@@ -88,13 +86,13 @@ Parsed parse_object(std::string_view line) {
   if (document.HasParseError()) return rejected(describe_parse_error(document));
   if (!document.IsObject()) return rejected("not a JSON object");
 
-  std::array<std::optional<std::string_view>, kKeyCount> tokens;
+  fields::Tokens tokens;
   for (const auto& member : document.GetObject()) {
     const std::string_view key(member.name.GetString(), member.name.GetStringLength());
     size_t index = 0;
-    while (index < kKeyCount && kKeys[index] != key)
+    while (index < fields::kFieldCount && kKeys[index] != key)
       ++index;
-    if (index == kKeyCount) return rejected("unknown key " + fields::quote(key));
+    if (index == fields::kFieldCount) return rejected("unknown key " + fields::quote(key));
     if (tokens[index]) return rejected("repeated key " + fields::quote(key));
     if (!member.value.IsString()) {
       return rejected("bad " + std::string(key) + ": not a number or a string");
@@ -102,40 +100,7 @@ Parsed parse_object(std::string_view line) {
     tokens[index] = std::string_view(member.value.GetString(), member.value.GetStringLength());
   }
 
-  // The filter first: the ident (signal names) and fflags depend on it.
-  std::string error;
-  Kevent record;
-  if (tokens[kFilter]) {
-    const auto filter = fields::parse_filter(*tokens[kFilter], error);
-    if (!filter) return rejected(std::move(error));
-    record.filter = *filter;
-  }
-  if (tokens[kIdent]) {
-    const auto ident = fields::parse_ident(*tokens[kIdent], record.filter, error);
-    if (!ident) return rejected(std::move(error));
-    record.ident = *ident;
-  }
-  if (tokens[kFlags]) {
-    const auto flags = fields::parse_flags(*tokens[kFlags], error);
-    if (!flags) return rejected(std::move(error));
-    record.flags = *flags;
-  }
-  if (tokens[kFflags]) {
-    const auto fflags = fields::parse_fflags(*tokens[kFflags], record.filter, error);
-    if (!fflags) return rejected(std::move(error));
-    record.fflags = *fflags;
-  }
-  if (tokens[kData]) {
-    const auto data = fields::parse_data(*tokens[kData], error);
-    if (!data) return rejected(std::move(error));
-    record.data = *data;
-  }
-  if (tokens[kUdata]) {
-    const auto udata = fields::parse_udata(*tokens[kUdata], error);
-    if (!udata) return rejected(std::move(error));
-    record.udata = *udata;
-  }
-  return Parsed{record, {}};
+  return fields::parse_fields(tokens);
 }
 
 }  // namespace
@@ -164,12 +129,12 @@ std::string format_json(const Kevent& event) {
   {
     // The archive closes the object when it goes out of scope.
     cereal::JSONOutputArchive archive(stream, cereal::JSONOutputArchive::Options::NoIndent());
-    archive(cereal::make_nvp(kKeys[kIdent].data(), event.ident),
-            cereal::make_nvp(kKeys[kFilter].data(), filter),
-            cereal::make_nvp(kKeys[kFlags].data(), flags),
-            cereal::make_nvp(kKeys[kFflags].data(), fflags),
-            cereal::make_nvp(kKeys[kData].data(), event.data),
-            cereal::make_nvp(kKeys[kUdata].data(), event.udata));
+    archive(cereal::make_nvp(kKeys[fields::kIdent].data(), event.ident),
+            cereal::make_nvp(kKeys[fields::kFilter].data(), filter),
+            cereal::make_nvp(kKeys[fields::kFlags].data(), flags),
+            cereal::make_nvp(kKeys[fields::kFflags].data(), fflags),
+            cereal::make_nvp(kKeys[fields::kData].data(), event.data),
+            cereal::make_nvp(kKeys[fields::kUdata].data(), event.udata));
   }
   return compact(stream.str()) + '\n';
 }

@@ -15,13 +15,13 @@
 #include "kqfs/codec/codec.hpp"
 #include "kqfs/codec/fields.hpp"
 #include "kqfs/constants.h"
+#include "kqfs/escape.hpp"
 #include "kqfs/names.hpp"
 
 namespace kqfs::codec {
 namespace fields {
 namespace {
 
-constexpr size_t kFieldCount = 6;
 // Longer tokens are cut in reasons: a status line is not a hex dump.
 constexpr size_t kMaxQuotedLength = 64;
 // "18446744073709551615" (u64 max) and "-9223372036854775808" (i64 min).
@@ -35,13 +35,6 @@ constexpr size_t kMaxDecimalMaskLength = 10;
 
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // Numbers start with a digit or a sign; names never do, so a token that
@@ -103,9 +96,9 @@ std::optional<int> realtime_signal(std::string_view name) {
     }
   }
   int signal = 0;
-  if (equal_ignoring_case(base, "RTMIN") && offset >= 0) {
+  if (names::equal_ignoring_case(base, "RTMIN") && offset >= 0) {
     signal = SIGRTMIN + offset;
-  } else if (equal_ignoring_case(base, "RTMAX") && offset <= 0) {
+  } else if (names::equal_ignoring_case(base, "RTMAX") && offset <= 0) {
     signal = SIGRTMAX + offset;
   } else {
     return std::nullopt;
@@ -116,10 +109,11 @@ std::optional<int> realtime_signal(std::string_view name) {
 
 // "SIGUSR1", "usr1", "SIGRTMIN+1": the libc's own abbreviations, any case.
 std::optional<int> signal_number(std::string_view name) {
-  if (name.size() > 3 && equal_ignoring_case(name.substr(0, 3), "SIG")) name.remove_prefix(3);
+  if (name.size() > 3 && names::equal_ignoring_case(name.substr(0, 3), "SIG"))
+    name.remove_prefix(3);
   for (int signal = 1; signal < NSIG; ++signal) {
     const char* abbreviation = sigabbrev_np(signal);
-    if (abbreviation != nullptr && equal_ignoring_case(name, abbreviation)) return signal;
+    if (abbreviation != nullptr && names::equal_ignoring_case(name, abbreviation)) return signal;
   }
   return realtime_signal(name);
 }
@@ -162,8 +156,16 @@ size_t max_mask_length(std::span<const names::Name> table) {
   return length;
 }
 
-Parsed rejected(std::string reason) {
-  return Parsed{std::nullopt, std::move(reason)};
+// Reads `token`, when there is one, into `field` with `parse`; false, with
+// `error` saying why, when the token is bad.
+template <class T, class Parse>
+bool read_field(const std::optional<std::string_view>& token, T& field, std::string& error,
+                Parse parse) {
+  if (!token) return true;
+  const auto value = parse(*token, error);
+  if (!value) return false;
+  field = *value;
+  return true;
 }
 
 }  // namespace
@@ -222,19 +224,32 @@ std::string format_fflags(int16_t filter, uint32_t fflags) {
 }
 
 std::string quote(std::string_view token) {
-  std::string out = "'";
-  for (const char c : token.substr(0, kMaxQuotedLength)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte < 0x7f) {
-      out += c;
-    } else {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
-      out += escaped;
-    }
-  }
+  std::string out = "'" + escape_bytes(token.substr(0, kMaxQuotedLength));
   if (token.size() > kMaxQuotedLength) out += "...";
   return out + "'";
+}
+
+Parsed rejected(std::string reason) {
+  return Parsed{std::nullopt, std::move(reason)};
+}
+
+Parsed parse_fields(const Tokens& tokens) {
+  std::string error;
+  Kevent record;
+  // The ident (signal names) and fflags depend on the filter, read first.
+  const auto with_filter = [&record](auto parse) {
+    return [&record, parse](std::string_view token, std::string& why) {
+      return parse(token, record.filter, why);
+    };
+  };
+  const bool read = read_field(tokens[kFilter], record.filter, error, parse_filter) &&
+                    read_field(tokens[kIdent], record.ident, error, with_filter(parse_ident)) &&
+                    read_field(tokens[kFlags], record.flags, error, parse_flags) &&
+                    read_field(tokens[kFflags], record.fflags, error, with_filter(parse_fflags)) &&
+                    read_field(tokens[kData], record.data, error, parse_data) &&
+                    read_field(tokens[kUdata], record.udata, error, parse_udata);
+  if (!read) return rejected(std::move(error));
+  return Parsed{record, {}};
 }
 
 FieldBounds max_field_lengths() {
@@ -277,38 +292,10 @@ Parsed parse_text(std::string_view line) {
                             std::to_string(tokens.size()) + ")");
   }
 
-  // The filter first: the ident (signal names) and fflags depend on it.
-  std::string error;
-  Kevent record;
-  if (field_count > 1) {
-    const auto filter = fields::parse_filter(tokens[1], error);
-    if (!filter) return fields::rejected(std::move(error));
-    record.filter = *filter;
-  }
-  const auto ident = fields::parse_ident(tokens[0], record.filter, error);
-  if (!ident) return fields::rejected(std::move(error));
-  record.ident = *ident;
-  if (field_count > 2) {
-    const auto flags = fields::parse_flags(tokens[2], error);
-    if (!flags) return fields::rejected(std::move(error));
-    record.flags = *flags;
-  }
-  if (field_count > 3) {
-    const auto fflags = fields::parse_fflags(tokens[3], record.filter, error);
-    if (!fflags) return fields::rejected(std::move(error));
-    record.fflags = *fflags;
-  }
-  if (field_count > 4) {
-    const auto data = fields::parse_data(tokens[4], error);
-    if (!data) return fields::rejected(std::move(error));
-    record.data = *data;
-  }
-  if (field_count > 5) {
-    const auto udata = fields::parse_udata(tokens[5], error);
-    if (!udata) return fields::rejected(std::move(error));
-    record.udata = *udata;
-  }
-  return Parsed{record, {}};
+  fields::Tokens present;
+  for (size_t i = 0; i < field_count; ++i)
+    present[i] = tokens[i];
+  return fields::parse_fields(present);
 }
 
 std::string format_text(const Kevent& event) {

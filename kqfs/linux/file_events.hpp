@@ -57,40 +57,20 @@ class FileEvents final : public Source {
   std::unordered_map<int, std::vector<Subscriber*>> subscribers_;
 };
 
-// One subscriber's inotify watch; unsubscribed when it goes.
-class FileWatch {
+// Ends one subscriber's inotify watch.
+struct Unsubscribe {
+  FileEvents* files = nullptr;
+  FileEvents::Subscriber* subscriber = nullptr;
+  void operator()(int watch) const { files->unsubscribe(watch, *subscriber); }
+};
+
+// One subscriber's inotify watch; unsubscribed when it goes. release():
+// the kernel ended the watch (IN_IGNORED), and nothing is left to remove.
+class FileWatch : public UniqueHandle<Unsubscribe> {
  public:
   FileWatch() = default;
   FileWatch(FileEvents& files, int watch, FileEvents::Subscriber& subscriber)
-      : files_(&files), subscriber_(&subscriber), watch_(watch) {}
-  FileWatch(FileWatch&& other) noexcept
-      : files_(other.files_), subscriber_(other.subscriber_), watch_(other.release()) {}
-  FileWatch& operator=(FileWatch&& other) noexcept {
-    if (this != &other) {
-      reset();
-      files_ = other.files_;
-      subscriber_ = other.subscriber_;
-      watch_ = other.release();
-    }
-    return *this;
-  }
-  FileWatch(const FileWatch&) = delete;
-  FileWatch& operator=(const FileWatch&) = delete;
-  ~FileWatch() { reset(); }
-
-  int get() const { return watch_; }
-  explicit operator bool() const { return watch_ >= 0; }
-  void reset() {
-    if (watch_ >= 0) files_->unsubscribe(watch_, *subscriber_);
-    watch_ = -1;
-  }
-  // The kernel ended the watch (IN_IGNORED): nothing is left to remove.
-  int release() { return std::exchange(watch_, -1); }
-
- private:
-  FileEvents* files_ = nullptr;
-  FileEvents::Subscriber* subscriber_ = nullptr;
-  int watch_ = -1;
+      : UniqueHandle(watch, Unsubscribe{&files, &subscriber}) {}
 };
 
 }  // namespace kqfs

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "kqfs/escape.hpp"
 #include "kqfs/kevent.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
@@ -21,19 +22,7 @@ namespace kqfs::fuzz {
 // Bytes as a C string literal would show them, cut when long: enough to
 // tell what went wrong without flooding the log.
 inline std::string printable(std::string_view bytes, size_t limit = 200) {
-  std::string out;
-  for (const char c : bytes.substr(0, limit)) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (byte >= 0x20 && byte < 0x7f) {
-      out += c;
-    } else {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
-      out += escaped;
-    }
-  }
+  std::string out = escape_bytes(bytes.substr(0, limit), "\\");
   if (bytes.size() > limit) out += "...";
   return out;
 }

@@ -1,4 +1,4 @@
-// Ownership of one file descriptor.
+// Ownership of one file descriptor, or of another handle.
 #pragma once
 
 #include <unistd.h>
@@ -7,30 +7,46 @@
 
 namespace kqfs {
 
-class UniqueFd {
+// Ownership of one handle (a descriptor, a watch): move-only, and given back
+// with `Release` (which may hold what it needs for that) when it goes.
+template <class Release>
+class UniqueHandle {
  public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(other.release());
+  UniqueHandle() = default;
+  explicit UniqueHandle(int handle, Release release = {}) : handle_(handle), release_(release) {}
+  UniqueHandle(UniqueHandle&& other) noexcept
+      : handle_(other.release()), release_(other.release_) {}
+  UniqueHandle& operator=(UniqueHandle&& other) noexcept {
+    if (this != &other) {
+      reset();
+      release_ = other.release_;
+      handle_ = other.release();
+    }
     return *this;
   }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
+  UniqueHandle(const UniqueHandle&) = delete;
+  UniqueHandle& operator=(const UniqueHandle&) = delete;
+  ~UniqueHandle() { reset(); }
 
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
+  int get() const { return handle_; }
+  explicit operator bool() const { return handle_ >= 0; }
 
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
+  // Keeps the handle from being given back (it is someone else's, or gone).
+  int release() { return std::exchange(handle_, -1); }
+  void reset(int handle = -1) {
+    if (handle_ >= 0) release_(handle_);
+    handle_ = handle;
   }
 
  private:
-  int fd_ = -1;
+  int handle_ = -1;
+  [[no_unique_address]] Release release_{};
 };
+
+struct CloseFd {
+  void operator()(int fd) const { ::close(fd); }
+};
+
+using UniqueFd = UniqueHandle<CloseFd>;
 
 }  // namespace kqfs
