@@ -96,9 +96,9 @@ class NoCaller final : public kqfs::DescriptorResolver {
 };
 
 // The client processes seen so far, by process id.
-class Processes {
+class ClientProcesses {
  public:
-  Processes(uint64_t own_mount_id, OwnQueues own_queues)
+  ClientProcesses(uint64_t own_mount_id, OwnQueues own_queues)
       : own_mount_id_(own_mount_id), own_queues_(std::move(own_queues)) {}
 
   // The process of thread `tid` (FUSE gives the thread, not the process).

@@ -80,7 +80,7 @@ class QueueRegistry {
   RateLimiter refusals_;       // per user
   RateLimiter signal_losses_;  // one source: the shared tracer
   uint64_t signals_lost_logged_ = 0;
-  std::unique_ptr<Processes> processes_;
+  std::unique_ptr<ClientProcesses> processes_;
   const kqfs::Caller no_caller_ = std::make_shared<NoCaller>();
   std::unordered_map<pid_t, uint64_t> process_watches_;
   // One tracefs instance for every queue's signal knotes, made at the first.

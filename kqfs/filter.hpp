@@ -48,9 +48,9 @@ class FilterHost {
   // The queue's own descriptors (so a queue can refuse to watch itself).
   virtual int queue_fd() const = 0;
   virtual int queue_readiness_fd() const = 0;
-  // Changes each time the queue starts applying a change or collecting, so
-  // filters can share one look at a kernel object within one pass.
-  virtual uint64_t pass() const = 0;
+  // Changes each time the queue starts applying a change or collecting:
+  // within one epoch, filters share one probe of a kernel object.
+  virtual uint64_t probe_epoch() const = 0;
 
  protected:
   ~FilterHost() = default;

@@ -120,7 +120,7 @@ bool Kqueue::insert(std::unique_ptr<Knote> kn) {
 
 // The order of checks and effects follows FreeBSD's kqueue_register.
 int Kqueue::apply(const Kevent& request, const Caller& caller, std::string* why) {
-  ++pass_;
+  ++probe_epoch_;
   reason_.clear();
   if (caller) caller->take_refusal();  // a later look's, not this change's
   int error = 0;
@@ -193,7 +193,7 @@ int Kqueue::apply_change(const Kevent& request, const Caller& caller) {
 }
 
 size_t Kqueue::collect(std::span<Kevent> out) {
-  ++pass_;
+  ++probe_epoch_;
   dispatch_sources();
   size_t count = 0;
   // Knotes re-queued by this call go behind those it started with, so no
@@ -236,13 +236,13 @@ size_t Kqueue::collect(std::span<Kevent> out) {
 }
 
 void Kqueue::drain_sources() {
-  ++pass_;
+  ++probe_epoch_;
   dispatch_sources();
   update_readiness();
 }
 
 void Kqueue::sweep() {
-  ++pass_;
+  ++probe_epoch_;
   std::vector<Knote*> stale;
   for (Knote* kn : caller_knotes_) {
     if (!filter_for(kn->filter)->ownership()->alive(*kn)) stale.push_back(kn);

@@ -142,7 +142,7 @@ class Kqueue final : private FilterHost {
   void remove_source(int fd) override;
   int queue_fd() const override { return epoll_.get(); }
   int queue_readiness_fd() const override { return readiness_.get(); }
-  uint64_t pass() const override { return pass_; }
+  uint64_t probe_epoch() const override { return probe_epoch_; }
 
   Filter* filter_for(int16_t filter) const;
   // 0, or ENOSPC (with the reason explained) when no knote may be added.
@@ -159,7 +159,7 @@ class Kqueue final : private FilterHost {
   UniqueFd epoll_;
   UniqueFd readiness_;  // eventfd: readable while the ready list is not empty
   bool readiness_raised_ = false;
-  uint64_t pass_ = 0;
+  uint64_t probe_epoch_ = 0;
 
   Caller own_descriptors_;
   std::unique_ptr<FileEvents> file_events_;

@@ -147,10 +147,10 @@ int DescriptorWatch::update_file_watch() {
 }
 
 const DescriptorState& DescriptorWatch::state() {
-  if (!probed_ || probed_in_pass_ != host_.pass()) {
+  if (!probed_ || probed_in_epoch_ != host_.probe_epoch()) {
     state_ = probe();
     probed_ = true;
-    probed_in_pass_ = host_.pass();
+    probed_in_epoch_ = host_.probe_epoch();
   }
   return state_;
 }

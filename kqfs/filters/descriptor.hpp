@@ -90,7 +90,7 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
   FileWatch file_watch_;  // inotify watch: files' changes, pipes' reads
 
   DescriptorState state_;
-  uint64_t probed_in_pass_ = 0;
+  uint64_t probed_in_epoch_ = 0;
   bool probed_ = false;
   uint32_t cached_socket_error_ = 0;  // reading SO_ERROR clears it: read once
 };
