@@ -257,6 +257,18 @@ bool DescriptorFilter::alive(Knote& kn) {
   return watch_of(kn).state().open;
 }
 
+bool DirectionFilter::event(Knote& kn) {
+  DescriptorWatch& watch = watch_of(kn);
+  const DescriptorState& s = watch.state();
+  kn.flags &= ~EV_EOF;
+  kn.fflags = 0;
+  if (!s.open) return false;
+  const int64_t amount = s.*direction_.amount;
+  kn.data = amount;  // files: bytes from the offset to the end, maybe negative
+  if (std::optional<bool> fired = direction_.plain(kn, watch.kind(), s)) return *fired;
+  return stream_event(kn, s, s.*direction_.eof, direction_.ready, amount);
+}
+
 bool DescriptorFilter::stream_event(Knote& kn, const DescriptorState& s, bool eof, short ready,
                                     int64_t amount) {
   if (eof) {

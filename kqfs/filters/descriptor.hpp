@@ -139,4 +139,26 @@ class DescriptorFilter : public Filter, public DescriptorOwnership {
   DescriptorWatches& watches_;
 };
 
+// EVFILT_READ and EVFILT_WRITE are one rule over the two directions of a
+// descriptor; each filter's file (read.cpp, write.cpp) gives its direction.
+struct Direction {
+  int64_t DescriptorState::*amount;  // data: readable or writable
+  bool DescriptorState::*eof;
+  short ready;  // the poll bit
+  // What the direction reports for a descriptor that is no stream (a file,
+  // an unpollable one, a listener); nothing for a stream.
+  std::optional<bool> (*plain)(Knote& kn, DescriptorKind kind, const DescriptorState& s);
+};
+
+class DirectionFilter final : public DescriptorFilter {
+ public:
+  DirectionFilter(DescriptorWatches& watches, const Direction& direction)
+      : DescriptorFilter(watches), direction_(direction) {}
+
+  bool event(Knote& kn) override;
+
+ private:
+  const Direction direction_;
+};
+
 }  // namespace kqfs
