@@ -1,13 +1,11 @@
 #include "kqfs/filters/descriptor.hpp"
 
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,16 +15,14 @@
 #include <optional>
 #include <string>
 
+#include "kqfs/linux/resolver.hpp"
+
 namespace kqfs {
 namespace {
 
 constexpr uint32_t kReadInterest = EPOLLIN | EPOLLRDHUP;
 constexpr uint32_t kWriteInterest = EPOLLOUT;
 constexpr uint32_t kFileInterest = IN_MODIFY | IN_ATTRIB;
-
-bool kernel_same_file(int a, int b) {
-  return ::syscall(SYS_kcmp, ::getpid(), ::getpid(), KCMP_FILE, a, b) == 0;
-}
 
 }  // namespace
 
@@ -39,7 +35,7 @@ Result<std::unique_ptr<DescriptorWatch>> DescriptorWatch::create(FilterHost& hos
   struct stat st {};
   if (::fstat(fd, &st) < 0) return last_errno();
   // A queue may watch another queue, but not itself.
-  if (kernel_same_file(fd, host.queue_fd()) || kernel_same_file(fd, host.queue_readiness_fd())) {
+  if (same_open_file(fd, host.queue_fd()) || same_open_file(fd, host.queue_readiness_fd())) {
     return Errno{EINVAL};
   }
   const DescriptorKind kind = classify_descriptor(fd, st);

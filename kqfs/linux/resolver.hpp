@@ -103,4 +103,7 @@ class InProcessResolver final : public DescriptorResolver {
 // registered in our epoll `epfd` under `registered_as`?
 bool process_fd_names_registered(int pid, int fd, int epfd, int registered_as);
 
+// kcmp(KCMP_FILE): do our descriptors `a` and `b` name one open file?
+bool same_open_file(int a, int b);
+
 }  // namespace kqfs
