@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-
 namespace kqfsd {
 
 // The identity the kernel gives a FUSE request (the calling thread's

@@ -20,8 +20,8 @@
 #include "daemon/log.hpp"
 #include "daemon/loop.hpp"
 #include "daemon/options.hpp"
-#include "kqfs/mount_point.hpp"
 #include "kqfs/linux/signal_trace.hpp"
+#include "kqfs/mount_point.hpp"
 #include "kqfs/unique_fd.hpp"
 
 namespace {

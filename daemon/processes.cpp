@@ -205,7 +205,8 @@ bool ProcessResolver::sees_process(int pid) const {
   return DescriptorResolver::sees_process(pid);
 }
 
-kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_thread(pid_t tid, bool& created) {
+kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_thread(pid_t tid,
+                                                                          bool& created) {
   created = false;
   failure_.clear();
   auto group = thread_group_of(tid, failure_);

@@ -55,8 +55,8 @@ QueueRegistry::~QueueRegistry() {
 }
 
 void QueueRegistry::start(uint64_t own_mount_id) {
-  processes_ =
-      std::make_unique<ClientProcesses>(own_mount_id, [this](uint64_t inode) { return queue_of(inode); });
+  processes_ = std::make_unique<ClientProcesses>(
+      own_mount_id, [this](uint64_t inode) { return queue_of(inode); });
 }
 
 void QueueRegistry::remove_all() {

@@ -24,6 +24,8 @@ bool poll_until(Done&& done, std::chrono::milliseconds limit,
 }
 
 // Time passed since `start`, on the same clock.
-inline std::chrono::nanoseconds since(Clock::time_point start) { return Clock::now() - start; }
+inline std::chrono::nanoseconds since(Clock::time_point start) {
+  return Clock::now() - start;
+}
 
 }  // namespace kqfs::testkit
