@@ -384,8 +384,12 @@ for i in range(1, N + 1):
     delay = 0.1 + random.uniform(-0.004, 0.004)
     trigger_thread = threading.Timer(delay, trigger, args=(q, i))
     try:
+        # The trigger thread starts with SIGALRM blocked, so the alarm
+        # interrupts the reader and never the trigger's write.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
         signal.setitimer(signal.ITIMER_REAL, 0.1)
         trigger_thread.start()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
         while True:
             buf = bytearray(4096)
             buffers.append(buf)
