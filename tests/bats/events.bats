@@ -372,7 +372,27 @@ PY
 import random
 N = 40
 add_users(q, "add|clear", *range(1, N + 1))
-Alarm = raising_on(signal.SIGALRM, "Alarm")
+
+
+class Alarm(Exception):
+    pass
+
+
+# The alarm repeats until it has interrupted the reader once: a signal that
+# lands just before the read begins (after Python last looked for one)
+# interrupts nothing, and its handler waits for the read to end; the next
+# one interrupts the read. Each arming raises once.
+armed = False
+
+
+def on_alarm(signum, frame):
+    global armed
+    if armed:
+        armed = False
+        raise Alarm()
+
+
+signal.signal(signal.SIGALRM, on_alarm)
 fd = os.open(os.path.join(q, "events"), os.O_RDONLY)
 # Every read gets a fresh buffer that is kept: whatever the kernel handed
 # over is seen, even when the alarm's exception hits right after the read.
@@ -387,7 +407,8 @@ for i in range(1, N + 1):
         # The trigger thread starts with SIGALRM blocked, so the alarm
         # interrupts the reader and never the trigger's write.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
-        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        armed = True
+        signal.setitimer(signal.ITIMER_REAL, 0.1, 0.05)
         trigger_thread.start()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
         while True:
