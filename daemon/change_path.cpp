@@ -44,42 +44,50 @@ bool ChangePath::account_buffered(OpenFile& file, uid_t writer) {
   return false;
 }
 
-kqfs::codec::WriteOutcome ChangePath::apply(QueueNode& queue, OpenFile& file,
-                                            std::string_view bytes, bool finishing,
-                                            const Requester& requester) {
-  const Credentials writer_credentials =
-      credentials_of_request(requester.pid, requester.uid, requester.gid);
+ChangeWriter::ChangeWriter(const Requester& requester)
+    : requester(requester),
+      credentials(credentials_of_request(requester.pid, requester.uid, requester.gid)) {}
+
+int ChangePath::apply_change(QueueNode& queue, const OpenFile& file, ChangeWriter& writer,
+                             const kqfs::Kevent& change, std::string& why) {
+  if (const int refused = writer_may_apply(queue.engine->tied_to_caller(change.filter), file.opener,
+                                           writer.credentials, why);
+      refused != 0) {
+    return refused;
+  }
   // The writer's process is looked up only for a record that asks something
   // of it: timers and user events work even when the daemon has no
   // descriptor left to reach a process with.
-  std::optional<kqfs::Result<std::shared_ptr<ProcessResolver>>> writer;
+  kqfs::Caller caller = registry_.no_caller();
+  if (queue.engine->uses_caller(change.filter)) {
+    if (!writer.process) writer.process = registry_.caller_of(writer.requester);
+    if (!*writer.process) {
+      why =
+          "cannot reach the writing process: " + registry_.caller_failure(writer.process->error());
+      return writer.process->error();
+    }
+    caller = writer.process->value();
+  }
+  const bool had_signals = queue.engine->knote_count(EVFILT_SIGNAL) > 0;
+  const int error = queue.engine->apply(change, caller, &why);
+  // The refusal is described next, which takes memory of its own.
+  if (error == ENOMEM) memory_.release();
+  if (error == 0) ++queue.changes_applied;
+  if (error == 0 && !had_signals && queue.engine->knote_count(EVFILT_SIGNAL) > 0) {
+    queue.signals_lost_before = registry_.signal_tracer().lost();
+  }
+  if ((error == EMFILE || error == ENFILE || error == ENOMEM) && why.empty()) {
+    why = short_of(error);
+  }
+  return error;
+}
+
+kqfs::codec::WriteOutcome ChangePath::apply(QueueNode& queue, OpenFile& file,
+                                            std::string_view bytes, bool finishing,
+                                            const Requester& requester) {
+  ChangeWriter writer(requester);
   const kqfs::codec::ApplyRecord apply = [&](const kqfs::Kevent& change, std::string& why) {
-    if (const int refused = writer_may_apply(queue.engine->tied_to_caller(change.filter),
-                                             file.opener, writer_credentials, why);
-        refused != 0) {
-      return refused;
-    }
-    kqfs::Caller caller = registry_.no_caller();
-    if (queue.engine->uses_caller(change.filter)) {
-      if (!writer) writer = registry_.caller_of(requester);
-      if (!*writer) {
-        why = "cannot reach the writing process: " + registry_.caller_failure(writer->error());
-        return writer->error();
-      }
-      caller = writer->value();
-    }
-    const bool had_signals = queue.engine->knote_count(EVFILT_SIGNAL) > 0;
-    const int error = queue.engine->apply(change, caller, &why);
-    // The refusal is described next, which takes memory of its own.
-    if (error == ENOMEM) memory_.release();
-    if (error == 0) ++queue.changes_applied;
-    if (error == 0 && !had_signals && queue.engine->knote_count(EVFILT_SIGNAL) > 0) {
-      queue.signals_lost_before = registry_.signal_tracer().lost();
-    }
-    if ((error == EMFILE || error == ENFILE || error == ENOMEM) && why.empty()) {
-      why = short_of(error);
-    }
-    return error;
+    return apply_change(queue, file, writer, change, why);
   };
   kqfs::codec::WriteOutcome outcome;
   try {

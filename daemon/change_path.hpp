@@ -3,8 +3,11 @@
 // queue keeps why (its last error) for status.
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string_view>
 
+#include "daemon/credentials.hpp"
 #include "daemon/log.hpp"
 #include "daemon/memory_reserve.hpp"
 #include "daemon/rate_limit.hpp"
@@ -12,6 +15,7 @@
 #include "daemon/tree.hpp"
 #include "daemon/users.hpp"
 #include "kqfs/codec/codec.hpp"
+#include "kqfs/result.hpp"
 
 namespace kqfsd {
 
@@ -19,6 +23,17 @@ class OpenFile;
 class OpenFiles;
 class EventPath;
 class QueueRegistry;
+class ProcessResolver;
+
+// Who writes one request's changes: its credentials, and its process once
+// a change needs it.
+struct ChangeWriter {
+  explicit ChangeWriter(const Requester& requester);
+
+  Requester requester;
+  Credentials credentials;
+  std::optional<kqfs::Result<std::shared_ptr<ProcessResolver>>> process;
+};
 
 class ChangePath {
  public:
@@ -32,10 +47,16 @@ class ChangePath {
   // Tells the rejections held back from the log.
   void flush_log();
 
+  // Applies one change of `writer`'s to `queue` through `file`: 0 or the
+  // errno, with `why` saying more when there is more to say.
+  int apply_change(QueueNode& queue, const OpenFile& file, ChangeWriter& writer,
+                   const kqfs::Kevent& change, std::string& why);
+  // The queue's last error is `reason`; the log hears of a few.
+  void reject(QueueNode& queue, int error, const std::string& reason);
+
  private:
   kqfs::codec::WriteOutcome apply(QueueNode& queue, OpenFile& file, std::string_view bytes,
                                   bool finishing, const Requester& requester);
-  void reject(QueueNode& queue, int error, const std::string& reason);
   // Counts what `file` keeps between writes against `writer`; false, with
   // the count unchanged, when growing would pass the per-user limit.
   bool account_buffered(OpenFile& file, uid_t writer);

@@ -1,35 +1,49 @@
 #include "daemon/event_path.hpp"
 
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <new>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "daemon/open_files.hpp"
+#include "kqfs/timeouts.hpp"
 
 namespace kqfsd {
 
-// Answers a read if events (or the rest of an earlier record) are there.
-// Events are taken only for a reply that is sent right away.
-bool EventPath::try_answer(QueueNode& queue, const ParkedRead& read, OpenFile& file) {
+EventPath::~EventPath() {
+  if (deadline_watch_ != 0) loop_.unwatch(deadline_watch_);
+}
+
+// Answers a read or call if events (or the rest of an earlier record) are
+// there. Events are taken only for a reply that is sent right away.
+bool EventPath::try_answer(QueueNode& queue, const ParkedRequest& request, OpenFile& file) {
   std::string reply;
   if (file.events.has_leftover()) {
-    reply = file.events.read(read.size, {});
+    reply = file.events.read(request.size, {});
   } else {
-    std::vector<kqfs::Kevent> events(file.events.wanted(read.size));
+    std::vector<kqfs::Kevent> events(file.events.wanted(request.size));
     events.resize(queue.engine->collect(events));
     if (events.empty()) return false;
     queue.events_delivered += events.size();
-    reply = file.events.read(read.size, events);
+    reply = file.events.read(request.size, events);
   }
   if (is_rewindable(file.kind)) {
-    file.position = read.offset + static_cast<off_t>(reply.size());
+    file.position = request.offset + static_cast<off_t>(reply.size());
     file.last_reply = reply;
   }
-  read.reply->data(reply);
+  request.answer_events(reply);
   return true;
+}
+
+bool EventPath::try_answer_now(QueueNode& queue, const ParkedRequest& request) {
+  // Requests already waiting come first.
+  return queue.waiters.empty() && try_answer(queue, request, *request.file);
 }
 
 // A reader of the text events file that seeked back into its last reply
@@ -72,14 +86,17 @@ void EventPath::read(const Requester& requester, uint64_t handle, size_t size, o
     return;
   }
   if (is_rewindable(file->kind)) rewind(*file, offset);
-  ParkedRead read{std::move(reply), size, offset, file, queue.id};
-  // Readers already waiting come first.
-  if (queue.waiters.empty() && try_answer(queue, read, *file)) return;
+  ParkedRequest read{std::move(reply), size, offset, file, queue.id, std::nullopt};
+  if (try_answer_now(queue, read)) return;
   if (nonblocking) {
     read.reply->error(EAGAIN);
     return;
   }
-  ParkedRead& parked = queue.waiters.emplace_back(std::move(read));
+  park(queue, std::move(read));
+}
+
+void EventPath::park(QueueNode& queue, ParkedRequest request) {
+  ParkedRequest& parked = queue.waiters.emplace_back(std::move(request));
   // Runs inside the channel's handling of an interrupt: only take note,
   // as answering there could free the request under libfuse's lock.
   parked.reply->on_interrupt([this, &parked]() noexcept {
@@ -90,6 +107,7 @@ void EventPath::read(const Requester& requester, uint64_t handle, size_t size, o
       // Answered when its queue is next served.
     }
   });
+  if (parked.call && parked.call->deadline_ns != 0) add_deadline(parked);
   answer_interrupted();  // the signal may have come before the request was parked
 }
 
@@ -99,7 +117,10 @@ void EventPath::answer_interrupted() {
     if (queue == nullptr) continue;
     for (auto it = queue->waiters.begin(); it != queue->waiters.end();) {
       if (it->interrupted) {
-        it->reply->error(EINTR);
+        // A call takes events that are there over the signal, as kevent().
+        if (!it->call || queue->removed() || !try_answer(*queue, *it, *it->file)) {
+          it->answer_interrupted();
+        }
         it = queue->waiters.erase(it);
       } else {
         ++it;
@@ -109,12 +130,67 @@ void EventPath::answer_interrupted() {
   queues_with_interrupts_.clear();
 }
 
+void EventPath::recheck_calls(const OpenFile& file) {
+  auto& waiters = file.queue->waiters;
+  for (auto it = waiters.begin(); it != waiters.end();) {
+    if (it->call && it->file == &file) {
+      it->answer_recheck();
+      it = waiters.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void EventPath::add_deadline(const ParkedRequest& request) {
+  if (!deadline_timer_) {
+    kqfs::UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    if (!timer) throw std::system_error(errno, std::generic_category(), "timerfd_create");
+    deadline_watch_ = loop_.watch(timer.get(), EPOLLIN, [this](uint32_t) { expire_calls(); });
+    deadline_timer_ = std::move(timer);
+  }
+  const bool earliest = deadlines_.empty() || request.call->deadline_ns < deadlines_.begin()->first;
+  deadlines_.emplace(request.call->deadline_ns, std::pair{request.queue_id, request.call->id});
+  if (earliest) arm_timer();
+}
+
+void EventPath::arm_timer() {
+  itimerspec when{};  // all zero: disarmed
+  if (!deadlines_.empty()) {
+    // At least 1 ns: a zero it_value would disarm a timer that is due.
+    const int64_t at = std::max<int64_t>(deadlines_.begin()->first, 1);
+    when.it_value = {static_cast<time_t>(at / 1'000'000'000),
+                     static_cast<long>(at % 1'000'000'000)};
+  }
+  ::timerfd_settime(deadline_timer_.get(), TFD_TIMER_ABSTIME, &when, nullptr);
+}
+
+void EventPath::expire_calls() {
+  uint64_t ticks;
+  [[maybe_unused]] const ssize_t ignored = ::read(deadline_timer_.get(), &ticks, sizeof ticks);
+  const int64_t now = kqfs::monotonic_ns();
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    const auto [queue_id, call_id] = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    const auto queue = tree_.find(queue_id);
+    if (queue == nullptr || queue->removed()) continue;
+    auto& waiters = queue->waiters;
+    const auto it = std::find_if(waiters.begin(), waiters.end(), [&](const ParkedRequest& w) {
+      return w.call && w.call->id == call_id;
+    });
+    if (it == waiters.end()) continue;  // answered before its time
+    if (!try_answer(*queue, *it, *it->file)) it->answer_timed_out();
+    waiters.erase(it);
+  }
+  arm_timer();
+}
+
 void EventPath::serve(QueueNode& queue) {
   if (queue.removed()) return;
   while (!queue.waiters.empty()) {
-    ParkedRead& parked = queue.waiters.front();
+    ParkedRequest& parked = queue.waiters.front();
     if (parked.interrupted) {
-      parked.reply->error(EINTR);
+      if (!parked.call || !try_answer(queue, parked, *parked.file)) parked.answer_interrupted();
     } else if (!try_answer(queue, parked, *parked.file)) {
       break;
     }

@@ -21,7 +21,8 @@ Filesystem::Filesystem(const Options& options, const Log& log, Loop& loop)
                 [this](QueueNode& queue) { events_.on_queue_ready(queue); }),
       files_(log, tree_, users_, registry_, changes_, events_),
       changes_(log, users_, memory_, registry_, files_, events_),
-      events_(tree_, files_),
+      events_(tree_, files_, loop),
+      calls_(files_, changes_, events_),
       tree_operations_(tree_, registry_) {}
 
 Filesystem::~Filesystem() {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "daemon/call_path.hpp"
 #include "daemon/change_path.hpp"
 #include "daemon/event_path.hpp"
 #include "daemon/log.hpp"
@@ -43,6 +44,7 @@ class Filesystem {
   OpenFiles& files() { return files_; }
   ChangePath& changes() { return changes_; }
   EventPath& events() { return events_; }
+  CallPath& calls() { return calls_; }
   QueueRegistry& registry() { return registry_; }
   const Tree& tree() const { return tree_; }
 
@@ -59,6 +61,7 @@ class Filesystem {
   OpenFiles files_;
   ChangePath changes_;
   EventPath events_;
+  CallPath calls_;
   TreeOperations tree_operations_;
   uint64_t upkeep_watch_ = 0;
   kqfs::UniqueFd upkeep_timer_;

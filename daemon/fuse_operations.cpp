@@ -93,6 +93,9 @@ class FuseReply final : public Reply {
     return reply_open_with(request_, info, open_flags) == 0;
   }
   void poll(unsigned revents) override { fuse_reply_poll(request_, revents); }
+  void ioctl(std::string_view out) override {
+    fuse_reply_ioctl(request_, 0, out.data(), out.size());
+  }
 
   // libfuse runs the callback inside its handling of an INTERRUPT.
   void on_interrupt(std::function<void()> interrupted) override {
@@ -266,6 +269,20 @@ void poll(fuse_req_t r, fuse_ino_t, fuse_file_info* info, fuse_pollhandle* handl
   });
 }
 
+void ioctl(fuse_req_t r, fuse_ino_t inode, unsigned int command, void*, fuse_file_info* info,
+           unsigned flags, const void* in, size_t in_size, size_t out_size) {
+  guarded(r, "ioctl", [&](Filesystem& fs) {
+    trace(fs, r, "ioctl", info->fh, in_size);
+    if (flags & FUSE_IOCTL_COMPAT) {  // a 32-bit caller: struct kevent differs
+      fuse_reply_err(r, ENOTTY);
+      return;
+    }
+    fs.calls().call(requester_of(r), info->fh, inode, command,
+                    std::string_view(static_cast<const char*>(in), in_size), out_size,
+                    std::make_unique<FuseReply>(r));
+  });
+}
+
 // Plain files, links and renames have no place in the tree.
 void refuse_create(fuse_req_t r, fuse_ino_t, const char*, mode_t, fuse_file_info*) {
   fuse_reply_err(r, EPERM);
@@ -302,6 +319,7 @@ fuse_lowlevel_ops fuse_operations() {
   ops.read = read;
   ops.write = write;
   ops.poll = poll;
+  ops.ioctl = ioctl;
   ops.create = refuse_create;
   ops.mknod = refuse_mknod;
   ops.unlink = refuse_unlink;

@@ -127,6 +127,12 @@ void OpenFiles::release(uint64_t handle, Reply* reply) {
 
 void OpenFiles::flush(const Requester& requester, uint64_t handle, Reply& reply) {
   OpenFile* file = find(handle);
+  // close(kq) in one thread wakes the others' kevent() on it (BSD): its
+  // calls check whether their descriptor is still open.
+  if (file != nullptr && file->kind == FileKind::clone && !file->queue->removed() &&
+      sent_by_error(requester, file->owner) == 0) {
+    events_.recheck_calls(*file);
+  }
   if (file == nullptr || !file->changes.has_unfinished() || file->queue->removed()) {
     reply.error(0);
     return;

@@ -128,8 +128,8 @@ void QueueRegistry::refuse(const std::string& name, uid_t uid, int error, const 
 
 void QueueRegistry::remove(QueueNode& queue) {
   const auto keep = tree_.find(queue.id);  // `queue` may be the tree's last reference
-  for (ParkedRead& parked : queue.waiters)
-    parked.reply->data({});
+  for (const ParkedRequest& parked : queue.waiters)
+    parked.answer_removed();
   queue.waiters.clear();
   loop_.unwatch(queue.loop_watch);
   // Queues watching this one (nesting) see it end, as its pollers do.

@@ -60,8 +60,10 @@ class Reply {
   // False when the opener is gone: no release will come for `handle`.
   virtual bool opened(uint64_t handle, uint32_t flags) = 0;
   virtual void poll(unsigned revents) = 0;
+  // An ioctl's answer: result 0, and `out` copied to the caller's buffer.
+  virtual void ioctl(std::string_view out) = 0;
 
-  // A request that waits (a parked read): `interrupted` runs when its
+  // A request that waits (a parked read or call): `interrupted` runs when its
   // sender is interrupted, perhaps at once. It may only take note: the
   // answer is given later, from the loop.
   virtual void on_interrupt(std::function<void()> interrupted) = 0;

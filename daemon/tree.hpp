@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/parked_request.hpp"
 #include "daemon/reply.hpp"
 #include "kqfs/codec/formats.hpp"
 #include "kqfs/kqueue.hpp"
@@ -68,16 +69,6 @@ bool is_rewindable(FileKind kind);
 
 class OpenFile;
 
-// A read request parked until its queue has events.
-struct ParkedRead {
-  std::unique_ptr<Reply> reply;
-  size_t size;
-  off_t offset;
-  OpenFile* file;
-  uint64_t queue_id;
-  bool interrupted = false;
-};
-
 // Why the queue's last write was refused (status shows `reason`).
 struct Rejection {
   int error = 0;
@@ -97,8 +88,8 @@ struct QueueNode {
   std::unique_ptr<kqfs::Kqueue> engine;  // released when the queue is removed
   uint64_t loop_watch = 0;
 
-  std::list<ParkedRead> waiters;  // FIFO; list: interrupt callbacks hold pointers
-  std::set<OpenFile*> pollers;    // open files with a poll handle to notify
+  std::list<ParkedRequest> waiters;  // FIFO; list: interrupt callbacks hold pointers
+  std::set<OpenFile*> pollers;       // open files with a poll handle to notify
   size_t open_handles = 0;
   uint64_t changes_applied = 0;
   uint64_t events_delivered = 0;

@@ -17,23 +17,12 @@ int run(Kqueue& kq, std::span<const Kevent> changes, std::span<Kevent> events,
     errno = EINVAL;
     return -1;
   }
-  size_t written = 0;
-  for (size_t i = 0; i < changes.size(); ++i) {
-    // Read the change before writing: the two lists may be one array.
-    const Kevent change = changes[i];
-    const int error = apply(change);
-    if (error == 0 && !(change.flags & EV_RECEIPT)) continue;
-    if (written == events.size()) {
-      if (error == 0) break;  // a receipt with no room: stop, as FreeBSD
-      errno = error;
-      return -1;
-    }
-    Kevent entry = change;
-    entry.flags |= EV_ERROR;
-    entry.data = error;
-    events[written++] = entry;
+  const ChangelistOutcome changed = apply_changelist(changes, events, apply);
+  if (changed.error != 0) {
+    errno = changed.error;
+    return -1;
   }
-  if (written > 0 || events.empty()) return static_cast<int>(written);
+  if (changed.entries > 0 || events.empty()) return static_cast<int>(changed.entries);
 
   const bool forever = timeout == nullptr;
   const int64_t deadline =

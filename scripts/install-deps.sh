@@ -9,7 +9,7 @@ packages=(
   libfuse3-dev fuse3
   libgtest-dev libgmock-dev
   bats bats-support bats-assert
-  python3 procps nodejs
+  python3 procps nodejs strace
 )
 
 missing=()

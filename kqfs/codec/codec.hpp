@@ -59,6 +59,10 @@ size_t max_record_size(Format format);
 // "No such file or directory" for ENOENT: an errno as failures are worded.
 std::string describe_errno(int error);
 
+// A refused record in words: the errno's text, `why` in parentheses (if
+// any), and the record as text, on one line.
+std::string describe_refusal(const Kevent& record, int error, const std::string& why);
+
 // Applies one record; returns 0 or an errno, and may set `reason` to say
 // more than the errno does. The failure is described as the errno's text,
 // that reason in parentheses, and the record.

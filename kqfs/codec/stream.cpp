@@ -29,13 +29,7 @@ std::string one_line(std::string reason) {
 int apply_record(const Kevent& record, const ApplyRecord& apply, std::string& reason) {
   std::string why;
   const int error = apply(record, why);
-  if (error == 0) return 0;
-  // "Operation not supported (no signal tracing: ...): SIGUSR1 EVFILT_SIGNAL ..."
-  std::string text = format_text(record);
-  text.pop_back();  // its '\n'
-  std::string description = describe_errno(error);
-  if (!why.empty()) description += " (" + why + ")";
-  reason = one_line(description + ": " + text);
+  if (error != 0) reason = describe_refusal(record, error, why);
   return error;
 }
 
@@ -62,6 +56,15 @@ WriteOutcome failure(size_t accepted, int error, std::string reason) {
 }
 
 }  // namespace
+
+// "Operation not supported (no signal tracing: ...): SIGUSR1 EVFILT_SIGNAL ..."
+std::string describe_refusal(const Kevent& record, int error, const std::string& why) {
+  std::string text = format_text(record);
+  text.pop_back();  // its '\n'
+  std::string description = describe_errno(error);
+  if (!why.empty()) description += " (" + why + ")";
+  return one_line(description + ": " + text);
+}
 
 std::string describe_errno(int error) {
   // strerrordesc_np, unlike strerror, shares no buffer between threads.

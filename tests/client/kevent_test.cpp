@@ -296,6 +296,44 @@ TEST_F(KeventTest, ChangelistAndEventlistMayBeOneArray) {
   EXPECT_EQ(both[2].data, 0);
 }
 
+TEST_F(KeventTest, ChangelistLongerThanOneRequestKeepsEveryRule) {
+  // 1 200 changes go in parts (kqfs/call_ioctl.h: 510 records a request);
+  // errors and receipts anywhere keep their order and their room.
+  std::vector<Event> changes;
+  for (uintptr_t ident = 1; ident <= 1200; ++ident)
+    changes.push_back(add_user(ident));
+  changes[99] = delete_user(5000);    // an error in the first part
+  changes[700] = delete_user(5001);   // and one in the second
+  changes[1150].flags |= EV_RECEIPT;  // a receipt in the third
+  std::vector<Event> entries(8);
+  const int count = ::kevent(kq(), changes.data(), static_cast<int>(changes.size()), entries.data(),
+                             static_cast<int>(entries.size()), &kLongTimeout);
+  ASSERT_EQ(count, 3) << (count < 0 ? std::strerror(errno) : "");
+  EXPECT_EQ(entries[0].ident, 5000u);
+  EXPECT_EQ(entries[0].data, ENOENT);
+  EXPECT_EQ(entries[1].ident, 5001u);
+  EXPECT_EQ(entries[2].ident, 1151u);
+  EXPECT_EQ(entries[2].data, 0);
+  // Every add was applied, the last part's too.
+  EXPECT_EQ(apply({trigger_user(1), trigger_user(600), trigger_user(1200)}), 0)
+      << std::strerror(errno);
+}
+
+TEST_F(KeventTest, FailureWithoutRoomInALaterPartFailsTheCallAndStopsThere) {
+  std::vector<Event> changes;
+  for (uintptr_t ident = 1; ident <= 1100; ++ident)
+    changes.push_back(add_user(ident));
+  changes[900] = delete_user(5000);
+  errno = 0;
+  EXPECT_EQ(
+      ::kevent(kq(), changes.data(), static_cast<int>(changes.size()), nullptr, 0, &kZeroTimeout),
+      -1);
+  EXPECT_EQ(errno, ENOENT);
+  EXPECT_EQ(apply({trigger_user(900)}), 0) << "the changes before it stand";
+  EXPECT_EQ(apply({trigger_user(902)}), -1) << "the changes after it were not applied";
+  EXPECT_EQ(errno, ENOENT);
+}
+
 // ---------------------------------------------------------------- waiting
 
 TEST_F(KeventTest, ZeroEventsReturnsZeroAtOnceEvenWithLongTimeout) {
@@ -684,6 +722,21 @@ TEST_F(KeventTest, CloseWakesAThreadBlockedOnTheKqueue) {
   EXPECT_EQ(count, -1);
   EXPECT_EQ(error, EBADF) << std::strerror(error);
   EXPECT_LT(returned_at - closed_at, 1s) << "close() did not wake the waiting thread";
+}
+
+TEST_F(KeventTest, ClosingADuplicateLeavesAWaitingThreadWaiting) {
+  ASSERT_EQ(apply({add_user(1)}), 0) << std::strerror(errno);
+  int count = 0;
+  Event event{};
+  std::thread waiter(
+      [&, number = kq()] { count = ::kevent(number, nullptr, 0, &event, 1, &kPatienceTimeout); });
+  std::this_thread::sleep_for(300ms);  // let it block (not required to pass)
+  ASSERT_EQ(::close(::dup(kq())), 0);  // wakes the call to check, which goes on
+  std::this_thread::sleep_for(std::chrono::milliseconds(kQuietMs));
+  ASSERT_EQ(apply({trigger_user(1)}), 0) << std::strerror(errno);
+  waiter.join();
+  EXPECT_EQ(count, 1);
+  EXPECT_EQ(event.ident, 1u);
 }
 
 TEST_F(KeventTest, ForkedChildCannotUseTheKqueueAndItsExitKeepsIt) {

@@ -37,7 +37,7 @@ TEST_F(EventPathTest, ANonblockingReadOfNothingIsEAGAIN) {
   EXPECT_EQ(read(events, 4096, true)->error, EAGAIN);
 }
 
-TEST_F(EventPathTest, AParkedReadIsAnsweredByTheNextEvent) {
+TEST_F(EventPathTest, AParkedRequestIsAnsweredByTheNextEvent) {
   const auto answer = read(events);
   EXPECT_FALSE(answer->answered());
   EXPECT_EQ(status_field(id, "readers"), "1");
@@ -47,7 +47,7 @@ TEST_F(EventPathTest, AParkedReadIsAnsweredByTheNextEvent) {
   EXPECT_EQ(status_field(id, "readers"), "0");
 }
 
-TEST_F(EventPathTest, AParkedReadIsAnsweredFromTheLoopWhenATimerFires) {
+TEST_F(EventPathTest, AParkedRequestIsAnsweredFromTheLoopWhenATimerFires) {
   write(changes, "2 timer add|oneshot 0 10 9\n");
   const auto answer = read(events);
   EXPECT_FALSE(answer->answered());
@@ -56,7 +56,7 @@ TEST_F(EventPathTest, AParkedReadIsAnsweredFromTheLoopWhenATimerFires) {
   EXPECT_THAT(answer->data.value_or(""), ::testing::StartsWith("2 EVFILT_TIMER"));
 }
 
-TEST_F(EventPathTest, ParkedReadsAreAnsweredInOrder) {
+TEST_F(EventPathTest, ParkedRequestsAreAnsweredInOrder) {
   const auto first = read(events);
   const auto second = read(events);
   trigger();
@@ -66,7 +66,7 @@ TEST_F(EventPathTest, ParkedReadsAreAnsweredInOrder) {
   EXPECT_TRUE(second->answered());
 }
 
-TEST_F(EventPathTest, AnInterruptedParkedReadIsEINTR) {
+TEST_F(EventPathTest, AnInterruptedParkedRequestIsEINTR) {
   const auto answer = read(events);
   ASSERT_TRUE(answer->interrupt);
   answer->interrupt();
@@ -112,7 +112,7 @@ TEST_F(EventPathTest, AReadBackIntoTheLastReplyGetsThoseBytesAgain) {
   EXPECT_EQ(read(events, 4096, true, end)->error, EAGAIN);
 }
 
-TEST_F(EventPathTest, RemovalEndsParkedReadsAndLaterOnesWithEndOfFile) {
+TEST_F(EventPathTest, RemovalEndsParkedRequestsAndLaterOnesWithEndOfFile) {
   auto wakes = std::make_shared<int>(0);
   auto polled = std::make_shared<Answer>();
   FakeReply poll_reply(polled);

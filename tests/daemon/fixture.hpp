@@ -31,7 +31,8 @@ struct Answer {
   std::optional<uint64_t> handle;
   uint32_t open_flags = 0;
   std::optional<unsigned> revents;
-  std::function<void()> interrupt;  // what the core asked to run on an interrupt
+  std::optional<std::string> ioctl;  // what an ioctl's answer copies out
+  std::function<void()> interrupt;   // what the core asked to run on an interrupt
 
   bool answered() const { return answers > 0; }
 };
@@ -54,6 +55,7 @@ class FakeReply final : public Reply {
     return true;
   }
   void poll(unsigned revents) override { note().revents = revents; }
+  void ioctl(std::string_view out) override { note().ioctl = std::string(out); }
   void on_interrupt(std::function<void()> interrupted) override {
     answer_->interrupt = std::move(interrupted);
   }
