@@ -103,7 +103,8 @@ bool still_open(int kq, uint64_t handle) {
 int call(int kq, CallBuffer& buffer, const struct kevent* changes, int nchanges,
          struct kevent* entries, int room, uint32_t flags, const Wait& wait, int& processed) {
   room = std::min(room, kMaxRecords);
-  std::memcpy(buffer.records, changes, static_cast<size_t>(nchanges) * sizeof(struct kevent));
+  // copy_n, not memcpy: the lists may be null when their counts are 0.
+  std::copy_n(changes, nchanges, buffer.records);
   for (;;) {
     if (request(kq, buffer, nchanges, room, flags, wait) < 0) return -1;
     const kqfs_call_result& result = buffer.head.result;
@@ -123,8 +124,7 @@ int call(int kq, CallBuffer& buffer, const struct kevent* changes, int nchanges,
       errno = result.error;
       return -1;
     }
-    std::memcpy(entries, buffer.records,
-                static_cast<size_t>(result.entries) * sizeof(struct kevent));
+    std::copy_n(buffer.records, result.entries, entries);
     return result.entries;
   }
 }

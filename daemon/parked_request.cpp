@@ -20,7 +20,7 @@ std::string call_result(uint32_t status, int32_t entries, int32_t error, int32_t
   header.handle = handle_inode;
   std::string result(sizeof header + records.size(), '\0');
   std::memcpy(result.data(), &header, sizeof header);
-  std::memcpy(result.data() + sizeof header, records.data(), records.size());
+  records.copy(result.data() + sizeof header, records.size());
   return result;
 }
 
