@@ -205,7 +205,7 @@ void VnodeKnote::take_hints(const FileEvent& event) {
 void VnodeKnote::on_file_event(const FileEvent& event) {
   if (event.mask & IN_UNMOUNT) {
     // Revoked: reported once, with EV_EOF, whether asked for or not (BSD).
-    fflags |= sfflags & NOTE_REVOKE;
+    take(NOTE_REVOKE);
     flags |= EV_EOF | EV_ONESHOT;
   }
   if (event.mask & IN_IGNORED) {
