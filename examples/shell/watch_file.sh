@@ -21,6 +21,8 @@ exec 3<"$queue/events"
 
 echo "appending to $file"
 echo "a new line" >>"$file"
+# A write that grows the file is NOTE_WRITE|NOTE_EXTEND, one event: as on
+# FreeBSD, a knote that asked for NOTE_WRITE takes NOTE_EXTEND with it.
 read -r ident filter flags fflags data udata <&3
 echo "event: $fflags"
 

@@ -2,7 +2,9 @@
 // inotify instance. inotify says less than FreeBSD's VFS hooks, so some
 // notes are derived: NOTE_DELETE from the link count falling, NOTE_EXTEND
 // from the size growing, NOTE_LINK from the link count rising (files) or a
-// subdirectory coming or going (directories).
+// subdirectory coming or going (directories). Each change is posted as
+// FreeBSD posts it, one hint of one or more notes, and taken whole
+// (docs/semantics.md#evfilt_vnode).
 #include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -87,7 +89,13 @@ struct VnodeKnote final : Knote, FileEvents::Subscriber {
         last(st) {}
 
   void on_file_event(const FileEvent& event) override;
-  uint32_t notes_for(const FileEvent& event);
+  void take_hints(const FileEvent& event);
+  // FreeBSD's filt_vnode: a knote that asked for any note of a hint takes
+  // the whole hint (an extending write gives NOTE_WRITE|NOTE_EXTEND to a
+  // knote that asked for either).
+  void take(uint32_t hint) {
+    if (sfflags & hint) fflags |= hint;
+  }
   int subscribe(int fd);
   void subscribe_parent(int fd);
   void unsubscribe();
@@ -131,46 +139,43 @@ void VnodeKnote::unsubscribe() {
   parent_watch.reset();
 }
 
-// The FreeBSD notes an inotify event stands for.
-uint32_t VnodeKnote::notes_for(const FileEvent& event) {
+// The FreeBSD hints an inotify event stands for (FreeBSD's VOP post hooks).
+void VnodeKnote::take_hints(const FileEvent& event) {
   const uint32_t mask = event.mask;
-  uint32_t notes = 0;
   if (event.watch == parent_watch.get()) {
     // An entry of the parent went: was it this directory?
     if (event.about_entry && (mask & IN_ISDIR)) {
-      if (auto st = stat_of(caller, ident); st && st->st_nlink == 0) notes |= NOTE_DELETE;
+      if (auto st = stat_of(caller, ident); st && st->st_nlink == 0) take(NOTE_DELETE);
     }
-    return notes;
+    return;
   }
   if (event.about_entry) {  // a directory's entries (its own events carry no name)
-    if (mask & (IN_CREATE | IN_DELETE)) notes |= NOTE_WRITE;
-    const bool moved_from = mask & IN_MOVED_FROM;
-    const bool moved_to = mask & IN_MOVED_TO;
-    if (moved_from || moved_to) {
-      notes |= NOTE_WRITE;
-      if (moved_from != moved_to) notes |= NOTE_EXTEND;  // into or out of this directory
-    }
     // Subdirectories change the link count (their ".."), except when one
     // is only renamed within this directory.
-    if ((mask & IN_ISDIR) && (mask & (IN_CREATE | IN_DELETE))) notes |= NOTE_LINK;
-    if ((mask & IN_ISDIR) && moved_from != moved_to) notes |= NOTE_LINK;
-    return notes;
+    const uint32_t link = (mask & IN_ISDIR) ? NOTE_LINK : 0;
+    if (mask & (IN_CREATE | IN_DELETE)) take(NOTE_WRITE | link);
+    const bool moved_from = mask & IN_MOVED_FROM;
+    const bool moved_to = mask & IN_MOVED_TO;
+    if (moved_from && moved_to) take(NOTE_WRITE);
+    if (moved_from != moved_to) take(NOTE_WRITE | NOTE_EXTEND | link);  // into or out of it
+    return;
   }
 
-  if (mask & IN_DELETE_SELF) notes |= NOTE_DELETE;
-  if (mask & IN_MOVE_SELF) notes |= NOTE_RENAME;
-  if (mask & IN_OPEN) notes |= NOTE_OPEN;
-  if (mask & IN_CLOSE_NOWRITE) notes |= NOTE_CLOSE;
-  if (mask & IN_CLOSE_WRITE) notes |= NOTE_CLOSE_WRITE;
-  if (mask & IN_ACCESS) notes |= NOTE_READ;
+  if (mask & IN_DELETE_SELF) take(NOTE_DELETE);
+  if (mask & IN_MOVE_SELF) take(NOTE_RENAME);
+  if (mask & IN_OPEN) take(NOTE_OPEN);
+  if (mask & IN_CLOSE_NOWRITE) take(NOTE_CLOSE);
+  if (mask & IN_CLOSE_WRITE) take(NOTE_CLOSE_WRITE);
+  if (mask & IN_ACCESS) take(NOTE_READ);
   if (mask & (IN_MODIFY | IN_ATTRIB)) {
     if (auto st = stat_of(caller, ident)) {
       if (mask & IN_MODIFY) {
-        // A write; one that grew the file extends it; a shrink is a
-        // truncation, which FreeBSD reports as an attribute change.
-        if (st->st_size > last.st_size) notes |= NOTE_WRITE | NOTE_EXTEND;
-        if (st->st_size == last.st_size) notes |= NOTE_WRITE;
-        if (st->st_size < last.st_size) notes |= NOTE_ATTRIB;
+        // A write, one hint: NOTE_WRITE, with NOTE_EXTEND when it grew the
+        // file. A shrink is a truncation, which FreeBSD reports as an
+        // attribute change.
+        if (st->st_size > last.st_size) take(NOTE_WRITE | NOTE_EXTEND);
+        if (st->st_size == last.st_size) take(NOTE_WRITE);
+        if (st->st_size < last.st_size) take(NOTE_ATTRIB);
         last.st_size = st->st_size;
         last.st_mtim = st->st_mtim;
       }
@@ -179,29 +184,28 @@ uint32_t VnodeKnote::notes_for(const FileEvent& event) {
         // read off the inode: unlink (even with links left) is NOTE_DELETE,
         // as FreeBSD; link(2) NOTE_LINK; mode, owner or times NOTE_ATTRIB;
         // a change that shows nowhere (xattrs) NOTE_ATTRIB too.
-        if (st->st_nlink < last.st_nlink) notes |= NOTE_DELETE;
-        if (st->st_nlink > last.st_nlink) notes |= NOTE_LINK;
+        if (st->st_nlink < last.st_nlink) take(NOTE_DELETE);
+        if (st->st_nlink > last.st_nlink) take(NOTE_LINK);
         const bool attributes_changed =
             st->st_mode != last.st_mode || st->st_uid != last.st_uid || st->st_gid != last.st_gid ||
             !same_time(st->st_mtim, last.st_mtim) || !same_time(st->st_atim, last.st_atim);
-        if (attributes_changed || st->st_nlink == last.st_nlink) notes |= NOTE_ATTRIB;
+        if (attributes_changed || st->st_nlink == last.st_nlink) take(NOTE_ATTRIB);
         const off_t size = last.st_size;  // a write's to see: its IN_MODIFY may follow
         last = *st;
         last.st_size = size;
       }
     } else if (mask & IN_MODIFY) {
-      notes |= NOTE_WRITE;
+      take(NOTE_WRITE);
     } else {
-      notes |= NOTE_ATTRIB;
+      take(NOTE_ATTRIB);
     }
   }
-  return notes;
 }
 
 void VnodeKnote::on_file_event(const FileEvent& event) {
   if (event.mask & IN_UNMOUNT) {
     // Revoked: reported once, with EV_EOF, whether asked for or not (BSD).
-    fflags |= sfflags & NOTE_REVOKE;
+    take(NOTE_REVOKE);
     flags |= EV_EOF | EV_ONESHOT;
   }
   if (event.mask & IN_IGNORED) {
@@ -213,7 +217,7 @@ void VnodeKnote::on_file_event(const FileEvent& event) {
     parent_watch.reset();
     if (auto borrowed = caller->borrow(static_cast<int>(ident))) subscribe_parent(borrowed->get());
   }
-  fflags |= notes_for(event) & sfflags;
+  take_hints(event);
   if (fflags != 0 || (flags & EV_EOF)) host.post(*this);
 }
 

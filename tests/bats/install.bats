@@ -48,12 +48,46 @@ assert_program_output() {
   assert_output --partial "-lkqfs-client"
 }
 
-@test "the installed <sys/event.h> is plain C99: it compiles alone, pedantic, with no warning" {
-  printf '#include <sys/event.h>\nint main(void) { struct kevent k; EV_SET(&k, 1, EVFILT_TIMER, EV_ADD, NOTE_SECONDS, 1, 0); return sizeof k == 32 ? 0 : 1; }\n' \
-    >"$BATS_TEST_TMPDIR/header.c"
+# header_program CONSTANTS: a BSD program on <sys/event.h> alone, struct
+# kevent and EV_SET with every EVFILT_*, EV_* and NOTE_* constant that
+# CONSTANTS (the kqfs/constants.h beside that <sys/event.h>) defines, each in
+# the field a BSD program puts it in, and calls to kqueue(), kqueuex() and
+# kevent(). Made from the header, so a constant added there is compiled too.
+header_program() {
+  local constants=$1
+  [[ -f $constants ]] || return 1
+  {
+    echo '#include <sys/event.h>'
+    echo 'int main(void) {'
+    echo '  struct kevent k;'
+    sed -n -E \
+      -e 's/^#define (EVFILT_[A-Z0-9_]+) .*/  EV_SET(\&k, 1, \1, EV_ADD, 0, 0, 0);/p' \
+      -e 's/^#define (EV_[A-Z0-9_]+) .*/  EV_SET(\&k, 1, EVFILT_READ, \1, 0, 0, 0);/p' \
+      -e 's/^#define (NOTE_[A-Z0-9_]+) .*/  EV_SET(\&k, 1, EVFILT_VNODE, EV_ADD, \1, 0, \&k);/p' \
+      "$constants"
+    echo '  if (k.ident == 2) return kevent(kqueue() + kqueuex(KQUEUE_CLOEXEC), &k, 1, &k, 1, 0);'
+    echo '  return sizeof k == 32 && LIBKQFS ? 0 : 1;'
+    echo '}'
+  } >"$BATS_TEST_TMPDIR/header.c"
+  # Every constant made it in.
+  [[ $(grep -c EV_SET "$BATS_TEST_TMPDIR/header.c") -eq $(grep -cE '^#define (EVFILT|EV|NOTE)_' "$constants") ]]
+}
+
+@test "the installed <sys/event.h> is plain C99: a program using every constant compiles, pedantic, with no warning" {
+  header_program "$(pkg --variable=includedir)/kqfs/kqfs/constants.h"
   run cc -std=c99 -pedantic -Wall -Wextra -Werror $(pkg --cflags) -c "$BATS_TEST_TMPDIR/header.c" \
     -o "$BATS_TEST_TMPDIR/header.o"
   assert_success
+  assert_output ""
+}
+
+@test "the source tree's <sys/event.h> is the same: cc -std=c99 -pedantic ... -I client/include" {
+  cd "$BATS_TEST_DIRNAME/../.."
+  header_program client/include/kqfs/constants.h
+  run cc -std=c99 -pedantic -Wall -Wextra -Werror -I client/include -c "$BATS_TEST_TMPDIR/header.c" \
+    -o "$BATS_TEST_TMPDIR/header.o"
+  assert_success
+  assert_output ""
 }
 
 @test "a BSD kqueue program builds unchanged against the installed shared library and runs" {
@@ -71,5 +105,17 @@ assert_program_output() {
   run ldd "$BATS_TEST_TMPDIR/bsd-static"
   refute_output --partial "kqfs-client"
   KQFS_MOUNT=$MNT run timeout 10 "$BATS_TEST_TMPDIR/bsd-static"
+  assert_program_output
+}
+
+# pkg-config --static names what the C++ inside the archive needs (README.md).
+@test "a BSD kqueue program links fully static with pkg-config --static and no other flag, and runs" {
+  [[ -z $(sanitize_flags) ]] || skip "a sanitizer runtime cannot go into a static executable"
+  run cc -static -Wall -Werror -o "$BATS_TEST_TMPDIR/bsd-all-static" "$PROGRAM" \
+    $(pkg --static --cflags --libs)
+  assert_success
+  run ldd "$BATS_TEST_TMPDIR/bsd-all-static"
+  assert_output --partial "not a dynamic executable"
+  KQFS_MOUNT=$MNT run timeout 10 "$BATS_TEST_TMPDIR/bsd-all-static"
   assert_program_output
 }

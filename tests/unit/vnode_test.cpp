@@ -1,6 +1,7 @@
 // EVFILT_VNODE on real files and directories: which FreeBSD notes each
-// operation gives (docs/semantics.md#evfilt_vnode), that fflags hold only what was asked
-// for and accumulate until delivered, and which descriptors it accepts.
+// operation gives (docs/semantics.md#evfilt_vnode), that a knote takes an
+// operation's notes whole when it asked for any of them, that fflags
+// accumulate until delivered, and which descriptors it accepts.
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -89,6 +90,37 @@ TEST_F(VnodeFile, AppendGivesNoteWriteAndExtend) {
   UniqueFd appender = open_path(path_, O_WRONLY | O_APPEND);
   ASSERT_TRUE(appender);
   write_bytes(appender.get(), "more");
+  ASSERT_TRUE(has_fflags(next(), NOTE_WRITE | NOTE_EXTEND));
+}
+
+// FreeBSD posts an extending write as one hint, NOTE_WRITE|NOTE_EXTEND, and
+// a knote that asked for either note takes both: one event either way.
+TEST_F(VnodeFile, AnExtendingWriteIsOneEventWithWriteAndExtendWhicheverWasAsked) {
+  for (const uint32_t asked : {NOTE_WRITE, NOTE_EXTEND, NOTE_WRITE | NOTE_EXTEND}) {
+    SCOPED_TRACE(::testing::Message() << "asked for fflags " << asked);
+    ASSERT_EQ(watch(asked), 0);
+    write_bytes(fd_.get(), "grows");
+    ASSERT_TRUE(has_fflags(next(), NOTE_WRITE | NOTE_EXTEND));
+    expect_quiet(kq_);
+    ASSERT_EQ(kq_.apply(change(static_cast<uint64_t>(fd_.get()), EVFILT_VNODE, EV_DELETE)), 0);
+  }
+}
+
+// A write within the file is NOTE_WRITE alone, which a knote asking only
+// for NOTE_EXTEND does not take.
+TEST_F(VnodeFile, AWriteWithinTheFileIsNotAnExtension) {
+  ASSERT_EQ(watch(NOTE_EXTEND), 0);
+  ASSERT_EQ(::pwrite(fd_.get(), "ab", 2, 0), 2);
+  expect_quiet(kq_);
+  ASSERT_EQ(::pwrite(fd_.get(), "abc", 3, 9), 3);  // over the last byte and past it
+  ASSERT_TRUE(has_fflags(next(), NOTE_WRITE | NOTE_EXTEND));
+}
+
+// inotify does not tell ftruncate from a write: a file that ftruncate grows
+// reads as an extending write (FreeBSD: NOTE_ATTRIB; see semantics.md).
+TEST_F(VnodeFile, GrowingWithFtruncateGivesNoteExtend) {
+  ASSERT_EQ(watch(NOTE_EXTEND), 0);
+  ASSERT_EQ(::ftruncate(fd_.get(), 100), 0);
   ASSERT_TRUE(has_fflags(next(), NOTE_WRITE | NOTE_EXTEND));
 }
 
@@ -182,7 +214,7 @@ TEST_F(VnodeFile, OpenCloseAndReadAreNotReportedUnlessAsked) {
   expect_quiet(kq_);
 }
 
-TEST_F(VnodeFile, FflagsCarryOnlyTheNotesAskedFor) {
+TEST_F(VnodeFile, AChangeWithNoNoteAskedForIsNotReported) {
   ASSERT_EQ(watch(NOTE_ATTRIB), 0);
   write_bytes(fd_.get(), "grows");  // a write and an extension, not asked for
   expect_quiet(kq_);
@@ -357,6 +389,16 @@ TEST_F(VnodeDirectory, RemovingASubdirectoryGivesNoteWriteAndLink) {
   ASSERT_EQ(::mkdir(entry("sub").c_str(), 0755), 0);
   ASSERT_EQ(watch(kChangeNotes), 0);
   ASSERT_EQ(::rmdir(entry("sub").c_str()), 0);
+  ASSERT_TRUE(has_fflags(next(), NOTE_WRITE | NOTE_LINK));
+}
+
+// FreeBSD posts mkdir to the parent as one hint, NOTE_WRITE|NOTE_LINK,
+// taken whole by a knote that asked only for NOTE_LINK.
+TEST_F(VnodeDirectory, MkdirGivesWriteAndLinkToAKnoteAskingOnlyForLink) {
+  ASSERT_EQ(watch(NOTE_LINK), 0);
+  ASSERT_TRUE(open_path(entry("file"), O_WRONLY | O_CREAT));  // NOTE_WRITE alone
+  expect_quiet(kq_);
+  ASSERT_EQ(::mkdir(entry("sub").c_str(), 0755), 0);
   ASSERT_TRUE(has_fflags(next(), NOTE_WRITE | NOTE_LINK));
 }
 
