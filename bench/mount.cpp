@@ -49,6 +49,13 @@ pid_t daemon_serving(const std::string& mount_point) {
   });
 }
 
+// The directory this program runs from (build/bench), empty if unknown.
+fs::path this_program_directory() {
+  std::error_code error;
+  const fs::path self = fs::read_symlink("/proc/self/exe", error);
+  return error ? fs::path() : self.parent_path();
+}
+
 }  // namespace
 
 PrivateDaemon::~PrivateDaemon() {
@@ -91,6 +98,17 @@ MountView Mounts::shared() {
   return shared_daemon_->view();
 }
 
+MountView Mounts::floor() {
+  if (!floor_daemon_) {
+    const std::string program = floor_beside_this_program();
+    if (::access(program.c_str(), X_OK) != 0) {
+      throw std::runtime_error("no FUSE floor at " + program + " (build kqfs-fuse-floor)");
+    }
+    floor_daemon_ = std::make_unique<PrivateDaemon>(program);
+  }
+  return floor_daemon_->view();
+}
+
 Mounts::Lease::~Lease() {
   if (!owned_) return;
   if (std::string report = owned_->stop(); !report.empty()) {
@@ -106,11 +124,12 @@ Mounts::Lease Mounts::dedicated() {
 }
 
 std::vector<std::string> Mounts::finish() {
-  if (shared_daemon_) {
-    if (std::string report = shared_daemon_->stop(); !report.empty()) {
+  for (std::unique_ptr<PrivateDaemon>* daemon : {&shared_daemon_, &floor_daemon_}) {
+    if (!*daemon) continue;
+    if (std::string report = (*daemon)->stop(); !report.empty()) {
       sanitizer_reports_.push_back(std::move(report));
     }
-    shared_daemon_.reset();
+    daemon->reset();
   }
   return sanitizer_reports_;
 }
@@ -138,10 +157,13 @@ std::optional<int64_t> resident_bytes(pid_t pid) {
 }
 
 std::string kqfsd_beside_this_program() {
-  std::error_code error;
-  const fs::path self = fs::read_symlink("/proc/self/exe", error);
-  if (error) return "kqfsd";
-  return (self.parent_path().parent_path() / "daemon" / "kqfsd").string();
+  const fs::path directory = this_program_directory();
+  return directory.empty() ? "kqfsd" : (directory.parent_path() / "daemon" / "kqfsd").string();
+}
+
+std::string floor_beside_this_program() {
+  const fs::path directory = this_program_directory();
+  return directory.empty() ? "kqfs-fuse-floor" : (directory / "kqfs-fuse-floor").string();
 }
 
 }  // namespace kqfs::bench

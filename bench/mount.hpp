@@ -1,6 +1,7 @@
 // The kqfs mount the cases measure: a kqfsd the benchmark starts on a
-// temporary mount point of its own, or an existing mount (--mount); and the
-// daemon's resident memory.
+// temporary mount point of its own, or an existing mount (--mount); the
+// FUSE floor (kqfs-fuse-floor, bench/fuse_floor.cpp) it starts beside it;
+// and the daemon's resident memory.
 #pragma once
 
 #include <sys/types.h>
@@ -21,9 +22,9 @@ struct MountView {
   pid_t daemon = -1;
 };
 
-// A kqfsd on a fresh temporary mount point of its own; when it goes, a
-// sanitizer report in its log is printed to standard error unless stop()
-// took it.
+// A kqfsd, or the FUSE floor (which takes kqfsd's launch options), on a
+// fresh temporary mount point of its own; when it goes, a sanitizer report
+// in its log is printed to standard error unless stop() took it.
 class PrivateDaemon {
  public:
   explicit PrivateDaemon(const std::string& program) : daemon_(program, "kqfs-bench") {}
@@ -51,6 +52,11 @@ class Mounts {
 
   // The mount most cases share (started on first use).
   MountView shared();
+
+  // The FUSE floor, kqfs-fuse-floor beside this program, on a mount of its
+  // own (started on first use, also with --mount): its file `f` answers
+  // writes and ioctls at once and reads at the next write.
+  MountView floor();
 
   // A daemon for one measurement alone (memory growth must not mix with
   // other cases): a new private daemon, or the existing mount with --mount.
@@ -85,6 +91,7 @@ class Mounts {
   std::string kqfsd_program_;  // empty: use existing_
   std::optional<MountView> existing_;
   std::unique_ptr<PrivateDaemon> shared_daemon_;
+  std::unique_ptr<PrivateDaemon> floor_daemon_;
   std::vector<std::string> sanitizer_reports_;
 };
 
@@ -94,5 +101,8 @@ std::optional<int64_t> resident_bytes(pid_t pid);
 // The kqfsd next to this program in the build tree (build/daemon/kqfsd
 // beside build/bench/kqfs-bench).
 std::string kqfsd_beside_this_program();
+
+// The FUSE floor in this program's directory (build/bench/kqfs-fuse-floor).
+std::string floor_beside_this_program();
 
 }  // namespace kqfs::bench
