@@ -35,4 +35,13 @@ double steps_per_second(Step&& step, double min_seconds) {
   return static_cast<double>(steps) / elapsed;
 }
 
+// Runs `step` `count` times back to back and returns the seconds per step.
+template <class Step>
+double seconds_per_step(int count, Step&& step) {
+  const Stopwatch stopwatch;
+  for (int i = 0; i < count; ++i)
+    step();
+  return stopwatch.seconds() / count;
+}
+
 }  // namespace kqfs::bench

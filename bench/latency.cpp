@@ -6,7 +6,6 @@
 // by collect(), or in a raw epoll_wait on the pipe.
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -60,33 +59,6 @@ class EngineReader {
   Kqueue kq_;
 };
 
-class EpollReader {
- public:
-  explicit EpollReader(const Pipe& pipe) : epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
-    if (!epoll_) throw_errno("epoll_create1");
-    epoll_add(epoll_.get(), pipe.read_end.get(), EPOLLIN | EPOLLET);
-  }
-  void wait_for_event() {
-    epoll_event event;
-    while (::epoll_wait(epoll_.get(), &event, 1, -1) != 1) {
-      if (errno != EINTR) throw_errno("epoll_wait");
-    }
-  }
-
- private:
-  UniqueFd epoll_;
-};
-
-// One variant's latencies over the repetitions: p50 and p99 of each.
-struct Percentiles {
-  std::vector<double> p50, p99;
-
-  void add(const std::vector<double>& latencies) {
-    p50.push_back(percentile(latencies, 0.50));
-    p99.push_back(percentile(latencies, 0.99));
-  }
-};
-
 }  // namespace
 
 void run_latency(Context& context) {
@@ -100,33 +72,24 @@ void run_latency(Context& context) {
   Pipe mount_pipe, engine_pipe, epoll_pipe;
   MountReader through_mount(queue, mount_pipe);
   EngineReader engine(engine_pipe);
-  EpollReader epoll(epoll_pipe);
+  EpollPipeReader epoll(epoll_pipe);
 
   const Placement placement = Placement::choose();
-  auto measure = [&](Pipe& pipe, pid_t daemon, auto& reader, int count) {
-    return measure_wakeups(pipe, count, daemon, placement, [&reader] { reader.wait_for_event(); });
-  };
-  measure(mount_pipe, mount.daemon, through_mount, warm_up);
-  measure(engine_pipe, -1, engine, warm_up);
-  measure(epoll_pipe, -1, epoll, warm_up);
-  Percentiles mount_latency, engine_latency, epoll_latency;
-  for (int repetition = 0; repetition < repetitions; ++repetition) {
-    mount_latency.add(measure(mount_pipe, mount.daemon, through_mount, iterations));
-    engine_latency.add(measure(engine_pipe, -1, engine, iterations));
-    epoll_latency.add(measure(epoll_pipe, -1, epoll, iterations));
-  }
+  const std::vector<Percentiles> latencies =
+      measure_wakeup_variants({{mount_pipe, mount.daemon, [&] { through_mount.wait_for_event(); }},
+                               {engine_pipe, -1, [&] { engine.wait_for_event(); }},
+                               {epoll_pipe, -1, [&] { epoll.wait_for_event(); }}},
+                              placement, iterations, warm_up, repetitions);
+  const Percentiles& mount_latency = latencies[0];
+  const Percentiles& engine_latency = latencies[1];
+  const Percentiles& epoll_latency = latencies[2];
 
   report.begin_case(
       "2. Wake-up latency",
       "One thread writes a byte to a pipe while another is blocked waiting for it: in a read\n"
       "of events.bin (EVFILT_READ, EV_CLEAR), in poll on Kqueue::fd() + collect, or in\n"
-      "epoll_wait. One-way time from write() to the wait's return; each write waits until the\n"
-      "reader (and the daemon) sleep.\n" +
-          placement.text() +
-          ", the daemon where the scheduler puts it.\n"
-          "p50 and p99 of " +
-          std::to_string(iterations) + " wake-ups per repetition, " + std::to_string(repetitions) +
-          " repetitions, interleaved.");
+      "epoll_wait.\n" +
+          wakeup_setup_text(placement, iterations, repetitions));
   auto compare = [&](const std::string& percentile, std::vector<double> Percentiles::*series,
                      std::optional<Target> mount_target) {
     report.compare({.name = "latency_" + percentile,

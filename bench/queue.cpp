@@ -1,6 +1,5 @@
 #include "bench/queue.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,9 +22,7 @@ MountQueue::~MountQueue() {
 }
 
 UniqueFd MountQueue::open(const std::string& name, int flags) const {
-  UniqueFd fd(::open(file(name).c_str(), flags | O_CLOEXEC));
-  if (!fd) throw_errno("open " + file(name));
-  return fd;
+  return open_or_throw(file(name), flags);
 }
 
 void write_records(int changes_fd, std::span<const Kevent> records) {

@@ -1,8 +1,7 @@
 #include "bench/wakeups.hpp"
 
 #include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +15,8 @@
 
 #include "bench/clock.hpp"
 #include "bench/errors.hpp"
+#include "bench/pinning.hpp"
+#include "bench/stats.hpp"
 
 namespace kqfs::bench {
 namespace {
@@ -48,16 +49,6 @@ class SleepProbe {
 // How long the writer waits for the reader and the daemon to block.
 constexpr int64_t kPatienceNs = 1'000'000'000;
 
-// Pins the calling thread to one CPU.
-void pin_to(int cpu) {
-  cpu_set_t only;
-  CPU_ZERO(&only);
-  CPU_SET(cpu, &only);
-  if (const int error = ::pthread_setaffinity_np(::pthread_self(), sizeof only, &only)) {
-    throw_error(error, "pthread_setaffinity_np");
-  }
-}
-
 // What the writer and the reader share: the writer's timestamp, and the
 // handshake that lets only one event be in flight.
 struct Handshake {
@@ -77,21 +68,35 @@ Pipe::Pipe() {
   if (::fcntl(read_end.get(), F_SETFL, O_NONBLOCK) != 0) throw_errno("fcntl O_NONBLOCK");
 }
 
+void Pipe::ring() {
+  if (::write(write_end.get(), "x", 1) != 1) throw_errno("write pipe");
+}
+
 void Pipe::drain() const {
   char bytes[64];
   while (::read(read_end.get(), bytes, sizeof bytes) > 0) {
   }
 }
 
-Placement Placement::choose() {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) throw_errno("sched_getaffinity");
-  std::vector<int> cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE && cpus.size() < 2; ++cpu) {
-    if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+EpollPipeReader::EpollPipeReader(const Pipe& pipe) : epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+  if (!epoll_) throw_errno("epoll_create1");
+  epoll_add(epoll_.get(), pipe.read_end.get(), EPOLLIN | EPOLLET);
+}
+
+void EpollPipeReader::wait_for_event() {
+  epoll_event event;
+  while (::epoll_wait(epoll_.get(), &event, 1, -1) != 1) {
+    if (errno != EINTR) throw_errno("epoll_wait");
   }
-  if (cpus.empty()) throw std::runtime_error("no CPU to run on");
+}
+
+void Percentiles::add(const std::vector<double>& latencies) {
+  p50.push_back(percentile(latencies, 0.50));
+  p99.push_back(percentile(latencies, 0.99));
+}
+
+Placement Placement::choose() {
+  const std::vector<int> cpus = allowed_cpus(2);
   return Placement{cpus.front(), cpus.back()};
 }
 
@@ -102,7 +107,7 @@ std::string Placement::text() const {
                    std::to_string(reader_cpu);
 }
 
-std::vector<double> measure_wakeups(Pipe& pipe, int iterations, pid_t daemon,
+std::vector<double> measure_wakeups(Doorbell& doorbell, int iterations, pid_t daemon,
                                     const Placement& placement,
                                     const std::function<void()>& wait_for_event) {
   Handshake handshake;
@@ -112,17 +117,17 @@ std::vector<double> measure_wakeups(Pipe& pipe, int iterations, pid_t daemon,
   std::jthread reader([&] {
     handshake.reader_thread.store(::gettid());
     try {
-      pin_to(placement.reader_cpu);
+      pin_this_thread(placement.reader_cpu);
       for (int i = 0; i < iterations; ++i) {
         handshake.armed.store(i + 1, std::memory_order_release);
         handshake.armed.notify_one();
         wait_for_event();
         const int64_t seen_ns = monotonic_ns();
-        if (handshake.writer_failed.load()) return;  // woken by the pipe's end of file
+        if (handshake.writer_failed.load()) return;  // woken by abandon()
         latencies[static_cast<size_t>(i)] =
             static_cast<double>(seen_ns - handshake.sent_at_ns.load(std::memory_order_acquire)) *
             1e-9;
-        pipe.drain();
+        doorbell.clear();
       }
     } catch (...) {
       reader_error = std::current_exception();
@@ -136,7 +141,7 @@ std::vector<double> measure_wakeups(Pipe& pipe, int iterations, pid_t daemon,
     ::prctl(PR_SET_TIMERSLACK, 1UL);
     const timespec pause{0, 2000};
     try {
-      pin_to(placement.writer_cpu);
+      pin_this_thread(placement.writer_cpu);
       // Waits until the reader is ready for iteration `wanted`; false if it failed.
       auto reader_ready_for = [&](int wanted) {
         int armed;
@@ -158,13 +163,13 @@ std::vector<double> measure_wakeups(Pipe& pipe, int iterations, pid_t daemon,
                monotonic_ns() < give_up_ns)
           ::nanosleep(&pause, nullptr);
         handshake.sent_at_ns.store(monotonic_ns(), std::memory_order_release);
-        if (::write(pipe.write_end.get(), "x", 1) != 1) throw_errno("write pipe");
+        doorbell.ring();
       }
     } catch (...) {
       writer_error = std::current_exception();
       handshake.writer_failed.store(true);
-      // The reader wakes on the end of file and sees writer_failed.
-      pipe.write_end.reset();
+      // The reader wakes and sees writer_failed.
+      doorbell.abandon();
     }
   });
   writer.join();
@@ -172,6 +177,30 @@ std::vector<double> measure_wakeups(Pipe& pipe, int iterations, pid_t daemon,
   if (writer_error) std::rethrow_exception(writer_error);
   if (reader_error) std::rethrow_exception(reader_error);
   return latencies;
+}
+
+std::vector<Percentiles> measure_wakeup_variants(const std::vector<WakeupVariant>& variants,
+                                                 const Placement& placement, int iterations,
+                                                 int warm_up, int repetitions) {
+  for (const WakeupVariant& variant : variants) {
+    measure_wakeups(variant.doorbell, warm_up, variant.daemon, placement, variant.wait_for_event);
+  }
+  std::vector<Percentiles> latencies(variants.size());
+  for (int repetition = 0; repetition < repetitions; ++repetition) {
+    for (size_t i = 0; i < variants.size(); ++i) {
+      latencies[i].add(measure_wakeups(variants[i].doorbell, iterations, variants[i].daemon,
+                                       placement, variants[i].wait_for_event));
+    }
+  }
+  return latencies;
+}
+
+std::string wakeup_setup_text(const Placement& placement, int iterations, int repetitions) {
+  return "One-way time from write() to the wait's return; each write waits until the reader\n"
+         "(and the daemon) sleep.\n" +
+         placement.text() + ", the daemon where the scheduler puts it.\np50 and p99 of " +
+         std::to_string(iterations) + " wake-ups per repetition, " + std::to_string(repetitions) +
+         " repetitions, interleaved.";
 }
 
 }  // namespace kqfs::bench
