@@ -1,9 +1,11 @@
-// kqfs-bench: measures kqfs against the in-process engine and raw epoll in
-// one run, and prints a table plus `ratio NAME VALUE` lines.
+// kqfs-bench: measures kqfs against the in-process engine, raw epoll and
+// the FUSE floor in one run, and prints a table plus `ratio NAME VALUE`
+// lines.
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
@@ -36,9 +38,12 @@ struct CommandLine {
 constexpr int kQuickRepetitions = 2;
 
 std::string case_list() {
+  size_t width = 0;
+  for (const auto& one : kCases)
+    width = std::max(width, one.name.size());
   std::string text;
   for (const auto& one : kCases) {
-    text += "  " + std::string(one.name) + std::string(14 - one.name.size(), ' ') +
+    text += "  " + std::string(one.name) + std::string(width + 2 - one.name.size(), ' ') +
             std::string(one.summary) + "\n";
   }
   return text;
@@ -62,8 +67,9 @@ std::variant<CommandLine, int> parse_command_line(int argc, char** argv) {
 
   const std::string usage =
       "Usage: kqfs-bench [options]\n"
-      "Measures kqfs through its mount against the in-process engine and raw epoll, in one\n"
-      "run. Prints a table per case (median, min .. max over the repetitions, which way is\n"
+      "Measures kqfs through its mount against the in-process engine, raw epoll and the FUSE\n"
+      "floor (kqfs-fuse-floor, a no-op libfuse daemon beside this program), in one run.\n"
+      "Prints a table per case (median, min .. max over the repetitions, which way is\n"
       "better, the target) and machine-readable lines:\n"
       "  ratio NAME VALUE    kqfs divided by its baseline, for the figure named\n"
       "  figure NAME VALUE   a figure with a target of its own (bytes, seconds, per second)\n";
