@@ -152,6 +152,9 @@ int main(int argc, char** argv) {
   char options[] = "fsname=kqfs-fuse-floor,subtype=kqfs-fuse-floor";
   char* fuse_argv[] = {program, option_flag, options, nullptr};
   fuse_args args = FUSE_ARGS_INIT(3, fuse_argv);
+  // fuse_session_new replaces the arguments with copies of its own.
+  const std::unique_ptr<fuse_args, decltype(&fuse_opt_free_args)> parsed_args(&args,
+                                                                              fuse_opt_free_args);
   const std::unique_ptr<fuse_session, decltype(&fuse_session_destroy)> session(
       fuse_session_new(&args, &operations, sizeof operations, &parked), fuse_session_destroy);
   if (!session || fuse_set_signal_handlers(session.get()) != 0) return 1;
