@@ -16,8 +16,18 @@
 
 namespace kqfsd {
 
+EventPath::EventPath(Tree& tree, OpenFiles& files, Loop& loop)
+    : tree_(tree),
+      files_(files),
+      loop_(loop),
+      deadline_timer_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) {
+  if (!deadline_timer_) throw std::system_error(errno, std::generic_category(), "timerfd_create");
+  deadline_watch_ =
+      loop_.watch(deadline_timer_.get(), EPOLLIN, [this](uint32_t) { expire_calls(); });
+}
+
 EventPath::~EventPath() {
-  if (deadline_watch_ != 0) loop_.unwatch(deadline_watch_);
+  loop_.unwatch(deadline_watch_);
 }
 
 // Answers a read or call if events (or the rest of an earlier record) are
@@ -96,6 +106,9 @@ void EventPath::read(const Requester& requester, uint64_t handle, size_t size, o
 }
 
 void EventPath::park(QueueNode& queue, ParkedRequest request) {
+  // First what may throw: a request not parked is answered by the caller's
+  // exception boundary.
+  if (request.call && request.call->deadline_ns != 0) add_deadline(request);
   ParkedRequest& parked = queue.waiters.emplace_back(std::move(request));
   // Runs inside the channel's handling of an interrupt: only take note,
   // as answering there could free the request under libfuse's lock.
@@ -107,7 +120,6 @@ void EventPath::park(QueueNode& queue, ParkedRequest request) {
       // Answered when its queue is next served.
     }
   });
-  if (parked.call && parked.call->deadline_ns != 0) add_deadline(parked);
   answer_interrupted();  // the signal may have come before the request was parked
 }
 
@@ -143,12 +155,6 @@ void EventPath::recheck_calls(const OpenFile& file) {
 }
 
 void EventPath::add_deadline(const ParkedRequest& request) {
-  if (!deadline_timer_) {
-    kqfs::UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-    if (!timer) throw std::system_error(errno, std::generic_category(), "timerfd_create");
-    deadline_watch_ = loop_.watch(timer.get(), EPOLLIN, [this](uint32_t) { expire_calls(); });
-    deadline_timer_ = std::move(timer);
-  }
   const bool earliest = deadlines_.empty() || request.call->deadline_ns < deadlines_.begin()->first;
   deadlines_.emplace(request.call->deadline_ns, std::pair{request.queue_id, request.call->id});
   if (earliest) arm_timer();

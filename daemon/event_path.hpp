@@ -24,7 +24,8 @@ class OpenFiles;
 
 class EventPath {
  public:
-  EventPath(Tree& tree, OpenFiles& files, Loop& loop) : tree_(tree), files_(files), loop_(loop) {}
+  // Throws when the kernel gives no timer (at start).
+  EventPath(Tree& tree, OpenFiles& files, Loop& loop);
   ~EventPath();
   EventPath(const EventPath&) = delete;
   EventPath& operator=(const EventPath&) = delete;
@@ -64,7 +65,7 @@ class EventPath {
   // Waiting calls by deadline: (queue id, call id); answered ones linger
   // until their time, then are skipped.
   std::multimap<int64_t, std::pair<uint64_t, uint64_t>> deadlines_;
-  kqfs::UniqueFd deadline_timer_;
+  kqfs::UniqueFd deadline_timer_;  // set to the earliest of deadlines_
   uint64_t deadline_watch_ = 0;
 };
 
