@@ -123,7 +123,9 @@ void FuseChannel::on_readable() {
     int received = receive(buffer);
     if (received == -EAGAIN) {
       const auto window = busy_poll_.found_empty(BusyPoll::Clock::now());
-      if (window.count() > 0) received = spin(buffer, window);
+      // A request left waiting (a parked read) means its sender waits on
+      // us: no quick next request from it.
+      if (window.count() > 0 && session_data_.request_answered) received = spin(buffer, window);
     }
     if (received == -EINTR) continue;
     if (received <= 0) break;  // -EAGAIN: drained; 0: the session ended
