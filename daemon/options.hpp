@@ -26,8 +26,9 @@ struct Options {
   // Per CPU, for the daemon's one tracefs instance (EVFILT_SIGNAL).
   size_t signal_buffer_kb = kqfs::SignalTracer::kDefaultBufferKilobytes;
   // After the last request, how long to keep reading the FUSE device before
-  // sleeping, in microseconds, while requests come quickly (0: never).
-  unsigned busy_poll_us = 0;
+  // sleeping, in microseconds, while requests come quickly (0: never). 25 us
+  // catches a client that asks again at once (docs/performance.md).
+  unsigned busy_poll_us = 25;
   std::string log_file;   // empty: standard error
   bool nonempty = false;  // mount over a directory that has files
 };
