@@ -21,6 +21,25 @@ class Device {
     now += gap;
     poll.woken(now);
   }
+  // Two requests close together: from now on it spins.
+  void quick_requests() {
+    empty();
+    woken_after(microseconds(10));
+  }
+  // Found empty, spun the window, and caught a request or not.
+  void spin(bool caught) {
+    EXPECT_EQ(empty(), poll.window());
+    poll.spun(caught);
+  }
+  // Sleeps that quick gaps do not end (the back-off): each found empty,
+  // not spun.
+  void sleeps_unspun(unsigned count) {
+    for (unsigned i = 0; i < count; ++i) {
+      woken_after(microseconds(10));
+      EXPECT_EQ(empty(), microseconds(0)) << "sleep " << i;
+    }
+    woken_after(microseconds(10));
+  }
 
   BusyPoll poll;
   BusyPoll::Clock::time_point now{};
@@ -43,55 +62,32 @@ TEST(BusyPoll, SpinsOnlyOnceRequestsComeQuickly) {
 
 TEST(BusyPoll, SleepsAfterASlowGap) {
   Device device(kWindow);
-  device.empty();
-  device.woken_after(microseconds(70));
-  device.empty();
-  device.poll.spun(true);
-  EXPECT_EQ(device.empty(), kWindow);  // a caught request keeps it spinning
-  device.poll.spun(true);
-  device.empty();
-  device.poll.spun(false);
+  device.quick_requests();
+  device.spin(true);
+  device.spin(true);  // a caught request keeps it spinning
+  device.spin(false);
   device.woken_after(microseconds(5000));
   EXPECT_EQ(device.empty(), microseconds(0));
 }
 
 TEST(BusyPoll, MissesInARowBackOffLongerEachTime) {
   Device device(kWindow);
-  device.empty();
-  device.woken_after(microseconds(10));
+  device.quick_requests();
   for (unsigned misses = 1; misses <= 3; ++misses) {
-    ASSERT_EQ(device.empty(), kWindow);
-    device.poll.spun(false);  // the client asks a little slower than the window
-    // Quick gaps do not count for 2, 4, 8 sleeps.
-    for (unsigned sleeps = 0; sleeps < (1u << misses); ++sleeps) {
-      device.woken_after(microseconds(80));
-      EXPECT_EQ(device.empty(), microseconds(0)) << "miss " << misses << " sleep " << sleeps;
-    }
-    device.woken_after(microseconds(80));
+    device.spin(false);                  // the client asks a little slower than the window
+    device.sleeps_unspun(1u << misses);  // 2, 4, 8
   }
+  EXPECT_EQ(device.empty(), kWindow);
 }
 
 TEST(BusyPoll, ACatchEndsTheBackOff) {
   Device device(kWindow);
-  device.empty();
-  device.woken_after(microseconds(10));
-  device.empty();
-  device.poll.spun(false);
-  for (int i = 0; i < 2; ++i) {
-    device.woken_after(microseconds(10));
-    device.empty();
-  }
-  device.woken_after(microseconds(10));
-  ASSERT_EQ(device.empty(), kWindow);
-  device.poll.spun(true);
-  device.empty();
-  device.poll.spun(false);
-  // One miss again: two sleeps of back-off, not four.
-  for (int i = 0; i < 2; ++i) {
-    device.woken_after(microseconds(10));
-    EXPECT_EQ(device.empty(), microseconds(0));
-  }
-  device.woken_after(microseconds(10));
+  device.quick_requests();
+  device.spin(false);
+  device.sleeps_unspun(2);
+  device.spin(true);
+  device.spin(false);
+  device.sleeps_unspun(2);  // one miss again: two sleeps, not four
   EXPECT_EQ(device.empty(), kWindow);
 }
 
