@@ -1,6 +1,7 @@
 #include "daemon/change_path.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <new>
 #include <optional>
 
@@ -86,9 +87,12 @@ kqfs::codec::WriteOutcome ChangePath::apply(QueueNode& queue, OpenFile& file,
                                             std::string_view bytes, bool finishing,
                                             const Requester& requester) {
   ChangeWriter writer(requester);
-  const kqfs::codec::ApplyRecord apply = [&](const kqfs::Kevent& change, std::string& why) {
+  const auto apply_one = [&](const kqfs::Kevent& change, std::string& why) {
     return apply_change(queue, file, writer, change, why);
   };
+  // Wrapped by reference: the function holds one pointer, with no allocation
+  // per write.
+  const kqfs::codec::ApplyRecord apply = std::ref(apply_one);
   kqfs::codec::WriteOutcome outcome;
   try {
     outcome = finishing ? file.changes.finish(apply) : file.changes.write(bytes, apply);

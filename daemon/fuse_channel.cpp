@@ -1,6 +1,7 @@
 #include "daemon/fuse_channel.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 
@@ -13,9 +14,20 @@
 #include "daemon/mount_check.hpp"
 
 namespace kqfsd {
+namespace {
+
+// Requests served in one turn of the loop before the other descriptors
+// (queues, signals, process exits) get theirs: a client that never stops
+// asking must not stall them.
+constexpr unsigned kRequestsPerTurn = 64;
+
+}  // namespace
 
 FuseChannel::FuseChannel(Filesystem& filesystem, Loop& loop)
-    : filesystem_(filesystem), loop_(loop), request_buffer_(nullptr, std::free) {
+    : filesystem_(filesystem),
+      loop_(loop),
+      request_buffer_(nullptr, std::free),
+      busy_poll_(std::chrono::microseconds(filesystem.options().busy_poll_us)) {
   session_data_.owner = &filesystem;
 }
 
@@ -78,22 +90,48 @@ bool FuseChannel::exited() const {
   return session_ != nullptr && fuse_session_exited(session_);
 }
 
+int FuseChannel::receive(fuse_buf& buffer) {
+  buffer = fuse_buf{};
+  buffer.mem = request_buffer_.get();
+  buffer.size = request_buffer_size_;
+  const int received = fuse_session_receive_buf(session_, &buffer);
+  // libfuse allocates the buffer on first use; keep it for the next ones.
+  if (buffer.mem != request_buffer_.get()) {
+    request_buffer_.release();
+    request_buffer_.reset(static_cast<char*>(buffer.mem));
+    request_buffer_size_ = buffer.size;
+  }
+  return received;
+}
+
+// Each try yields first: a client on this CPU gets to send its request.
+int FuseChannel::spin(fuse_buf& buffer, std::chrono::microseconds window) {
+  const auto until = BusyPoll::Clock::now() + window;
+  int received;
+  do {
+    ::sched_yield();
+    received = receive(buffer);
+  } while (received == -EAGAIN && BusyPoll::Clock::now() < until);
+  busy_poll_.spun(received > 0);
+  return received;
+}
+
 void FuseChannel::on_readable() {
-  for (;;) {
-    fuse_buf buffer{};
-    buffer.mem = request_buffer_.get();
-    buffer.size = request_buffer_size_;
-    const int received = fuse_session_receive_buf(session_, &buffer);
-    // libfuse allocates the buffer on first use; keep it for the next ones.
-    if (buffer.mem != request_buffer_.get()) {
-      request_buffer_.release();
-      request_buffer_.reset(static_cast<char*>(buffer.mem));
-      request_buffer_size_ = buffer.size;
+  busy_poll_.woken(BusyPoll::Clock::now());
+  for (unsigned served = 0; served < kRequestsPerTurn;) {
+    fuse_buf buffer;
+    int received = receive(buffer);
+    if (received == -EAGAIN) {
+      const auto window = busy_poll_.found_empty(BusyPoll::Clock::now());
+      // A request left waiting (a parked read) means its sender waits on
+      // us: no quick next request from it.
+      if (window.count() > 0 && session_data_.request_answered) received = spin(buffer, window);
     }
     if (received == -EINTR) continue;
     if (received <= 0) break;  // -EAGAIN: drained; 0: the session ended
     fuse_session_process_buf(session_, &buffer);
     filesystem_.events().answer_interrupted();
+    ++served;
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "daemon/busy_poll.hpp"
 #include "daemon/filesystem.hpp"
 #include "daemon/loop.hpp"
 #include "daemon/open_flags_hook.hpp"
@@ -34,6 +35,11 @@ class FuseChannel {
 
  private:
   void on_readable();
+  // One request from the device into `buffer`: its size, 0 when the
+  // session ended, or -errno (-EAGAIN: none waiting).
+  int receive(fuse_buf& buffer);
+  // Reads the device until a request comes or the busy-poll window ends.
+  int spin(fuse_buf& buffer, std::chrono::microseconds window);
 
   Filesystem& filesystem_;
   Loop& loop_;
@@ -43,6 +49,7 @@ class FuseChannel {
   uint64_t fuse_watch_ = 0;
   std::unique_ptr<char, void (*)(void*)> request_buffer_;
   size_t request_buffer_size_ = 0;
+  BusyPoll busy_poll_;
 };
 
 }  // namespace kqfsd

@@ -43,6 +43,11 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
       po::value<size_t>(&options.signal_buffer_kb)->default_value(options.signal_buffer_kb),
       "kernel buffer per CPU for EVFILT_SIGNAL, in KiB (one tracefs instance for all queues; "
       "about 20 signals per KiB between two reads, more are lost)")(
+      "busy-poll-us",
+      po::value<unsigned>(&options.busy_poll_us)->default_value(options.busy_poll_us),
+      "after answering, read the FUSE device for up to N microseconds before sleeping, while "
+      "requests come quickly (a client asking again at once is answered without a wake-up, at "
+      "the price of CPU time); 0 turns it off")(
       "nonempty", po::bool_switch(&options.nonempty),
       "mount even if MOUNTPOINT has files in it (they are hidden while mounted)")(
       "log", po::value<std::string>(&options.log_file),
@@ -101,6 +106,11 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
       options.max_knotes_per_user == 0 || options.max_buffered_per_user == 0 ||
       options.signal_buffer_kb == 0) {
     std::cerr << "kqfsd: limits must be at least 1\n";
+    return {std::nullopt, 2};
+  }
+  // A spin holds up the daemon's other work (timers, signals) that long.
+  if (options.busy_poll_us > kMostBusyPollMicroseconds) {
+    std::cerr << "kqfsd: --busy-poll-us is at most " << kMostBusyPollMicroseconds << "\n";
     return {std::nullopt, 2};
   }
   return {options, 0};

@@ -219,6 +219,53 @@ EOF
   assert_last_error "$KQ/q" --regexp '(space|ENOSPC|limit)'
 }
 
+# A writer that asks without pause while a reader waits for a timer: the
+# daemon serves both, spinning on the device or not.
+serves_a_busy_writer_and_a_timer() {
+  kqfsd_start "$@"
+  run_queue_py 30 <<'EOF'
+import threading
+changes = os.open(q + "/changes", os.O_WRONLY)
+events = os.open(q + "/events", os.O_RDONLY)
+for _ in range(2000):
+    os.write(changes, b"#\n")
+os.write(changes, b"1 timer add|oneshot 0 100 7\n")
+done = threading.Event()
+def ask():
+    while not done.is_set():
+        os.write(changes, b"#\n")
+asker = threading.Thread(target=ask)
+asker.start()
+start = time.monotonic()
+print(os.read(events, 4096).decode().strip())
+print("waited under 5 s:", time.monotonic() - start < 5)
+done.set()
+asker.join()
+EOF
+  assert_success
+  assert_line "1 EVFILT_TIMER EV_ADD|EV_ONESHOT|EV_CLEAR 0 1 7"
+  assert_line "waited under 5 s: True"
+}
+
+@test "--busy-poll-us N: a spinning daemon serves a writer that never pauses, and its timers still fire" {
+  serves_a_busy_writer_and_a_timer --busy-poll-us 200
+}
+
+@test "--busy-poll-us 0 (no spinning) serves the same" {
+  serves_a_busy_writer_and_a_timer --busy-poll-us 0
+}
+
+@test "--busy-poll-us is described by --help, and past 10000 refused" {
+  kqfsd_run --help
+  assert_output --partial -- "--busy-poll-us"
+  local m
+  m=$(new_mount_point)
+  kqfsd_run --busy-poll-us 10001 "$m"
+  assert_failure
+  assert_output --partial "at most 10000"
+  not_mounted "$m"
+}
+
 @test "-o options reach FUSE: allow_other shows in /proc/mounts and admits other users (setpriv 65534)" {
   kqfsd_start -o allow_other
   run awk -v m="$M" '$2 == m { print $4 }' /proc/mounts
