@@ -209,6 +209,10 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_thread(pid_t 
                                                                           bool& created) {
   created = false;
   failure_.clear();
+  // A process's id is its main thread's, held until the whole process is
+  // reaped; a known process is alive (its exit, seen on its pidfd, erases
+  // it). So a known id names that process: no look at /proc/TID/status.
+  if (auto known = processes_.find(tid); known != processes_.end()) return known->second;
   auto group = thread_group_of(tid, failure_);
   if (!group) return kqfs::Errno{group.error()};
   const pid_t pid = group.value();
