@@ -119,12 +119,17 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow(int fd) {
   return reopen(fd, info);
 }
 
-kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow_registered(int fd) {
+kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow_registered(int fd, int epfd,
+                                                                  int registered_as) {
   if (reopening_ || by_inode_.contains(fd)) return borrow(fd);
-  const int mine = take_fd(pidfd_.get(), fd);
-  if (mine < 0) return daemon_is_short(errno) ? failed(errno, shortage(errno)) : kqfs::Errno{EBADF};
-  // The number may name another file since it was matched: looked at again.
-  return taken(kqfs::UniqueFd(mine), 0);
+  kqfs::UniqueFd mine(take_fd(pidfd_.get(), fd));
+  if (!mine) return daemon_is_short(errno) ? failed(errno, shortage(errno)) : kqfs::Errno{EBADF};
+  // The number may name another file since it was matched: the duplicate is
+  // the registered file, vetted then, or it is looked at again.
+  if (kqfs::process_fd_names_registered(kqfs::own_pid(), mine.get(), epfd, registered_as)) {
+    return kqfs::BorrowedFd::owned(std::move(mine));
+  }
+  return taken(std::move(mine), 0);
 }
 
 int ProcessResolver::refused(uint64_t mount, const char* link) {

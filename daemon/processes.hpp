@@ -39,8 +39,9 @@ class ProcessResolver final : public kqfs::DescriptorResolver {
         mounts_(std::move(mounts)) {}
 
   kqfs::Result<kqfs::BorrowedFd> borrow(int fd) override;
-  // Skips reading fdinfo: the file was vetted when it was registered.
-  kqfs::Result<kqfs::BorrowedFd> borrow_registered(int fd) override;
+  // Skips reading fdinfo: the file was vetted when it was registered, and
+  // the duplicate is that file (kcmp), or is vetted again.
+  kqfs::Result<kqfs::BorrowedFd> borrow_registered(int fd, int epfd, int registered_as) override;
   bool names_registered(int fd, int epfd, int registered_as) override;
   std::string take_refusal() override { return std::exchange(refusal_, {}); }
   int process_id() const override { return pid_; }

@@ -160,7 +160,8 @@ DescriptorState DescriptorWatch::probe() {
     s.read_eof = true;
     return s;
   }
-  auto borrowed = epoll_ ? caller_->borrow_registered(ident_) : caller_->borrow(ident_);
+  auto borrowed = epoll_ ? caller_->borrow_registered(ident_, epoll_.get(), registered_as_)
+                         : caller_->borrow(ident_);
   if (!borrowed) return s;
   const int fd = borrowed->get();
   if (!epoll_ && FileIdentity::of(fd) != file_) return s;
