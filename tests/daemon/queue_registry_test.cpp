@@ -2,7 +2,13 @@
 // client process's exit, without a mount.
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "daemon/processes.hpp"
 #include "daemon/queue_registry.hpp"
 #include "tests/daemon/fixture.hpp"
 
@@ -122,6 +128,68 @@ TEST_F(QueueRegistryTest, AProcessExitDropsItsDescriptorKnotes) {
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
   EXPECT_TRUE(run_until([&] { return queue(id)->engine->knote_count() == 0; }));
+  ::close(fds[1]);
+  close(changes);
+}
+
+size_t open_descriptors() {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++count;
+  }
+  return count;
+}
+
+TEST_F(QueueRegistryTest, AnyThreadOfAKnownProcessWritesAsThatProcess) {
+  QueueRegistry& registry = filesystem_.registry();
+  auto main_thread = registry.caller_of(me());
+  ASSERT_TRUE(main_thread);
+  auto again = registry.caller_of(me());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->get(), main_thread->get());
+
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> done{false};
+  std::thread other([&] {
+    tid = ::gettid();
+    while (!done)
+      std::this_thread::yield();
+  });
+  while (tid == 0)
+    std::this_thread::yield();
+  auto of_other = registry.caller_of(Requester{tid, ::getuid(), ::getgid()});
+  done = true;
+  other.join();
+  ASSERT_TRUE(of_other);
+  EXPECT_EQ(of_other->get(), main_thread->get());
+  EXPECT_EQ((*of_other)->pid(), ::getpid());
+
+  // A thread that is gone is no one's.
+  EXPECT_FALSE(registry.caller_of(Requester{tid, ::getuid(), ::getgid()}));
+}
+
+TEST_F(QueueRegistryTest, AProcessExitReleasesTheWatchesKeptForIt) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(fds[0]);  // the child's copy is the one registered
+  const uint64_t id = make_queue("q");
+  const uint64_t changes = open(id, changes_file(kqfs::codec::Format::text));
+  const size_t before = open_descriptors();
+  const Requester writer{child, ::getuid(), ::getgid()};
+  const std::string ident = std::to_string(fds[0]);
+  auto written = write(changes, ident + " read add|oneshot\n" + ident + " read delete\n", &writer);
+  ASSERT_FALSE(written->error) << status_field(id, "last-error");
+  EXPECT_EQ(queue(id)->engine->knote_count(), 0u);
+  EXPECT_GT(open_descriptors(), before);  // the child's pidfd, the kept watch's epoll
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_TRUE(run_until([&] { return open_descriptors() == before; }));
   ::close(fds[1]);
   close(changes);
 }
