@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -55,6 +56,17 @@ std::string fdinfo_of(pid_t pid, int fd, int& error) {
 // glibc 2.36's <sys/pidfd.h> lacks C linkage for C++: call the kernel.
 int open_pidfd(pid_t pid) {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+// A pidfd of one thread (Linux 6.9): readable once that thread exits.
+int open_thread_pidfd(pid_t tid) {
+  constexpr unsigned kPidfdThread = O_EXCL;  // PIDFD_THREAD, not in older headers
+  return static_cast<int>(::syscall(SYS_pidfd_open, tid, kPidfdThread));
+}
+
+bool has_exited(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  return ::poll(&p, 1, 0) != 0;
 }
 
 int take_fd(int pidfd, int fd) {
@@ -218,7 +230,7 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_thread(pid_t 
   // reaped; a known process is alive (its exit, seen on its pidfd, erases
   // it). So a known id names that process: no look at /proc/TID/status.
   if (auto known = processes_.find(tid); known != processes_.end()) return known->second;
-  auto group = thread_group_of(tid, failure_);
+  auto group = process_of(tid);
   if (!group) return kqfs::Errno{group.error()};
   const pid_t pid = group.value();
   if (auto known = processes_.find(pid); known != processes_.end()) return known->second;
@@ -235,6 +247,30 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_thread(pid_t 
   processes_.emplace(pid, resolver);
   created = true;
   return resolver;
+}
+
+kqfs::Result<pid_t> ClientProcesses::process_of(pid_t tid) {
+  if (const auto known = threads_.find(tid); known != threads_.end()) {
+    if (!has_exited(known->second.pidfd.get())) return known->second.pid;
+    threads_.erase(known);
+  }
+  // The thread's pidfd first: if it has not exited once its /proc was read,
+  // what /proc said is this thread's.
+  if (threads_.size() >= kKnownThreads && ++lookups_when_full_ % kKnownThreads == 0) {
+    std::erase_if(threads_, [](const auto& known) { return has_exited(known.second.pidfd.get()); });
+  }
+  kqfs::UniqueFd thread;
+  if (threads_.size() < kKnownThreads) thread = kqfs::UniqueFd(open_thread_pidfd(tid));
+  auto group = thread_group_of(tid, failure_);
+  if (group && group.value() != tid && thread && !has_exited(thread.get())) {
+    threads_.emplace(tid, KnownThread{std::move(thread), group.value()});
+  }
+  return group;
+}
+
+void ClientProcesses::erase(pid_t pid) {
+  processes_.erase(pid);
+  std::erase_if(threads_, [pid](const auto& known) { return known.second.pid == pid; });
 }
 
 }  // namespace kqfsd

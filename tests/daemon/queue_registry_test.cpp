@@ -167,11 +167,14 @@ TEST_F(QueueRegistryTest, AnyThreadOfAKnownProcessWritesAsThatProcess) {
   while (tid == 0)
     std::this_thread::yield();
   auto of_other = registry.caller_of(Requester{tid, ::getuid(), ::getgid()});
+  auto remembered = registry.caller_of(Requester{tid, ::getuid(), ::getgid()});
   done = true;
   other.join();
   ASSERT_TRUE(of_other);
   EXPECT_EQ(of_other->get(), main_thread->get());
   EXPECT_EQ((*of_other)->pid(), ::getpid());
+  ASSERT_TRUE(remembered);
+  EXPECT_EQ(remembered->get(), main_thread->get());
 
   // A thread that is gone is no one's.
   EXPECT_FALSE(registry.caller_of(Requester{tid, ::getuid(), ::getgid()}));
