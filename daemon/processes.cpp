@@ -254,15 +254,19 @@ kqfs::Result<pid_t> ClientProcesses::process_of(pid_t tid) {
     if (!has_exited(known->second.pidfd.get())) return known->second.pid;
     threads_.erase(known);
   }
-  // The thread's pidfd first: if it has not exited once its /proc was read,
-  // what /proc said is this thread's.
+  auto group = thread_group_of(tid, failure_);
+  if (!group || group.value() == tid) return group;  // a main thread needs no pidfd of its own
   if (threads_.size() >= kKnownThreads && ++lookups_when_full_ % kKnownThreads == 0) {
     std::erase_if(threads_, [](const auto& known) { return has_exited(known.second.pidfd.get()); });
   }
-  kqfs::UniqueFd thread;
-  if (threads_.size() < kKnownThreads) thread = kqfs::UniqueFd(open_thread_pidfd(tid));
-  auto group = thread_group_of(tid, failure_);
-  if (group && group.value() != tid && thread && !has_exited(thread.get())) {
+  if (threads_.size() >= kKnownThreads) return group;
+  // Its /proc is read again once a pidfd holds the thread: if the thread has
+  // not exited after that, what /proc said is this thread's.
+  kqfs::UniqueFd thread(open_thread_pidfd(tid));
+  if (!thread) return group;
+  std::string ignored;
+  const auto again = thread_group_of(tid, ignored);
+  if (again && again.value() == group.value() && !has_exited(thread.get())) {
     threads_.emplace(tid, KnownThread{std::move(thread), group.value()});
   }
   return group;
