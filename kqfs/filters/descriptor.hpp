@@ -111,7 +111,9 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
 // same open file share one. A watch whose last knote went (an EV_ONESHOT
 // delivered, an EV_DELETE) is kept, a few at most, so that adding a knote
 // on the same file again reuses its registration instead of duplicating
-// the caller's descriptor and building a new epoll instance.
+// the caller's descriptor and building a new epoll instance. A kept watch
+// stays in the queue's epoll: news on its file wakes the queue once for
+// nothing, which costs less than taking it out and back at each re-arm.
 class DescriptorWatches {
  public:
   // Watches kept without knotes, per queue: each holds an epoll descriptor.
@@ -131,7 +133,6 @@ class DescriptorWatches {
   // (forget) of the caller that is gone.
   void sweep_kept();
   void forget(const DescriptorResolver& caller);
-  size_t kept() const { return kept_.size(); }
 
  private:
   void erase(DescriptorWatch& watch);
