@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -55,6 +56,17 @@ std::string fdinfo_of(pid_t pid, int fd, int& error) {
 // glibc 2.36's <sys/pidfd.h> lacks C linkage for C++: call the kernel.
 int open_pidfd(pid_t pid) {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+// A pidfd of one thread (Linux 6.9): readable once that thread exits.
+int open_thread_pidfd(pid_t tid) {
+  constexpr unsigned kPidfdThread = O_EXCL;  // PIDFD_THREAD, not in older headers
+  return static_cast<int>(::syscall(SYS_pidfd_open, tid, kPidfdThread));
+}
+
+bool has_exited(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  return ::poll(&p, 1, 0) != 0;
 }
 
 int take_fd(int pidfd, int fd) {
@@ -119,12 +131,17 @@ kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow(int fd) {
   return reopen(fd, info);
 }
 
-kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow_registered(int fd) {
+kqfs::Result<kqfs::BorrowedFd> ProcessResolver::borrow_registered(int fd, int epfd,
+                                                                  int registered_as) {
   if (reopening_ || by_inode_.contains(fd)) return borrow(fd);
-  const int mine = take_fd(pidfd_.get(), fd);
-  if (mine < 0) return daemon_is_short(errno) ? failed(errno, shortage(errno)) : kqfs::Errno{EBADF};
-  // The number may name another file since it was matched: looked at again.
-  return taken(kqfs::UniqueFd(mine), 0);
+  kqfs::UniqueFd mine(take_fd(pidfd_.get(), fd));
+  if (!mine) return daemon_is_short(errno) ? failed(errno, shortage(errno)) : kqfs::Errno{EBADF};
+  // The number may name another file since it was matched: the duplicate is
+  // the registered file, vetted then, or it is looked at again.
+  if (kqfs::process_fd_names_registered(kqfs::own_pid(), mine.get(), epfd, registered_as)) {
+    return kqfs::BorrowedFd::owned(std::move(mine));
+  }
+  return taken(std::move(mine), 0);
 }
 
 int ProcessResolver::refused(uint64_t mount, const char* link) {
@@ -209,7 +226,11 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_thread(pid_t 
                                                                           bool& created) {
   created = false;
   failure_.clear();
-  auto group = thread_group_of(tid, failure_);
+  // A process's id is its main thread's, held until the whole process is
+  // reaped; a known process is alive (its exit, seen on its pidfd, erases
+  // it). So a known id names that process: no look at /proc/TID/status.
+  if (auto known = processes_.find(tid); known != processes_.end()) return known->second;
+  auto group = process_of(tid);
   if (!group) return kqfs::Errno{group.error()};
   const pid_t pid = group.value();
   if (auto known = processes_.find(pid); known != processes_.end()) return known->second;
@@ -226,6 +247,34 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_thread(pid_t 
   processes_.emplace(pid, resolver);
   created = true;
   return resolver;
+}
+
+kqfs::Result<pid_t> ClientProcesses::process_of(pid_t tid) {
+  if (const auto known = threads_.find(tid); known != threads_.end()) {
+    if (!has_exited(known->second.pidfd.get())) return known->second.pid;
+    threads_.erase(known);
+  }
+  auto group = thread_group_of(tid, failure_);
+  if (!group || group.value() == tid) return group;  // a main thread needs no pidfd of its own
+  if (threads_.size() >= kKnownThreads && ++lookups_when_full_ % kKnownThreads == 0) {
+    std::erase_if(threads_, [](const auto& known) { return has_exited(known.second.pidfd.get()); });
+  }
+  if (threads_.size() >= kKnownThreads) return group;
+  // Its /proc is read again once a pidfd holds the thread: if the thread has
+  // not exited after that, what /proc said is this thread's.
+  kqfs::UniqueFd thread(open_thread_pidfd(tid));
+  if (!thread) return group;
+  std::string ignored;
+  const auto again = thread_group_of(tid, ignored);
+  if (again && again.value() == group.value() && !has_exited(thread.get())) {
+    threads_.emplace(tid, KnownThread{std::move(thread), group.value()});
+  }
+  return group;
+}
+
+void ClientProcesses::erase(pid_t pid) {
+  processes_.erase(pid);
+  std::erase_if(threads_, [pid](const auto& known) { return known.second.pid == pid; });
 }
 
 }  // namespace kqfsd

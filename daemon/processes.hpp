@@ -39,8 +39,9 @@ class ProcessResolver final : public kqfs::DescriptorResolver {
         mounts_(std::move(mounts)) {}
 
   kqfs::Result<kqfs::BorrowedFd> borrow(int fd) override;
-  // Skips reading fdinfo: the file was vetted when it was registered.
-  kqfs::Result<kqfs::BorrowedFd> borrow_registered(int fd) override;
+  // Skips reading fdinfo: the file was vetted when it was registered, and
+  // the duplicate is that file (kcmp), or is vetted again.
+  kqfs::Result<kqfs::BorrowedFd> borrow_registered(int fd, int epfd, int registered_as) override;
   bool names_registered(int fd, int epfd, int registered_as) override;
   std::string take_refusal() override { return std::exchange(refusal_, {}); }
   int process_id() const override { return pid_; }
@@ -108,16 +109,32 @@ class ClientProcesses {
     const auto found = processes_.find(pid);
     return found == processes_.end() ? nullptr : found->second;
   }
-  void erase(pid_t pid) { processes_.erase(pid); }
+  // The process exited: it and its threads are forgotten.
+  void erase(pid_t pid);
   // Why the last of_thread() failed.
   const std::string& failure() const { return failure_; }
 
+  // Threads other than main ones whose process is remembered, at most.
+  static constexpr size_t kKnownThreads = 256;
+
  private:
+  // A thread's process: its main thread's id is the process's, and a known
+  // process is alive; any other thread is looked up in /proc once, then
+  // known while its pidfd (PIDFD_THREAD) says it has not exited, as its id
+  // may then name a thread of another process.
+  kqfs::Result<pid_t> process_of(pid_t tid);
+  struct KnownThread {
+    kqfs::UniqueFd pidfd;
+    pid_t pid;
+  };
+
   std::string failure_;
   const uint64_t own_mount_id_;
   const OwnQueues own_queues_;
   const std::shared_ptr<MountTypes> mounts_ = std::make_shared<MountTypes>();
   std::unordered_map<pid_t, std::shared_ptr<ProcessResolver>> processes_;
+  std::unordered_map<pid_t, KnownThread> threads_;
+  uint64_t lookups_when_full_ = 0;  // past the bound, exited threads go now and then
 };
 
 // The process (thread group) a thread belongs to, or -1.

@@ -249,6 +249,7 @@ void Kqueue::sweep() {
   }
   for (Knote* kn : stale)
     drop(*kn);
+  descriptor_watches_->sweep_kept();
   update_readiness();
 }
 
@@ -259,6 +260,7 @@ void Kqueue::forget(const DescriptorResolver& caller) {
   }
   for (Knote* kn : theirs)
     drop(*kn);
+  descriptor_watches_->forget(caller);
   update_readiness();
 }
 

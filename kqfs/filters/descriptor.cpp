@@ -60,9 +60,17 @@ DescriptorWatch::~DescriptorWatch() {
 }
 
 bool DescriptorWatch::names_same_file(const Caller& caller) {
-  if (epoll_) return caller->names_registered(ident_, epoll_.get(), registered_as_);
-  auto borrowed = caller->borrow(ident_);
-  return borrowed && FileIdentity::of(borrowed->get()) == file_;
+  const uint64_t epoch = host_.probe_epoch();
+  if (named_by_ == caller.get() && named_in_epoch_ == epoch) return named_;
+  if (epoll_) {
+    named_ = caller->names_registered(ident_, epoll_.get(), registered_as_);
+  } else {
+    auto borrowed = caller->borrow(ident_);
+    named_ = borrowed && FileIdentity::of(borrowed->get()) == file_;
+  }
+  named_by_ = caller.get();
+  named_in_epoch_ = epoch;
+  return named_;
 }
 
 int DescriptorWatch::attach(DescriptorKnote& kn) {
@@ -97,7 +105,7 @@ int DescriptorWatch::update_interest() {
   const uint32_t wanted =
       (reader_ != nullptr ? kReadInterest : 0) | (writer_ != nullptr ? kWriteInterest : 0);
   if (wanted == interest_ || wanted == 0) return 0;
-  if (epoll_ && !caller_->names_registered(ident_, epoll_.get(), registered_as_)) return EBADF;
+  if (epoll_ && !names_same_file(caller_)) return EBADF;
   auto borrowed = caller_->borrow(ident_);
   if (!borrowed) return borrowed.error();
 
@@ -153,14 +161,15 @@ const DescriptorState& DescriptorWatch::state() {
 
 DescriptorState DescriptorWatch::probe() {
   DescriptorState s;
-  if (epoll_ && !caller_->names_registered(ident_, epoll_.get(), registered_as_)) return s;
+  if (epoll_ && !names_same_file(caller_)) return s;
   if (queue_gone_) {
     s.open = true;
     s.revents = POLLHUP;
     s.read_eof = true;
     return s;
   }
-  auto borrowed = epoll_ ? caller_->borrow_registered(ident_) : caller_->borrow(ident_);
+  auto borrowed = epoll_ ? caller_->borrow_registered(ident_, epoll_.get(), registered_as_)
+                         : caller_->borrow(ident_);
   if (!borrowed) return s;
   const int fd = borrowed->get();
   if (!epoll_ && FileIdentity::of(fd) != file_) return s;
@@ -197,7 +206,13 @@ void DescriptorWatch::queue_gone() {
 Result<DescriptorWatch*> DescriptorWatches::watch_for(int ident, const Caller& caller) {
   auto [first, last] = watches_.equal_range(ident);
   for (auto it = first; it != last; ++it) {
-    if (it->second->names_same_file(caller)) return it->second.get();
+    DescriptorWatch& watch = *it->second;
+    // A kept watch serves its own caller only: its knotes go with that process.
+    const bool kept = watch.empty();
+    if (kept && watch.caller().get() != caller.get()) continue;
+    if (!watch.names_same_file(caller)) continue;
+    if (kept) unkeep(watch);
+    return &watch;
   }
   auto created = DescriptorWatch::create(host_, files_, ident, caller);
   if (!created) return Errno{created.error()};
@@ -206,8 +221,25 @@ Result<DescriptorWatch*> DescriptorWatches::watch_for(int ident, const Caller& c
   return watch;
 }
 
-void DescriptorWatches::release_if_empty(DescriptorWatch& watch) {
+void DescriptorWatches::release_if_empty(DescriptorWatch& watch, bool keep) {
   if (!watch.empty()) return;
+  if (!keep || !watch.reusable()) {
+    erase(watch);
+    return;
+  }
+  watch.retire();
+  kept_.push_back(&watch);
+  if (kept_.size() > kKeptWatches) erase(*kept_.front());
+}
+
+bool DescriptorWatches::names_watched_file(int ident, const Caller& caller) {
+  auto [first, last] = watches_.equal_range(ident);
+  return std::any_of(first, last,
+                     [&](const auto& entry) { return entry.second->names_same_file(caller); });
+}
+
+void DescriptorWatches::erase(DescriptorWatch& watch) {
+  unkeep(watch);
   auto [first, last] = watches_.equal_range(watch.ident());
   for (auto it = first; it != last; ++it) {
     if (it->second.get() == &watch) {
@@ -215,6 +247,28 @@ void DescriptorWatches::release_if_empty(DescriptorWatch& watch) {
       return;
     }
   }
+}
+
+void DescriptorWatches::unkeep(DescriptorWatch& watch) {
+  std::erase(kept_, &watch);
+}
+
+void DescriptorWatches::sweep_kept() {
+  std::vector<DescriptorWatch*> gone;
+  for (DescriptorWatch* watch : kept_) {
+    if (!watch->names_same_file(watch->caller())) gone.push_back(watch);
+  }
+  for (DescriptorWatch* watch : gone)
+    erase(*watch);
+}
+
+void DescriptorWatches::forget(const DescriptorResolver& caller) {
+  std::vector<DescriptorWatch*> theirs;
+  for (DescriptorWatch* watch : kept_) {
+    if (watch->caller().get() == &caller) theirs.push_back(watch);
+  }
+  for (DescriptorWatch* watch : theirs)
+    erase(*watch);
 }
 
 void DescriptorWatches::queue_removed(int readiness_fd) {
@@ -229,7 +283,7 @@ Result<std::unique_ptr<Knote>> DescriptorFilter::attach(const Kevent& change,
   if (!watch) return Errno{watch.error()};
   auto kn = std::make_unique<DescriptorKnote>(change, **watch);
   if (const int error = (*watch)->attach(*kn); error != 0) {
-    watches_.release_if_empty(**watch);
+    watches_.release_if_empty(**watch, false);
     return Errno{error};
   }
   return std::unique_ptr<Knote>(std::move(kn));
@@ -249,8 +303,12 @@ bool DescriptorFilter::names_same_file(Knote& kn, const Caller& caller) {
   return watch_of(kn).names_same_file(caller);
 }
 
-bool DescriptorFilter::alive(Knote& kn) {
-  return watch_of(kn).state().open;
+int DescriptorFilter::check(uint64_t ident, const Caller& caller) {
+  if (ident <= static_cast<uint64_t>(std::numeric_limits<int>::max()) &&
+      watches_.names_watched_file(static_cast<int>(ident), caller)) {
+    return 0;
+  }
+  return check_caller_descriptor(ident, caller);
 }
 
 bool DirectionFilter::event(Knote& kn) {

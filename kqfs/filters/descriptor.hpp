@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "kqfs/filter.hpp"
 #include "kqfs/linux/descriptor_probe.hpp"
@@ -49,8 +50,14 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
 
   // The descriptor's state, read at most once per queue pass.
   const DescriptorState& state();
-  // Whether `caller`'s descriptor `ident` names this watch's file now.
+  // Whether `caller`'s descriptor `ident` names this watch's file now:
+  // asked of the kernel once per queue pass and caller.
   bool names_same_file(const Caller& caller);
+  // Whether the watch may be kept without knotes for a later EV_ADD of the
+  // same file (an EV_ONESHOT re-armed): it holds the file by epoll only.
+  bool reusable() const { return static_cast<bool>(epoll_) && !queue_; }
+  // A kept watch: its file watch (inotify) goes until a knote needs it.
+  void retire() { file_watch_.reset(); }
 
   // Bind a read or write knote (by its filter). EPIPE for a write knote on
   // a pipe with no reader left, as FreeBSD; other errors from the kernel.
@@ -89,6 +96,11 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
   uint32_t interest_ = 0;
   FileWatch file_watch_;  // inotify watch: files' changes, pipes' reads
 
+  // The last names_same_file(): for whom, in which pass, and its answer.
+  const DescriptorResolver* named_by_ = nullptr;
+  uint64_t named_in_epoch_ = 0;
+  bool named_ = false;
+
   DescriptorState state_;
   uint64_t probed_in_epoch_ = 0;
   bool probed_ = false;
@@ -96,20 +108,40 @@ class DescriptorWatch final : public Source, public FileEvents::Subscriber {
 };
 
 // Every descriptor watch of one queue, so that read and write knotes on the
-// same open file share one.
+// same open file share one. A watch whose last knote went (an EV_ONESHOT
+// delivered, an EV_DELETE) is kept, a few at most, so that adding a knote
+// on the same file again reuses its registration instead of duplicating
+// the caller's descriptor and building a new epoll instance. A kept watch
+// stays in the queue's epoll: news on its file wakes the queue once for
+// nothing, which costs less than taking it out and back at each re-arm.
 class DescriptorWatches {
  public:
+  // Watches kept without knotes, per queue: each holds an epoll descriptor.
+  static constexpr size_t kKeptWatches = 16;
+
   DescriptorWatches(FilterHost& host, FileEvents& files) : host_(host), files_(files) {}
 
   Result<DescriptorWatch*> watch_for(int ident, const Caller& caller);
-  void release_if_empty(DescriptorWatch& watch);
+  // Keeps a watch left without knotes (unless !keep, or it cannot be).
+  void release_if_empty(DescriptorWatch& watch, bool keep = true);
+  // Whether `caller`'s descriptor `ident` names a watched file (so it is
+  // open and was vetted when the watch was made).
+  bool names_watched_file(int ident, const Caller& caller);
   // A kqueue handed out for nesting is being destroyed (Kqueue::queue_removed).
   void queue_removed(int readiness_fd);
+  // Drops the kept watches whose caller no longer names their file, or
+  // (forget) of the caller that is gone.
+  void sweep_kept();
+  void forget(const DescriptorResolver& caller);
 
  private:
+  void erase(DescriptorWatch& watch);
+  void unkeep(DescriptorWatch& watch);
+
   FilterHost& host_;
   FileEvents& files_;
   std::unordered_multimap<int, std::unique_ptr<DescriptorWatch>> watches_;
+  std::vector<DescriptorWatch*> kept_;  // oldest first
 };
 
 // The filterops both descriptor filters share; each adds its own event().
@@ -118,10 +150,10 @@ class DescriptorFilter : public Filter, public DescriptorOwnership {
   explicit DescriptorFilter(DescriptorWatches& watches) : watches_(watches) {}
 
   Ownership* ownership() override { return this; }
+  // A descriptor that names a watched file is open: no second look.
+  int check(uint64_t ident, const Caller& caller) override;
   Result<std::unique_ptr<Knote>> attach(const Kevent& change, const Caller& caller) override;
   void detach(Knote& kn) override;
-  // The registrant still has the descriptor: one look shared by both knotes.
-  bool alive(Knote& kn) override;
 
  protected:
   static DescriptorWatch& watch_of(Knote& kn) { return static_cast<DescriptorKnote&>(kn).watch; }

@@ -35,16 +35,22 @@ int socket_option(int fd, int level, int option) {
   return value;
 }
 
-DescriptorKind classify_socket(int fd) {
-  const int type = socket_option(fd, SOL_SOCKET, SO_TYPE);
-  if (type == SOCK_DGRAM || type == SOCK_RAW || type == SOCK_RDM) {
-    return DescriptorKind::datagram_socket;
-  }
+// A socket that is no datagram socket: listening or not (listen() may come
+// at any time; its type never changes).
+DescriptorKind classify_stream_socket(int fd) {
   if (socket_option(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1) {
     const int domain = socket_option(fd, SOL_SOCKET, SO_DOMAIN);
     return domain == AF_UNIX ? DescriptorKind::unix_listener : DescriptorKind::tcp_listener;
   }
   return DescriptorKind::stream_socket;
+}
+
+DescriptorKind classify_socket(int fd) {
+  const int type = socket_option(fd, SOL_SOCKET, SO_TYPE);
+  if (type == SOCK_DGRAM || type == SOCK_RAW || type == SOCK_RDM) {
+    return DescriptorKind::datagram_socket;
+  }
+  return classify_stream_socket(fd);
 }
 
 }  // namespace
@@ -141,7 +147,7 @@ void read_descriptor_state(int fd, DescriptorKind& kind, bool for_writer,
 
   if (kind == DescriptorKind::stream_socket || kind == DescriptorKind::tcp_listener ||
       kind == DescriptorKind::unix_listener) {
-    kind = classify_socket(fd);  // listen() may come after registration
+    kind = classify_stream_socket(fd);  // listen() may come after registration
   }
 
   switch (kind) {

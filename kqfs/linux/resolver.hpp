@@ -7,6 +7,8 @@
 // for the moment it needs to look at it.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 
@@ -55,9 +57,12 @@ class DescriptorResolver {
 
   // The caller's descriptor `fd` as one of ours; EBADF when it is not open.
   virtual Result<BorrowedFd> borrow(int fd) = 0;
-  // The same, for a descriptor names_registered() has just matched to a
-  // registered file: what was checked at registration need not be again.
-  virtual Result<BorrowedFd> borrow_registered(int fd) { return borrow(fd); }
+  // The same, for a descriptor names_registered() has just matched to the
+  // file registered in `epfd` under `registered_as`: what was checked at
+  // registration need not be again, once the duplicate is that file.
+  virtual Result<BorrowedFd> borrow_registered(int fd, int /*epfd*/, int /*registered_as*/) {
+    return borrow(fd);
+  }
 
   // Whether the caller's descriptor `fd` still names the open file that was
   // registered in the epoll instance `epfd` under the number `registered_as`.
@@ -98,6 +103,10 @@ class InProcessResolver final : public DescriptorResolver {
   bool names_registered(int fd, int epfd, int registered_as) override;
   int process_id() const override;
 };
+
+// This process's id, asked of the kernel once (and again after a fork):
+// kcmp names both processes on every look at a descriptor.
+pid_t own_pid();
 
 // kcmp(KCMP_EPOLL_TFD): does descriptor `fd` of process `pid` name the file
 // registered in our epoll `epfd` under `registered_as`?

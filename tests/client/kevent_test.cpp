@@ -816,6 +816,44 @@ TEST_F(KeventTest, ChangeOnAClosedDescriptorIsAnEbadfEntryNotAFailedCall) {
   EXPECT_THAT(idents_of(collect(&kPatienceTimeout)), UnorderedElementsAre(1u));
 }
 
+// An event loop's pattern: a one-shot read knote re-armed after each event,
+// from any thread, on a number that may come to name another file.
+TEST_F(KeventTest, ReArmedOneshotFollowsTheFileItsNumberNamesNow) {
+  Pipe first;
+  ASSERT_TRUE(first.ok());
+  const int number = first.r();
+  const auto rearm = [&](uintptr_t udata) {
+    return change(static_cast<uintptr_t>(number), EVFILT_READ, EV_ADD | EV_ONESHOT, 0, 0, udata);
+  };
+  ASSERT_EQ(apply({rearm(1)}), 0) << std::strerror(errno);
+  ASSERT_EQ(::write(first.w(), "x", 1), 1);
+  auto events = collect(&kPatienceTimeout);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(udata_of(events[0]), 1u);
+
+  // Re-armed from another thread: still readable, it fires at once.
+  int rearmed = -1;
+  std::thread([&] { rearmed = apply(kq(), {rearm(2)}); }).join();
+  ASSERT_EQ(rearmed, 0) << std::strerror(errno);
+  events = collect(&kPatienceTimeout);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(udata_of(events[0]), 2u);
+  EXPECT_EQ(events[0].data, 1);
+
+  // The number now names another pipe's read end: the first pipe's byte is
+  // not this file's.
+  Pipe second;
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(::dup2(second.r(), number), number);
+  ASSERT_EQ(apply({rearm(3)}), 0) << std::strerror(errno);
+  EXPECT_TRUE(collect(&kZeroTimeout).empty());
+  ASSERT_EQ(::write(second.w(), "abc", 3), 3);
+  events = collect(&kPatienceTimeout);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(udata_of(events[0]), 3u);
+  EXPECT_EQ(events[0].data, 3);
+}
+
 TEST(KeventDeadDaemonTest, ChangesFailTheCallWithEnotconnEvenWithRoomForEntries) {
   Daemon doomed;
   const std::string clone = doomed.mount_point() + "/kq/clone";

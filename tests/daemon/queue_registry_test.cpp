@@ -2,7 +2,13 @@
 // client process's exit, without a mount.
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "daemon/processes.hpp"
 #include "daemon/queue_registry.hpp"
 #include "tests/daemon/fixture.hpp"
 
@@ -103,7 +109,17 @@ TEST_F(QueueRegistryTest, TheSweepDropsKnotesOfClosedDescriptors) {
   close(changes);
 }
 
-TEST_F(QueueRegistryTest, AProcessExitDropsItsDescriptorKnotes) {
+size_t open_descriptors() {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++count;
+  }
+  return count;
+}
+
+// The registration kept after a knote's delete (READ on the write end,
+// which registers and never fires) goes with the process too.
+TEST_F(QueueRegistryTest, AProcessExitDropsItsDescriptorKnotesAndTheRegistrationsKeptForThem) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   const pid_t child = ::fork();
@@ -115,15 +131,53 @@ TEST_F(QueueRegistryTest, AProcessExitDropsItsDescriptorKnotes) {
   ::close(fds[0]);  // the child's copy is the one registered
   const uint64_t id = make_queue("q");
   const uint64_t changes = open(id, changes_file(kqfs::codec::Format::text));
+  const size_t before = open_descriptors();
   const Requester writer{child, ::getuid(), ::getgid()};
-  auto written = write(changes, std::to_string(fds[0]) + " read add\n", &writer);
+  const std::string write_end = std::to_string(fds[1]);
+  auto written = write(changes,
+                       std::to_string(fds[0]) + " read add\n" + write_end + " read add\n" +
+                           write_end + " read delete\n",
+                       &writer);
   ASSERT_FALSE(written->error) << status_field(id, "last-error");
   EXPECT_EQ(queue(id)->engine->knote_count(), 1u);
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
   EXPECT_TRUE(run_until([&] { return queue(id)->engine->knote_count() == 0; }));
+  // The child's pidfd and both epoll instances are gone.
+  EXPECT_TRUE(run_until([&] { return open_descriptors() == before; }));
   ::close(fds[1]);
   close(changes);
+}
+
+TEST_F(QueueRegistryTest, AnyThreadOfAKnownProcessWritesAsThatProcess) {
+  QueueRegistry& registry = filesystem_.registry();
+  auto main_thread = registry.caller_of(me());
+  ASSERT_TRUE(main_thread);
+  auto again = registry.caller_of(me());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->get(), main_thread->get());
+
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> done{false};
+  std::thread other([&] {
+    tid = ::gettid();
+    while (!done)
+      std::this_thread::yield();
+  });
+  while (tid == 0)
+    std::this_thread::yield();
+  auto of_other = registry.caller_of(Requester{tid, ::getuid(), ::getgid()});
+  auto remembered = registry.caller_of(Requester{tid, ::getuid(), ::getgid()});
+  done = true;
+  other.join();
+  ASSERT_TRUE(of_other);
+  EXPECT_EQ(of_other->get(), main_thread->get());
+  EXPECT_EQ((*of_other)->pid(), ::getpid());
+  ASSERT_TRUE(remembered);
+  EXPECT_EQ(remembered->get(), main_thread->get());
+
+  // A thread that is gone is no one's.
+  EXPECT_FALSE(registry.caller_of(Requester{tid, ::getuid(), ::getgid()}));
 }
 
 }  // namespace

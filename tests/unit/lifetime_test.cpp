@@ -11,7 +11,9 @@
 #include <chrono>
 #include <climits>
 #include <memory>
+#include <vector>
 
+#include "kqfs/filters/descriptor.hpp"
 #include "kqfs/linux/resolver.hpp"
 #include "test_support.hpp"
 
@@ -64,6 +66,31 @@ class RemappingResolver final : public DescriptorResolver {
  private:
   const int ident_;
   int real_;
+};
+
+// This process's descriptors, counting how often the engine takes one:
+// borrow() for a descriptor not yet matched to a registration, and
+// borrow_registered() for one just matched (kcmp) to a registered file.
+class CountingResolver final : public DescriptorResolver {
+ public:
+  Result<BorrowedFd> borrow(int fd) override {
+    ++borrows;
+    return own_.borrow(fd);
+  }
+  Result<BorrowedFd> borrow_registered(int fd, int, int) override {
+    ++registered_borrows;
+    return own_.borrow(fd);
+  }
+  bool names_registered(int fd, int epfd, int registered_as) override {
+    return own_.names_registered(fd, epfd, registered_as);
+  }
+  int process_id() const override { return own_.process_id(); }
+
+  int borrows = 0;
+  int registered_borrows = 0;
+
+ private:
+  InProcessResolver own_;
 };
 
 // READ on the pipe's read end and WRITE on its write end.
@@ -237,6 +264,106 @@ TEST(Lifetime, AddOnANeverOpenedDescriptorIsEbadf) {
   EXPECT_EQ(kq.apply(change(kUnused, EVFILT_READ, EV_ADD)), EBADF);
   EXPECT_EQ(kq.apply(change(kUnused, EVFILT_WRITE, EV_ADD)), EBADF);
   EXPECT_EQ(kq.knote_count(), 0u);
+}
+
+// ------------------------------------ a watch kept for the next EV_ADD
+
+Kevent oneshot_read(int fd, uint64_t udata = 0) {
+  return change(static_cast<uint64_t>(fd), EVFILT_READ, EV_ADD | EV_ONESHOT, 0, 0, udata);
+}
+
+TEST(LifetimeKeptWatch, ReArmingAOneshotReusesTheRegistration) {
+  Kqueue kq;
+  SocketPair s;
+  auto counting = std::make_shared<CountingResolver>();
+  const Caller caller = counting;
+  ASSERT_EQ(kq.apply(oneshot_read(s.a.get(), 1), caller), 0);
+  write_bytes(s.b.get(), "ab");
+  auto ev = wait_one(kq, kPatience);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->data, 2);
+  EXPECT_EQ(kq.knote_count(), 0u);  // delivered, then gone (EV_ONESHOT)
+  const size_t descriptors = open_descriptor_count();
+  const int borrows = counting->borrows;
+
+  // Still readable: the re-armed knote fires at once, with its data, and no
+  // descriptor was taken or epoll instance made for it.
+  ASSERT_EQ(kq.apply(oneshot_read(s.a.get(), 2), caller), 0);
+  EXPECT_EQ(counting->borrows, borrows);
+  EXPECT_EQ(open_descriptor_count(), descriptors);
+  ev = wait_one(kq, kPatience);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->udata, 2u);
+  EXPECT_EQ(ev->data, 2);
+
+  // Drained, re-armed: quiet until the next byte.
+  char bytes[2];
+  ASSERT_EQ(::read(s.a.get(), bytes, sizeof bytes), 2);
+  ASSERT_EQ(kq.apply(oneshot_read(s.a.get(), 3), caller), 0);
+  expect_quiet(kq);
+  write_bytes(s.b.get(), "c");
+  ev = wait_one(kq, kPatience);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->udata, 3u);
+  EXPECT_EQ(ev->data, 1);
+  EXPECT_EQ(counting->borrows, borrows);
+}
+
+TEST(LifetimeKeptWatch, AReusedNumberAfterAOneshotIsANewFile) {
+  Kqueue kq;
+  Pipe first;
+  const int number = first.r();
+  ASSERT_EQ(kq.apply(oneshot_read(number, 1)), 0);
+  write_bytes(first.w(), "x");
+  ASSERT_TRUE(wait_one(kq, kPatience));
+
+  Pipe second;  // its read end takes the number the first pipe's had
+  ASSERT_EQ(::dup2(second.r(), number), number);
+  ASSERT_EQ(kq.apply(oneshot_read(number, 2)), 0);
+  EXPECT_EQ(kq.apply(change(number, EVFILT_READ, EV_DELETE)), 0);
+  ASSERT_EQ(kq.apply(oneshot_read(number, 3)), 0);
+  expect_quiet(kq);  // the first pipe, unread, is not this file
+  write_bytes(second.w(), "new");
+  auto ev = wait_one(kq, kPatience);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->udata, 3u);
+  EXPECT_EQ(ev->data, 3);
+}
+
+TEST(LifetimeKeptWatch, KeptWatchesAreFewAndTheSweepDropsThoseOfClosedDescriptors) {
+  Kqueue kq;
+  const size_t before = open_descriptor_count();
+  {
+    std::vector<SocketPair> sockets(DescriptorWatches::kKeptWatches + 8);
+    const size_t opened = open_descriptor_count();
+    for (SocketPair& s : sockets) {
+      ASSERT_EQ(kq.apply(change(static_cast<uint64_t>(s.a.get()), EVFILT_READ, EV_ADD)), 0);
+      ASSERT_EQ(kq.apply(change(static_cast<uint64_t>(s.a.get()), EVFILT_READ, EV_DELETE)), 0);
+    }
+    EXPECT_EQ(open_descriptor_count(), opened + DescriptorWatches::kKeptWatches);
+  }
+  kq.sweep();
+  EXPECT_EQ(open_descriptor_count(), before);
+}
+
+TEST(LifetimeKeptWatch, AKeptWatchServesOnlyItsCallerAndGoesWithIt) {
+  Kqueue kq;
+  SocketPair s;
+  auto them = std::make_shared<CountingResolver>();
+  auto others = std::make_shared<CountingResolver>();
+  const size_t before = open_descriptor_count();
+  ASSERT_EQ(kq.apply(oneshot_read(s.a.get()), Caller(them)), 0);
+  ASSERT_EQ(
+      kq.apply(change(static_cast<uint64_t>(s.a.get()), EVFILT_READ, EV_DELETE), Caller(them)), 0);
+  EXPECT_EQ(open_descriptor_count(), before + 1);  // kept: its epoll instance
+
+  const int borrows = others->borrows;
+  ASSERT_EQ(kq.apply(oneshot_read(s.a.get()), Caller(others)), 0);
+  EXPECT_GT(others->borrows, borrows);  // a registration of its own
+  kq.forget(*them);
+  EXPECT_EQ(open_descriptor_count(), before + 1);  // the other caller's knote's
+  write_bytes(s.b.get(), "x");
+  EXPECT_TRUE(wait_one(kq, kPatience));
 }
 
 // ---------------------------------------------------------- resolvers
