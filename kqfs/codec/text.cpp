@@ -224,12 +224,9 @@ std::string format_fflags(int16_t filter, uint32_t fflags) {
 }
 
 std::string quote(std::string_view token) {
-  // Appended, not "'" + ...: GCC 12 at -O3 warns falsely (-Wrestrict) on that.
-  std::string out(1, '\'');
-  out += escape_bytes(token.substr(0, kMaxQuotedLength));
+  std::string out = "'" + escape_bytes(token.substr(0, kMaxQuotedLength));
   if (token.size() > kMaxQuotedLength) out += "...";
-  out += '\'';
-  return out;
+  return out + "'";
 }
 
 Parsed rejected(std::string reason) {
