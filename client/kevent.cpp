@@ -45,8 +45,8 @@ struct Wait {
   int64_t deadline_ns = 0;
 
   static Wait of(const timespec* timeout) {
-    // Above INT32_MAX seconds is for ever (FreeBSD); zero needs no clock.
-    if (timeout == nullptr || static_cast<int64_t>(timeout->tv_sec) > INT32_MAX) return {};
+    if (kqfs::waits_forever(timeout)) return {};
+    // Zero needs no clock.
     if (timeout->tv_sec == 0 && timeout->tv_nsec == 0) return {false, 0};
     return {false, kqfs::monotonic_ns() + timeout->tv_sec * 1'000'000'000LL + timeout->tv_nsec};
   }

@@ -21,9 +21,6 @@ namespace {
 static_assert(sizeof(kqfs_call) == KQFS_CALL_SLOT);
 static_assert(sizeof(kqfs::Kevent) == KQFS_CALL_SLOT);
 
-// Above INT32_MAX seconds is for ever (FreeBSD).
-constexpr int64_t kForeverSeconds = INT32_MAX;
-
 // The slots a command carries, or 0 when it is not kqfs's call.
 size_t slots_of(unsigned command) {
   if (_IOC_TYPE(command) != KQFS_CALL_TYPE || _IOC_NR(command) != KQFS_CALL_NUMBER ||
@@ -33,20 +30,11 @@ size_t slots_of(unsigned command) {
   return _IOC_SIZE(command) / KQFS_CALL_SLOT;
 }
 
-bool valid_timeout(const kqfs_call& header) {
-  return !(header.flags & KQFS_CALL_TIMEOUT) ||
-         (header.timeout_sec >= 0 && header.timeout_nsec >= 0 &&
-          header.timeout_nsec < 1'000'000'000);
-}
-
-std::string records_of(std::span<const kqfs::Kevent> entries) {
-  std::string records(entries.size() * kqfs::codec::kBinaryRecordSize, '\0');
-  for (size_t i = 0; i < entries.size(); ++i) {
-    kqfs::codec::encode_binary(entries[i], std::span<char, kqfs::codec::kBinaryRecordSize>(
-                                               records.data() + i * kqfs::codec::kBinaryRecordSize,
-                                               kqfs::codec::kBinaryRecordSize));
-  }
-  return records;
+// The call's timeout as kevent() takes it: null for none.
+const timespec* timeout_of(const kqfs_call& header, timespec& timeout) {
+  if (!(header.flags & KQFS_CALL_TIMEOUT)) return nullptr;
+  timeout = {static_cast<time_t>(header.timeout_sec), static_cast<long>(header.timeout_nsec)};
+  return &timeout;
 }
 
 }  // namespace
@@ -78,8 +66,10 @@ void CallPath::call(const Requester& requester, uint64_t handle, uint64_t inode,
     return;
   }
   const size_t capacity = slots - 1;
+  timespec given{};
+  const timespec* timeout = timeout_of(header, given);
   if (header.nchanges < 0 || header.nevents < 0 ||
-      static_cast<size_t>(header.nchanges) > capacity || !valid_timeout(header)) {
+      static_cast<size_t>(header.nchanges) > capacity || !kqfs::valid_timeout(timeout)) {
     fail(EINVAL);
     return;
   }
@@ -111,12 +101,15 @@ void CallPath::call(const Requester& requester, uint64_t handle, uint64_t inode,
       queue.removed()) {
     entries.resize(changed.entries);
     reply->ioctl(call_result(KQFS_CALL_DONE, static_cast<int32_t>(entries.size()), 0, processed,
-                             inode, records_of(entries)));
+                             inode,
+                             // Encoded as a read of a binary events file would be.
+                             kqfs::codec::EventStream(kqfs::codec::Format::binary)
+                                 .read(entries.size() * KQFS_CALL_SLOT, entries)));
     return;
   }
 
-  const bool forever = !(header.flags & KQFS_CALL_TIMEOUT) || header.timeout_sec > kForeverSeconds;
-  const int64_t wait_ns = forever ? 0 : header.timeout_sec * 1'000'000'000 + header.timeout_nsec;
+  const bool forever = kqfs::waits_forever(timeout);
+  const int64_t wait_ns = forever ? 0 : timeout->tv_sec * 1'000'000'000 + timeout->tv_nsec;
   ParkedRequest request{std::move(reply),
                         room * KQFS_CALL_SLOT,
                         0,

@@ -24,7 +24,7 @@ int run(Kqueue& kq, std::span<const Kevent> changes, std::span<Kevent> events,
   }
   if (changed.entries > 0 || events.empty()) return static_cast<int>(changed.entries);
 
-  const bool forever = timeout == nullptr;
+  const bool forever = waits_forever(timeout);
   const int64_t deadline =
       forever ? 0 : monotonic_ns() + timeout->tv_sec * 1'000'000'000 + timeout->tv_nsec;
   for (;;) {

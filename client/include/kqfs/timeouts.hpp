@@ -22,4 +22,11 @@ inline bool valid_timeout(const timespec* timeout) {
          (timeout->tv_sec >= 0 && timeout->tv_nsec >= 0 && timeout->tv_nsec < 1'000'000'000);
 }
 
+// Whether a valid timeout means no limit: none, or more than INT32_MAX
+// seconds (FreeBSD), which also keeps a deadline in nanoseconds from
+// overflowing.
+inline bool waits_forever(const timespec* timeout) {
+  return timeout == nullptr || static_cast<int64_t>(timeout->tv_sec) > INT32_MAX;
+}
+
 }  // namespace kqfs
