@@ -115,7 +115,7 @@ void CallPath::call(const Requester& requester, uint64_t handle, uint64_t inode,
                         0,
                         file,
                         queue.id,
-                        WaitingCall{next_call_id_++, 0, processed, inode}};
+                        WaitingCall{next_call_id_++, 0, processed, inode, {}}};
   if (events_.try_answer_now(queue, request)) return;
   if (!forever && wait_ns == 0) {
     request.answer_timed_out();

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <list>
 #include <new>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -15,6 +17,18 @@
 #include "kqfs/timeouts.hpp"
 
 namespace kqfsd {
+namespace {
+
+std::optional<std::list<ParkedRequest>::iterator> find_call(std::list<ParkedRequest>& waiters,
+                                                            uint64_t call_id) {
+  const auto it = std::find_if(waiters.begin(), waiters.end(), [&](const ParkedRequest& w) {
+    return w.call && w.call->id == call_id;
+  });
+  if (it == waiters.end()) return std::nullopt;
+  return it;
+}
+
+}  // namespace
 
 EventPath::EventPath(Tree& tree, OpenFiles& files, Loop& loop)
     : tree_(tree),
@@ -154,9 +168,11 @@ void EventPath::recheck_calls(const OpenFile& file) {
   }
 }
 
-void EventPath::add_deadline(const ParkedRequest& request) {
+void EventPath::add_deadline(ParkedRequest& request) {
   const bool earliest = deadlines_.empty() || request.call->deadline_ns < deadlines_.begin()->first;
-  deadlines_.emplace(request.call->deadline_ns, std::pair{request.queue_id, request.call->id});
+  request.call->deadline = DeadlineEntry(
+      deadlines_,
+      deadlines_.emplace(request.call->deadline_ns, std::pair{request.queue_id, request.call->id}));
   if (earliest) arm_timer();
 }
 
@@ -177,16 +193,14 @@ void EventPath::expire_calls() {
   const int64_t now = kqfs::monotonic_ns();
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     const auto [queue_id, call_id] = deadlines_.begin()->second;
-    deadlines_.erase(deadlines_.begin());
     const auto queue = tree_.find(queue_id);
-    if (queue == nullptr || queue->removed()) continue;
-    auto& waiters = queue->waiters;
-    const auto it = std::find_if(waiters.begin(), waiters.end(), [&](const ParkedRequest& w) {
-      return w.call && w.call->id == call_id;
-    });
-    if (it == waiters.end()) continue;  // answered before its time
-    if (!try_answer(*queue, *it, *it->file)) it->answer_timed_out();
-    waiters.erase(it);
+    const auto it = queue != nullptr ? find_call(queue->waiters, call_id) : std::nullopt;
+    if (!it) {
+      deadlines_.erase(deadlines_.begin());  // held by no call (cannot happen)
+      continue;
+    }
+    if (!try_answer(*queue, **it, *(*it)->file)) (*it)->answer_timed_out();
+    queue->waiters.erase(*it);  // its deadline entry goes with it
   }
   arm_timer();
 }

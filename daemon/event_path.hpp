@@ -50,11 +50,13 @@ class EventPath {
   // The process that opened `file` closed a descriptor of it: its calls
   // waiting on it are told to check their descriptor.
   void recheck_calls(const OpenFile& file);
+  // Waiting calls with a deadline (each answered call's goes with it).
+  size_t deadline_count() const { return deadlines_.size(); }
 
  private:
   bool try_answer(QueueNode& queue, const ParkedRequest& request, OpenFile& file);
   void rewind(OpenFile& file, off_t offset);
-  void add_deadline(const ParkedRequest& request);
+  void add_deadline(ParkedRequest& request);
   void arm_timer();
   void expire_calls();
 
@@ -62,9 +64,9 @@ class EventPath {
   OpenFiles& files_;
   Loop& loop_;
   std::set<uint64_t> queues_with_interrupts_;
-  // Waiting calls by deadline: (queue id, call id); answered ones linger
-  // until their time, then are skipped.
-  std::multimap<int64_t, std::pair<uint64_t, uint64_t>> deadlines_;
+  // Held by the waiting calls' DeadlineEntry: the queues' waiters must go
+  // before this (Filesystem::stop removes every queue).
+  Deadlines deadlines_;
   kqfs::UniqueFd deadline_timer_;  // set to the earliest of deadlines_
   uint64_t deadline_watch_ = 0;
 };

@@ -135,6 +135,24 @@ TEST_F(CallPathTest, AZeroTimeoutPollsAndATimeoutEndsFromTheLoop) {
   EXPECT_EQ(status_field(queue_id(), "readers"), "0");
 }
 
+TEST_F(CallPathTest, CallsAnsweredBeforeTheirTimeLeaveNoDeadlineBehind) {
+  decoded(*call({user_change(1, EV_ADD | EV_CLEAR)}, 0));
+  for (int i = 0; i < 100; ++i) {
+    const auto waiting = call({}, 8, 3600'000'000'000);  // an hour
+    EXPECT_EQ(filesystem_.events().deadline_count(), 1u);
+    decoded(*call({user_change(1, 0, NOTE_TRIGGER)}, 0));
+    EXPECT_EQ(decoded(*waiting).result.entries, 1);
+  }
+  EXPECT_EQ(filesystem_.events().deadline_count(), 0u);
+  const auto interrupted = call({}, 8, 3600'000'000'000);
+  interrupted->interrupt();
+  filesystem_.events().answer_interrupted();
+  const auto removed = call({}, 8, 3600'000'000'000);
+  filesystem_.registry().remove(*queue(queue_id()));
+  EXPECT_EQ(decoded(*removed).result.error, EBADF);
+  EXPECT_EQ(filesystem_.events().deadline_count(), 0u);
+}
+
 TEST_F(CallPathTest, AnInterruptedWaitIsEintrButEventsThereWin) {
   decoded(*call({user_change(1, EV_ADD | EV_CLEAR)}, 0));
   const auto first = call({}, 8);
