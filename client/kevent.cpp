@@ -116,8 +116,7 @@ int call(int kq, CallBuffer& buffer, const struct kevent* changes, int nchanges,
         return -1;
       }
       if (!wait.forever && wait.left_ns() == 0) return 0;
-      nchanges = 0;
-      flags &= ~static_cast<uint32_t>(KQFS_CALL_CHANGES_ONLY);
+      nchanges = 0;  // (a changes-only part never waits, so is never told this)
       continue;
     }
     if (result.entries < 0) {
