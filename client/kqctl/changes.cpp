@@ -19,24 +19,6 @@ constexpr char kOwnershipNote[] =
     "knotes belong to the process that writes them, so kqctl's own vanish when it\n"
     "exits; timers, user events and EVFILT_PROC knotes stay until deleted.\n";
 
-// The queue's status line for the last rejected record, as text, or empty
-// when there is none.
-std::string last_error_of(const Mount& mount, const std::string& name) {
-  const std::string status = mount.read(name, "status");
-  constexpr std::string_view kKey = "last-error: ";
-  for (size_t start = 0; start < status.size();) {
-    size_t end = status.find('\n', start);
-    if (end == std::string::npos) end = status.size();
-    const std::string_view line = std::string_view(status).substr(start, end - start);
-    if (line.starts_with(kKey)) {
-      const std::string_view reason = line.substr(kKey.size());
-      return reason == "none" ? std::string() : std::string(reason);
-    }
-    start = end + 1;
-  }
-  return {};
-}
-
 // Why `record` failed with `error` (the errno of the write): what the
 // errno means for a change, else what the codec finds wrong with the
 // record (the daemon parses it with the same), else the queue's last-error
@@ -56,7 +38,7 @@ Failure record_failure(const Mount& mount, const std::string& name,
                        const std::vector<std::string>& records, size_t failed, int error) {
   std::string last_error;
   try {
-    last_error = last_error_of(mount, name);
+    last_error = mount.last_error(name);
   } catch (const Failure&) {
     // The queue is gone (removed meanwhile): that is the error to report.
     throw mount.queue_failure(name, error);

@@ -15,6 +15,9 @@ int run_list(const Invocation& invocation);
 int run_remove(const Invocation& invocation);
 int run_status(const Invocation& invocation);
 
+// tie.cpp: a queue removed when a process exits.
+int run_tie(const Invocation& invocation);
+
 // changes.cpp: change records written to a queue.
 int run_add(const Invocation& invocation);
 int run_delete(const Invocation& invocation);
@@ -34,9 +37,10 @@ struct Command {
 };
 
 inline constexpr Command kCommands[] = {
-    {"create", "create NAME [--mode MODE]", "make a queue (mkdir kq/NAME)", run_create},
+    {"create", "create NAME [--mode M] [--tie]", "make a queue (mkdir kq/NAME)", run_create},
     {"list", "list", "print the queues, one name per line", run_list},
     {"remove", "remove NAME", "destroy a queue (rmdir kq/NAME)", run_remove},
+    {"tie", "tie NAME [PID|none]", "remove a queue when PID exits", run_tie},
     {"add", "add NAME RECORD...", "register knotes: text change records", run_add},
     {"delete", "delete NAME IDENT FILTER", "delete a knote", run_delete},
     {"trigger", "trigger NAME IDENT [options]", "trigger a user event (NOTE_TRIGGER)", run_trigger},

@@ -20,7 +20,7 @@ kqctl() {
   timeout -k 5 60 "$KQCTL" "$@"
 }
 
-COMMANDS=(create list remove add delete trigger wait status convert)
+COMMANDS=(create list remove tie add delete trigger wait status convert)
 
 # A queue made through the mount for the test: prints its name.
 queue_named() {

@@ -51,7 +51,7 @@ mnt, q = sys.argv[1:]' "$MNT" "$q"
 @test "mkdir makes a queue with every file" {
   mkdir "$KQ/alpha"
   run ls -A "$KQ/alpha"
-  assert_output "$(printf '%s\n' changes changes.bin changes.json events events.bin events.json status)"
+  assert_output "$(printf '%s\n' changes changes.bin changes.json events events.bin events.json status tied-to)"
 }
 
 @test "kq/ lists clone and every queue, and forgets removed ones" {
