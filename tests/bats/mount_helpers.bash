@@ -149,6 +149,13 @@ status_is() {
   [ "$(status_field "$1" "$2")" = "$3" ]
 }
 
+# clone_with_knotes N: an anonymous queue (kq/clone-*, e.g. a `kqctl watch`'s)
+# holds N knotes: for `wait_until 10 clone_with_knotes 1` before acting on
+# what it watches.
+clone_with_knotes() {
+  grep -qsx "knotes: $1" "$KQ"/clone-*/status
+}
+
 # assert_last_error DIR [--partial|--regexp] TEXT: status field last-error
 # of queue directory DIR, checked as assert_output checks (it sets output).
 assert_last_error() {
