@@ -794,6 +794,11 @@ kqctl_in_background() {
   BG_PIDS+=("$bg")
 }
 
+# No anonymous queue is open (kqctl watch's goes when it exits).
+no_clone_queue() {
+  ! compgen -G "$KQ/clone-*" >/dev/null
+}
+
 # finish_background NAME: waits for bg; sets rc, out and err.
 finish_background() {
   rc=0
@@ -835,7 +840,7 @@ finish_background() {
   check "--json and --bin exclude each other" --json --bin "1 timer add"
   check "RECORD 2 has a line break: give one record per argument" "1 timer add" $'2 timer add\n3 timer add'
   check "no RECORD to watch, only blank lines and comments" "# nothing" ""
-  [ "$(ls "$KQ")" = clone ]
+  wait_until 10 no_clone_queue
 }
 
 @test "watch: a bad record or an unknown filter is named with its reason; exit 1 before waiting" {
@@ -857,7 +862,7 @@ finish_background() {
   expect_failure "kqctl watch: record '57 read add' failed: Bad file descriptor (descriptor 57 is not open in kqctl: give it one, e.g. 57<FILE)" \
     watch "57 read add"
   # None waited: no anonymous queue is left.
-  [ "$(ls "$KQ")" = clone ]
+  wait_until 10 no_clone_queue
   # No mount.
   local empty="$BATS_TEST_TMPDIR/empty"
   mkdir "$empty"
@@ -883,7 +888,7 @@ finish_background() {
   run binary_records "$BATS_TEST_TMPDIR/event.bin"
   assert_output "2 -7 $((0x1 | 0x10 | 0x20)) 0 1 6"
   # Its queue went with it.
-  [ "$(ls "$KQ")" = clone ]
+  wait_until 10 no_clone_queue
 }
 
 @test "watch -t: exit 3 when nothing came, with -q nothing printed; -q with an event exits 0 silently" {
@@ -897,10 +902,11 @@ finish_background() {
   run --separate-stderr kqctl watch -q -t 10 "1 timer add 0 50"
   assert_success
   [ -z "$output$stderr" ]
-  # -t 0: only what is there at once. /dev/null is readable (end of file).
-  run --separate-stderr kqctl watch -t 0 "0 read add" </dev/null
+  # -t 0: only what is there at once: a file is readable to its end.
+  echo hello >"$BATS_TEST_TMPDIR/file"
+  run --separate-stderr kqctl watch -t 0 "0 read add" <"$BATS_TEST_TMPDIR/file"
   assert_success
-  assert_output "0 EVFILT_READ EV_ADD|EV_EOF 0 0 0"
+  assert_output "0 EVFILT_READ EV_ADD 0 6 0"
 }
 
 @test "watch -m with a periodic timer prints every tick until the timeout: exit 3" {
