@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034  # every field of a record is named, used or not
 # Runs COMMAND every MILLISECONDS until it fails, on a kqfs timer: the
 # period does not drift with the time COMMAND takes, and a tick missed
 # while it ran is counted, not lost.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034  # every field of a record is named, used or not
 # Waits for process PID to exit and prints its exit status in words. Any
 # process the caller can see may be watched, not only its children, and,
 # unlike `tail --pid` or `pwait`, the status comes with the event.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034  # every field of a record is named, used or not
 # Waits until FILE is written, deleted or renamed, and says which, as
 # `inotifywait -e modify,delete_self,move_self FILE` would.
 #
