@@ -119,8 +119,8 @@ Clock::duration Deadline::left() const {
 
 ReadOutcome read_events(int fd, std::optional<unsigned long long> limit, const Deadline& deadline,
                         const EventHandler& handle) {
+  caught_signal = 0;  // before the handlers: one may come at once
   const EndingSignalsHeld held;
-  caught_signal = 0;
   std::array<char, kRecordsPerRead * kBinaryRecordSize> buffer;
   ReadOutcome outcome{ReadEnd::count};
   bool polled_ready = false;  // the last ppoll reported events pending
