@@ -4,6 +4,7 @@
 // inherited from the shell are the ones watched; its events are printed
 // as they come, until COUNT, the timeout, or no knote is left to fire.
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -48,7 +49,8 @@ constexpr char kDescription[] =
     "fire again (one-shot and dispatch knotes delivered, watched processes\n"
     "exited). A record that fails is named with its errno and why, before any\n"
     "waiting. SIGINT, SIGTERM or SIGHUP end kqctl by that signal once the events\n"
-    "it took are printed.\n"
+    "it took are printed, unless a record watches it: a signal an EVFILT_SIGNAL\n"
+    "record names is ignored, and counted ('USR1 signal add').\n"
     "Exit status: 0 the events came (or no knote is left), 1 a record failed or\n"
     "another error, 2 a bad command line, 3 the timeout passed first (after the\n"
     "events that came are printed).\n";
@@ -140,6 +142,18 @@ std::vector<Change> parse_records(const std::vector<std::string>& records) {
   return changes;
 }
 
+// A watched signal is ignored, as BSD programs using EVFILT_SIGNAL do:
+// the knote counts it still, and it neither ends kqctl nor its wait.
+// (SIGKILL and SIGSTOP cannot be.)
+void ignore_watched_signals(const std::vector<Change>& changes) {
+  for (const Change& change : changes) {
+    if (change.record.filter == EVFILT_SIGNAL && (change.record.flags & EV_ADD) &&
+        change.record.ident < NSIG) {
+      ::signal(static_cast<int>(change.record.ident), SIG_IGN);
+    }
+  }
+}
+
 // Writes each change to the queue on its own, so a failure names its record.
 void register_changes(int queue, const std::vector<Change>& changes,
                       const std::vector<std::string>& records, LiveKnotes& live) {
@@ -208,6 +222,7 @@ int run_watch(const Invocation& invocation) {
   const std::string clone = mount.queues() + "/clone";
   const kqfs::UniqueFd queue(::open(clone.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
   if (!queue) throw mount.mount_failure(errno);
+  ignore_watched_signals(changes);
   LiveKnotes live;
   register_changes(queue.get(), changes, records, live);
 

@@ -1058,6 +1058,23 @@ gated_child() {
   [ "$rc" = 130 ]
 }
 
+@test "watch: a signal it watches is counted, and ends neither kqctl nor its wait" {
+  "$KQCTL" watch -n 2 "USR1 signal add" "HUP signal add" >"$BATS_TEST_TMPDIR/out" 3>&- &
+  bg=$!
+  BG_PIDS+=("$bg")
+  wait_until 10 clone_with_knotes 2
+  kill -USR1 "$bg"
+  wait_until 10 test -s "$BATS_TEST_TMPDIR/out"
+  sleep 0.2
+  kill -0 "$bg"
+  kill -HUP "$bg"
+  rc=0
+  wait "$bg" || rc=$?
+  [ "$rc" = 0 ]
+  [ "$(cat "$BATS_TEST_TMPDIR/out")" = "10 EVFILT_SIGNAL EV_ADD|EV_CLEAR 0 1 0
+1 EVFILT_SIGNAL EV_ADD|EV_CLEAR 0 1 0" ]
+}
+
 # ----------------------------------------------------------- wait --follow
 
 @test "wait --follow prints every event until the queue is removed: exit 0" {
