@@ -129,3 +129,26 @@ header_program() {
   KQFS_MOUNT=$MNT run timeout 10 "$program"
   assert_program_output
 }
+
+# The Python package goes where the python3 on PATH imports from
+# (docs/python.md): a real install needs no PYTHONPATH. Here, under $ROOT,
+# the installed directory must be one of that python3's sys.path entries.
+@test "the installed Python package is on the sys.path of the python3 on PATH, and works" {
+  local init site
+  init=$(find "$ROOT" -path '*/kqfs/__init__.py')
+  [[ -n $init && $(wc -l <<<"$init") -eq 1 ]]
+  [ -f "$(dirname "$init")/_constants.py" ]
+  site=$(dirname "$(dirname "$init")")
+  run env -u PYTHONPATH python3 -c 'import sys; print("\n".join(sys.path))'
+  assert_line "${site#"$ROOT"}"
+  PYTHONPATH=$site KQFS_MOUNT=$MNT run python3 -c '
+import kqfs
+from kqfs import select
+print(kqfs.__file__)
+kq = select.kqueue()
+kq.control([select.kevent(1, select.KQ_FILTER_TIMER, select.KQ_EV_ADD, data=10)], 0)
+print(kqfs.Event(*[getattr(kq.control(None, 1)[0], f) for f in kqfs.Event._fields]))'
+  assert_success
+  assert_line --index 0 "$init"
+  assert_line --index 1 "1 EVFILT_TIMER EV_ADD|EV_CLEAR 0 1 0"
+}
