@@ -29,23 +29,17 @@ def main(source, output):
             values[name] = value
             lines.append(f"{name} = {value!r}")
 
-    lines.append("# Filters")
-    for name, value in table["filters"].items():
-        define(name, value)
-    lines.append("\n# Flags")
-    for name, value in table["flags"].items():
-        define(name, value)
-    lines.append("\n# NOTE_* of the implemented filters")
-    for row in table["implemented"]:
-        for name, value in {**row["fflags"], **row["aliases"]}.items():
+    # Pairs, not a dict: a name two filters give different values must stop the build.
+    notes = [pair for row in table["implemented"]
+             for pair in [*row["fflags"].items(), *row["aliases"].items()]]
+    for title, pairs in (("Filters", table["filters"].items()), ("Flags", table["flags"].items()),
+                         ("NOTE_* of the implemented filters", notes),
+                         ("Masks and counts", table["masks"].items()),
+                         ("The kevent() call as one ioctl (kqfs/call_ioctl.h)",
+                          table["call"].items())):
+        lines.append(f"\n# {title}")
+        for name, value in pairs:
             define(name, value)
-    lines.append("\n# Masks and counts")
-    for name, value in table["masks"].items():
-        define(name, value)
-    lines.append("\n# The kevent() call as one ioctl (kqfs/call_ioctl.h)")
-    for name, value in table["call"].items():
-        define(name, value)
-
     lines += ["",
               "# The name tables, in the order the text format uses them.",
               f"FILTERS = {tuple(table['filters'].items())!r}",
