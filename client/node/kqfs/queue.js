@@ -226,11 +226,12 @@ class Queue {
   }
 
   _changeError(cause, list, index) {
-    const reason = cause.code === 'EBADF' || cause.code === 'ENOENT'
-      ? undefined : this.status()['last-error'];
+    const reason = this.status()['last-error'];
     const record = list[index];
-    let message = `${cause.code}: change ${index} (${names.formatEvent(record)}) refused`;
-    if (reason && reason !== 'none') message += `: ${reason}`;
+    // The daemon's reason names the record; without one, this does.
+    const message = reason && reason !== 'none'
+      ? `${cause.code}: change ${index} refused: ${reason}`
+      : `${cause.code}: change ${index} (${names.formatEvent(record)}) refused`;
     const error = new Error(message);
     Object.assign(error, { code: cause.code, errno: cause.errno, syscall: 'write', index, record });
     return error;
