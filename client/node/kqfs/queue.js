@@ -287,12 +287,17 @@ class Queue {
     }
   }
 
+  // The wake-up knote stays triggered once triggered (it has no EV_CLEAR,
+  // so that no other reader of a named queue can take it for good): made
+  // again, untriggered, once its reader has stopped.
+  _rearmWake() {
+    if (!this._triggered) return;
+    this._write([this._wakeChange(N.EV_DELETE), this._wakeChange(N.EV_ADD)]);
+    this._triggered = false;
+  }
+
   _startReader() {
-    if (this._triggered) {
-      // The wake-up of the last reader stays triggered (it is level): a new one.
-      this._write([this._wakeChange(N.EV_DELETE), this._wakeChange(N.EV_ADD)]);
-      this._triggered = false;
-    }
+    this._rearmWake();
     this._control = new Int32Array(new SharedArrayBuffer(8));
     this._asked = false;
     const worker = new Worker(path.join(__dirname, 'reader.js'), {
@@ -383,6 +388,7 @@ class Queue {
     this._stopping = new Promise((resolve) => {
       worker.once('exit', () => {
         this._stopping = null;
+        if (!this._closed) this._rearmWake();
         resolve();
       });
     });
