@@ -42,6 +42,12 @@ function run() {
     try {
       length = fs.readSync(fd, buffer, 0, buffer.length, null);
     } catch (error) {
+      // A signal (SIGCHLD of a child the main thread spawned) ends the read
+      // and takes no event with it (docs/design.md, Reading events).
+      if (error.code === 'EINTR') {
+        asked = true;
+        continue;
+      }
       Atomics.store(flags, WANT, 0);
       parentPort.postMessage({ error: { code: error.code, errno: error.errno, message: error.message } });
       return;
