@@ -139,8 +139,8 @@ class Queue {
     const reserved = list.findIndex(isReserved);
     if (reserved >= 0) {
       throw Object.assign(new RangeError(
-        `change ${reserved}: EVFILT_USER idents 0x6b71000000000000 and above ` +
-        `(top 16 bits 0x6b71) are kqfs's own`), { code: 'EINVAL', index: reserved });
+        `change ${reserved}: EVFILT_USER idents with top 16 bits 0x6b71 are reserved ` +
+        'for the wake-up knotes of the kqfs package'), { code: 'EINVAL', index: reserved });
     }
     this._write(list);
     return list.length;
