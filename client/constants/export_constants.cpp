@@ -20,9 +20,10 @@ namespace {
 
 using kqfs::names::Name;
 
-// Masks and counts that name no single event bit, so the codecs' name
-// table leaves them out; programs still use them (BSD's <sys/event.h> has
-// them), so the packages get them from the same header the engine uses.
+// Masks and counts that name no single event bit, and EV_FLAG2, a bit no
+// event carries, so the codecs' name table leaves them out; programs still
+// use them (BSD's <sys/event.h> has them), so the packages get them from
+// the same header the engine uses.
 #define KQFS_VALUE(constant)                    \
   NamedValue {                                  \
 #constant, static_cast < int64_t>(constant) \
@@ -36,7 +37,7 @@ struct NamedValue {
 constexpr NamedValue kMasks[] = {
     KQFS_VALUE(EV_SYSFLAGS),     KQFS_VALUE(NOTE_FFCTRLMASK), KQFS_VALUE(NOTE_FFLAGSMASK),
     KQFS_VALUE(NOTE_PCTRLMASK),  KQFS_VALUE(NOTE_PDATAMASK),  KQFS_VALUE(NOTE_TIMER_PRECMASK),
-    KQFS_VALUE(EVFILT_SYSCOUNT),
+    KQFS_VALUE(EVFILT_SYSCOUNT), KQFS_VALUE(EV_FLAG2),
 };
 
 // One kevent() call as one ioctl on a kq/clone handle (call_ioctl.h).

@@ -152,3 +152,24 @@ print(kqfs.Event(*[getattr(kq.control(None, 1)[0], f) for f in kqfs.Event._field
   assert_line --index 0 "$init"
   assert_line --index 1 "1 EVFILT_TIMER EV_ADD|EV_CLEAR 0 1 0"
 }
+
+# The Node package goes where the node found at configure time looks for
+# global modules (docs/node.md), so require("kqfs") needs no NODE_PATH.
+@test "meson install puts the Node package in one of node's global folders, and it runs" {
+  local package
+  package=$(dirname "$(find "$ROOT" -path '*/kqfs/package.json' -print -quit)")
+  [ -f "$package/constants.js" ]
+  run node -e 'console.log(require("module").globalPaths.join("\n"))'
+  assert_line "$(dirname "${package#"$ROOT"}")"
+  cd "$BATS_TEST_TMPDIR"
+  NODE_PATH=$(dirname "$package") KQFS_MOUNT=$MNT run timeout 20 node -e '
+    const kqfs = require("kqfs");
+    (async () => {
+      const queue = new kqfs.Queue();
+      queue.change({ ident: 3, filter: "user", flags: "add|clear" }, { ident: 3, filter: "user", fflags: "trigger" });
+      for await (const event of queue) { console.log(require.resolve("kqfs"), kqfs.formatEvent(event)); break; }
+      await queue.close();
+    })();'
+  assert_success
+  assert_output "$package/index.js 3 EVFILT_USER EV_ADD|EV_CLEAR 0 0 0"
+}
