@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev
   bats bats-support bats-assert
   python3 procps nodejs strace
+  scdoc groff-base mandoc
 )
 
 missing=()
