@@ -247,13 +247,13 @@ assert_three_ticks_then_user_event() {
 
 # --------------------------------------------------------------------- node
 
-@test "node example: three ticks from events.json, then the user event" {
-  example node "$EXAMPLES/node/events_json.js" "$MNT"
+@test "node example: three ticks through the kqfs package, then the user event" {
+  NODE_PATH=$KQFS_BUILD/client/node example node "$EXAMPLES/node/timer_and_user.js" "$MNT"
   assert_three_ticks_then_user_event
 }
 
 @test "node example finds the mount in KQFS_MOUNT when given no argument" {
-  KQFS_MOUNT=$MNT example node "$EXAMPLES/node/events_json.js"
+  KQFS_MOUNT=$MNT NODE_PATH=$KQFS_BUILD/client/node example node "$EXAMPLES/node/timer_and_user.js"
   assert_clean_success
   assert_line --index 4 "user event 2 with value 42: done"
 }
