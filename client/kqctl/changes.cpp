@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,13 @@ constexpr char kOwnershipNote[] =
 // record (the daemon parses it with the same), else the queue's last-error
 // line as it stands.
 std::string why_failed(const std::string& record, int error, const std::string& last_error) {
-  if (error == ENOENT) return "no such knote";
+  if (error == ENOENT) {
+    // A trigger sent before the waiting side added its knote: a race of
+    // two scripts, worth naming.
+    const std::optional<kqfs::Kevent> change = kqfs::codec::parse_text(record).record;
+    const bool trigger = change && change->filter == EVFILT_USER && (change->fflags & NOTE_TRIGGER);
+    return trigger ? "no such knote: is the user event registered yet?" : "no such knote";
+  }
   if (error == EBADF) return "not a descriptor open in kqctl";
   if (const kqfs::codec::Parsed parsed = kqfs::codec::parse_text(record); parsed.rejected()) {
     return parsed.error;

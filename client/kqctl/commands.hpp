@@ -26,6 +26,9 @@ int run_trigger(const Invocation& invocation);
 // wait.cpp
 int run_wait(const Invocation& invocation);
 
+// watch.cpp
+int run_watch(const Invocation& invocation);
+
 // convert.cpp
 int run_convert(const Invocation& invocation);
 
@@ -44,7 +47,8 @@ inline constexpr Command kCommands[] = {
     {"add", "add NAME RECORD...", "register knotes: text change records", run_add},
     {"delete", "delete NAME IDENT FILTER", "delete a knote", run_delete},
     {"trigger", "trigger NAME IDENT [options]", "trigger a user event (NOTE_TRIGGER)", run_trigger},
-    {"wait", "wait NAME [-n COUNT] [-t SECONDS]", "wait for events and print them", run_wait},
+    {"wait", "wait NAME [-n COUNT|-f] [-t SEC]", "wait for events and print them", run_wait},
+    {"watch", "watch [options] RECORD...", "register records of its own, wait, print", run_watch},
     {"status", "status NAME", "print a queue's status", run_status},
     {"convert", "convert --from F --to F", "convert records: text, json, bin", run_convert},
 };
