@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <climits>
+#include <cstdint>
 #include <optional>
 
 #include "daemon/change_path.hpp"
