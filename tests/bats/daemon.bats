@@ -490,14 +490,16 @@ resident_kb() {
 # 1 MiB writes of binary records to QUEUE/changes.bin.
 add_timers() {
   python3 - "$1/changes.bin" "$2" <<'PY'
-import os, struct, sys
+import os, sys
+from kq import EV_ADD, EVFILT_TIMER, pack
+from kqfs import NOTE_SECONDS
 path, count = sys.argv[1], int(sys.argv[2])
 fd = os.open(path, os.O_WRONLY)
 batch = 32768
 for first in range(1, count + 1, batch):
     last = min(first + batch, count + 1)
-    # ident, EVFILT_TIMER, EV_ADD, NOTE_SECONDS, 86400 s, udata
-    records = b"".join(struct.pack("<QhHIqQ", i, -7, 1, 1, 86400, i) for i in range(first, last))
+    records = b"".join(pack(i, EVFILT_TIMER, EV_ADD, NOTE_SECONDS, 86400, i)
+                       for i in range(first, last))
     assert os.write(fd, records) == len(records)
 os.close(fd)
 PY

@@ -191,13 +191,14 @@ EOF
 # failed) until a write fails; prints the timers made and the errno name.
 grow_until_refused() {
   timeout 400 python3 - "$1" <<'EOF_PY'
-import errno, os, struct, sys
-EVFILT_TIMER, EV_ADD, NOTE_SECONDS = -7, 0x1, 0x1
+import errno, os, sys
+from kq import EV_ADD, EVFILT_TIMER, pack
+from kqfs import NOTE_SECONDS
 fd = os.open(sys.argv[1], os.O_WRONLY)
 made, batch = 0, 4096
 while made < 20_000_000:
-    records = b"".join(struct.pack("<QhHIqQ", made + 1 + i, EVFILT_TIMER, EV_ADD, NOTE_SECONDS,
-                                   3600, 0) for i in range(batch))
+    records = b"".join(pack(made + 1 + i, EVFILT_TIMER, EV_ADD, NOTE_SECONDS, 3600)
+                       for i in range(batch))
     try:
         made += os.write(fd, records) // 32
     except OSError as e:
