@@ -210,6 +210,10 @@ bool ProcessResolver::names_registered(int fd, int epfd, int registered_as) {
          (!reopening_ && kqfs::process_fd_names_registered(pid_, fd, epfd, registered_as));
 }
 
+bool ProcessResolver::exited() const {
+  return has_exited(pidfd_.get());
+}
+
 bool ProcessResolver::sees_process(int pid) const {
   const std::string theirs = kqfs::procfs::path_of(pid_, "ns/pid");
   struct stat caller_namespace {};
@@ -234,6 +238,30 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_thread(pid_t 
   if (!group) return kqfs::Errno{group.error()};
   const pid_t pid = group.value();
   if (auto known = processes_.find(pid); known != processes_.end()) return known->second;
+  auto adopted = adopt(pid);
+  created = static_cast<bool>(adopted);
+  return adopted;
+}
+
+kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_process(pid_t pid,
+                                                                           bool& created) {
+  created = false;
+  failure_.clear();
+  if (auto known = processes_.find(pid); known != processes_.end()) return known->second;
+  auto adopted = adopt(pid);
+  if (!adopted && !daemon_is_short(adopted.error())) {
+    // pidfd_open takes only a process's first thread (EINVAL otherwise):
+    // BSD pids name processes.
+    failure_ = adopted.error() == EINVAL
+                   ? "thread " + std::to_string(pid) + " is not a process (its first thread)"
+                   : "no process " + std::to_string(pid);
+    return kqfs::Errno{ESRCH};
+  }
+  created = static_cast<bool>(adopted);
+  return adopted;
+}
+
+kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::adopt(pid_t pid) {
   kqfs::UniqueFd pidfd(open_pidfd(pid));
   if (!pidfd) {
     const int error = errno;
@@ -245,7 +273,6 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_thread(pid_t 
   auto resolver =
       std::make_shared<ProcessResolver>(pid, std::move(pidfd), own_mount_id_, own_queues_, mounts_);
   processes_.emplace(pid, resolver);
-  created = true;
   return resolver;
 }
 
