@@ -250,11 +250,11 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_process(pid_t
   if (auto known = processes_.find(pid); known != processes_.end()) return known->second;
   auto adopted = adopt(pid);
   if (!adopted && !daemon_is_short(adopted.error())) {
-    // pidfd_open takes only a process's first thread (EINVAL otherwise):
-    // BSD pids name processes.
-    failure_ = adopted.error() == EINVAL
-                   ? "thread " + std::to_string(pid) + " is not a process (its first thread)"
-                   : "no process " + std::to_string(pid);
+    // pidfd_open takes only a process's first thread (EINVAL otherwise, or
+    // ENOENT since Linux 6.9): BSD pids name processes.
+    const bool thread = adopted.error() == EINVAL || adopted.error() == ENOENT;
+    failure_ = thread ? "thread " + std::to_string(pid) + " is not a process (its first thread)"
+                      : "no process " + std::to_string(pid);
     return kqfs::Errno{ESRCH};
   }
   created = static_cast<bool>(adopted);

@@ -65,8 +65,8 @@ std::string status_text(const QueueNode& queue, bool with_knotes,
   // The registered knotes as text change records, a bounded number of them:
   // status is read whole at open.
   constexpr size_t kListed = 1000;
-  for (const kqfs::Kevent& registration : engine.registrations(kListed)) {
-    std::string record = kqfs::codec::format_text(registration);
+  for (const auto& [change, pid] : engine.registrations(kListed)) {
+    std::string record = kqfs::codec::format_text_change(change, pid);
     record.pop_back();  // its newline
     line("knote", record);
   }

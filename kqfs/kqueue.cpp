@@ -272,16 +272,19 @@ void Kqueue::forget(const DescriptorResolver& caller) {
   update_readiness();
 }
 
-std::vector<Kevent> Kqueue::registrations(size_t limit) const {
-  std::vector<Kevent> out;
+std::vector<Kqueue::Registration> Kqueue::registrations(size_t limit) const {
+  std::vector<Registration> out;
   out.reserve(std::min(limit, knotes_.size()));
   for (const auto& [key, kn] : knotes_) {
     if (out.size() == limit) break;
     const uint16_t flags = static_cast<uint16_t>(kn->flags | (kn->disabled ? EV_DISABLE : 0));
-    out.push_back(Kevent{kn->ident, kn->filter, flags, kn->sfflags, kn->sdata, kn->udata});
+    const Ownership* owner = filter_for(kn->filter)->ownership();
+    const int pid = owner != nullptr && owner->takes_descriptor() ? owner->owner_pid(*kn) : 0;
+    out.push_back({Kevent{kn->ident, kn->filter, flags, kn->sfflags, kn->sdata, kn->udata}, pid});
   }
-  std::sort(out.begin(), out.end(), [](const Kevent& a, const Kevent& b) {
-    return a.ident != b.ident ? a.ident < b.ident : a.filter > b.filter;
+  std::sort(out.begin(), out.end(), [](const Registration& a, const Registration& b) {
+    return a.change.ident != b.change.ident ? a.change.ident < b.change.ident
+                                            : a.change.filter > b.change.filter;
   });
   return out;
 }

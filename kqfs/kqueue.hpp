@@ -124,10 +124,16 @@ class Kqueue final : private FilterHost {
   bool takes_descriptor(int16_t filter) const;
 
   size_t knote_count() const { return knotes_.size(); }
-  // Up to `limit` registrations as a change would make them now (stored
-  // flags, EV_DISABLE when disabled, the filter's saved fflags and data),
-  // ordered by ident and filter; which ones, past the limit, is unspecified.
-  std::vector<Kevent> registrations(size_t limit) const;
+  // A knote as a change would make it now (stored flags, EV_DISABLE when
+  // disabled, the filter's saved fflags and data), and for a descriptor
+  // filter the process whose descriptor it is (else 0).
+  struct Registration {
+    Kevent change;
+    int pid;
+  };
+  // Up to `limit` of them, ordered by ident and filter; which ones, past
+  // the limit, is unspecified.
+  std::vector<Registration> registrations(size_t limit) const;
   size_t knote_count(int16_t filter) const;
   // Knotes on the ready list (some may turn out stale when collected).
   size_t pending() const { return ready_count_; }
