@@ -174,9 +174,10 @@ int may_take_descriptors(const Credentials& writer, pid_t target, std::string& w
   const auto status = kqfs::procfs::read_file(kqfs::procfs::path_of(target, "status"));
   const auto uids = status ? ids_of(*status, "Uid:") : std::nullopt;
   const auto gids = status ? ids_of(*status, "Gid:") : std::nullopt;
-  // A process that is not dumpable has its /proc directory owned by root.
-  struct stat directory {};
-  if (!uids || !gids || ::stat(kqfs::procfs::path_of(target, "").c_str(), &directory) != 0) {
+  // A process that is not dumpable has its /proc files owned by root (its
+  // /proc/PID directory itself keeps its owner).
+  struct stat file {};
+  if (!uids || !gids || ::stat(kqfs::procfs::path_of(target, "status").c_str(), &file) != 0) {
     why = process + " is gone";
     return ESRCH;
   }
@@ -187,7 +188,7 @@ int may_take_descriptors(const Credentials& writer, pid_t target, std::string& w
           std::to_string((*gids)[1]) + refused;
     return EPERM;
   }
-  if (directory.st_uid != writer.uid) {
+  if (file.st_uid != writer.uid) {
     why = process + " is not dumpable (setuid or setgid, or PR_SET_DUMPABLE 0)" + refused;
     return EPERM;
   }
