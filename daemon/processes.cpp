@@ -236,19 +236,14 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_thread(pid_t 
   if (auto known = processes_.find(tid); known != processes_.end()) return known->second;
   auto group = process_of(tid);
   if (!group) return kqfs::Errno{group.error()};
-  const pid_t pid = group.value();
-  if (auto known = processes_.find(pid); known != processes_.end()) return known->second;
-  auto adopted = adopt(pid);
-  created = static_cast<bool>(adopted);
-  return adopted;
+  return known_or_new(group.value(), created);
 }
 
 kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_process(pid_t pid,
                                                                            bool& created) {
   created = false;
   failure_.clear();
-  if (auto known = processes_.find(pid); known != processes_.end()) return known->second;
-  auto adopted = adopt(pid);
+  auto adopted = known_or_new(pid, created);
   if (!adopted && !daemon_is_short(adopted.error())) {
     // pidfd_open takes only a process's first thread (EINVAL otherwise, or
     // ENOENT since Linux 6.9): BSD pids name processes.
@@ -257,11 +252,12 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_process(pid_t
                       : "no process " + std::to_string(pid);
     return kqfs::Errno{ESRCH};
   }
-  created = static_cast<bool>(adopted);
   return adopted;
 }
 
-kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::adopt(pid_t pid) {
+kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::known_or_new(pid_t pid,
+                                                                             bool& created) {
+  if (auto known = processes_.find(pid); known != processes_.end()) return known->second;
   kqfs::UniqueFd pidfd(open_pidfd(pid));
   if (!pidfd) {
     const int error = errno;
@@ -273,6 +269,7 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::adopt(pid_t pid)
   auto resolver =
       std::make_shared<ProcessResolver>(pid, std::move(pidfd), own_mount_id_, own_queues_, mounts_);
   processes_.emplace(pid, resolver);
+  created = true;
   return resolver;
 }
 

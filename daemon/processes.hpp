@@ -128,9 +128,9 @@ class ClientProcesses {
   // known while its pidfd (PIDFD_THREAD) says it has not exited, as its id
   // may then name a thread of another process.
   kqfs::Result<pid_t> process_of(pid_t tid);
-  // A resolver for process `pid`, known from now on; the errno of
-  // pidfd_open otherwise, with failure_ set.
-  kqfs::Result<std::shared_ptr<ProcessResolver>> adopt(pid_t pid);
+  // The resolver of process `pid`: the known one, or a new one (`created`)
+  // known from now on; the errno of pidfd_open otherwise, with failure_ set.
+  kqfs::Result<std::shared_ptr<ProcessResolver>> known_or_new(pid_t pid, bool& created);
   struct KnownThread {
     kqfs::UniqueFd pidfd;
     pid_t pid;
