@@ -240,6 +240,7 @@ void EventPath::poll(const Requester& requester, uint64_t handle, std::unique_pt
     }
     if (is_changes(file->kind)) revents |= POLLOUT | POLLWRNORM;
     if (file->kind == FileKind::status) revents |= POLLIN | POLLRDNORM;
+    if (file->kind == FileKind::tied_to) revents |= POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
   }
   if (waker != nullptr) {
     // Kept to wake when readiness comes later; what is ready now is in

@@ -23,6 +23,7 @@ Filesystem::Filesystem(const Options& options, const Log& log, Loop& loop)
       changes_(log, users_, memory_, registry_, files_, events_),
       events_(tree_, files_, loop),
       calls_(files_, changes_, events_),
+      ties_(files_, registry_, changes_),
       tree_operations_(tree_, registry_) {}
 
 Filesystem::~Filesystem() {

@@ -16,6 +16,7 @@
 #include "daemon/open_files.hpp"
 #include "daemon/options.hpp"
 #include "daemon/queue_registry.hpp"
+#include "daemon/tie_path.hpp"
 #include "daemon/tree.hpp"
 #include "daemon/tree_operations.hpp"
 #include "daemon/users.hpp"
@@ -45,6 +46,7 @@ class Filesystem {
   ChangePath& changes() { return changes_; }
   EventPath& events() { return events_; }
   CallPath& calls() { return calls_; }
+  TiePath& ties() { return ties_; }
   QueueRegistry& registry() { return registry_; }
   const Tree& tree() const { return tree_; }
 
@@ -62,6 +64,7 @@ class Filesystem {
   ChangePath changes_;
   EventPath events_;
   CallPath calls_;
+  TiePath ties_;
   TreeOperations tree_operations_;
   uint64_t upkeep_watch_ = 0;
   kqfs::UniqueFd upkeep_timer_;

@@ -245,6 +245,11 @@ void flush(fuse_req_t r, fuse_ino_t, fuse_file_info* info) {
 void read(fuse_req_t r, fuse_ino_t, size_t size, off_t offset, fuse_file_info* info) {
   guarded(r, "read", [&](Filesystem& fs) {
     trace(fs, r, "read", info->fh, size);
+    if (fs.ties().serves(info->fh)) {
+      FuseReply reply(r);
+      fs.ties().read(requester_of(r), info->fh, size, std::max<off_t>(offset, 0), reply);
+      return;
+    }
     fs.events().read(requester_of(r), info->fh, size, std::max<off_t>(offset, 0),
                      (info->flags & O_NONBLOCK) != 0, std::make_unique<FuseReply>(r));
   });
@@ -254,6 +259,10 @@ void write(fuse_req_t r, fuse_ino_t, const char* data, size_t size, off_t, fuse_
   guarded(r, "write", [&](Filesystem& fs) {
     trace(fs, r, "write", info->fh, size);
     FuseReply reply(r);
+    if (fs.ties().serves(info->fh)) {
+      fs.ties().write(requester_of(r), info->fh, std::string_view(data, size), reply);
+      return;
+    }
     fs.changes().write(requester_of(r), info->fh, std::string_view(data, size), reply);
   });
 }

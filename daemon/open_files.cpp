@@ -86,11 +86,13 @@ void OpenFiles::open(const Requester& requester, Inode inode, Reply& reply) {
   // queue on its lock (kStream). The text events file and status stay
   // seekable: GNU head lseeks back after its line and complains on a
   // regular file that refuses; reads of events go on from the queue
-  // (see EventPath::rewind()).
+  // (see EventPath::rewind()). tied-to is read by offset, as a file is.
   // close() matters to changes files only: an unfinished line or record.
   uint32_t flags = kDirectIo;
   if (!is_changes(kind)) flags |= kNoFlush;
-  if (!is_rewindable(kind) && kind != FileKind::status) flags |= kStream;
+  if (!is_rewindable(kind) && kind != FileKind::status && kind != FileKind::tied_to) {
+    flags |= kStream;
+  }
   if (!reply.opened(handle, flags)) {
     // The opener is gone: undo, as release will never come.
     release(handle, nullptr);

@@ -53,20 +53,10 @@ std::string fdinfo_of(pid_t pid, int fd, int& error) {
   return info ? std::move(info.value()) : std::string();
 }
 
-// glibc 2.36's <sys/pidfd.h> lacks C linkage for C++: call the kernel.
-int open_pidfd(pid_t pid) {
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-}
-
 // A pidfd of one thread (Linux 6.9): readable once that thread exits.
 int open_thread_pidfd(pid_t tid) {
   constexpr unsigned kPidfdThread = O_EXCL;  // PIDFD_THREAD, not in older headers
   return static_cast<int>(::syscall(SYS_pidfd_open, tid, kPidfdThread));
-}
-
-bool has_exited(int pidfd) {
-  pollfd p{pidfd, POLLIN, 0};
-  return ::poll(&p, 1, 0) != 0;
 }
 
 int take_fd(int pidfd, int fd) {
@@ -74,6 +64,16 @@ int take_fd(int pidfd, int fd) {
 }
 
 }  // namespace
+
+// glibc 2.36's <sys/pidfd.h> lacks C linkage for C++: call the kernel.
+int open_pidfd(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+bool has_exited(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  return ::poll(&p, 1, 0) != 0;
+}
 
 kqfs::Result<pid_t> thread_group_of(pid_t tid, std::string& why) {
   const auto status = kqfs::procfs::read_file(kqfs::procfs::path_of(tid, "status"));

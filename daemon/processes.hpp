@@ -145,6 +145,11 @@ class ClientProcesses {
   uint64_t lookups_when_full_ = 0;  // past the bound, exited threads go now and then
 };
 
+// A pidfd of process `pid` (a thread group's leader), or -1 with errno.
+int open_pidfd(pid_t pid);
+// Whether the process or thread of `pidfd` has exited (its pidfd is readable).
+bool has_exited(int pidfd);
+
 // The process (thread group) a thread belongs to, or -1.
 pid_t process_of_thread(pid_t tid);
 // The same, or ESRCH (thread gone) or EMFILE/ENFILE/ENOMEM with `why` set.

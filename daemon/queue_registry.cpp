@@ -131,6 +131,7 @@ void QueueRegistry::refuse(const std::string& name, uid_t uid, int error, const 
 
 void QueueRegistry::remove(QueueNode& queue) {
   const auto keep = tree_.find(queue.id);  // `queue` may be the tree's last reference
+  untie(queue);
   for (const ParkedRequest& parked : queue.waiters)
     parked.answer_removed();
   queue.waiters.clear();
@@ -149,6 +150,29 @@ void QueueRegistry::remove(QueueNode& queue) {
   wake_pollers(queue);
   tree_.erase(queue);
   log_.debug("queue " + queue.name + " removed");
+}
+
+int QueueRegistry::tie(QueueNode& queue, pid_t pid, kqfs::UniqueFd pidfd) {
+  QueueNode* node = &queue;  // the watch goes before the queue does (remove)
+  auto watch =
+      loop_.try_watch(pidfd.get(), EPOLLIN, [this, node](uint32_t) { on_tied_exit(*node); });
+  if (!watch) return watch.error();
+  untie(queue);
+  queue.tie = Tie{pid, std::move(pidfd), *watch};
+  log_.debug("queue " + queue.name + " tied to process " + std::to_string(pid));
+  return 0;
+}
+
+void QueueRegistry::untie(QueueNode& queue) {
+  if (!queue.tie) return;
+  loop_.unwatch(queue.tie->loop_watch);
+  queue.tie.reset();
+}
+
+void QueueRegistry::on_tied_exit(QueueNode& queue) {
+  log_.debug("queue " + queue.name + ": process " + std::to_string(queue.tie->pid) +
+             ", which it was tied to, exited");
+  remove(queue);
 }
 
 const kqfs::Kqueue* QueueRegistry::queue_of(uint64_t inode) const {

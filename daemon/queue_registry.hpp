@@ -50,6 +50,12 @@ class QueueRegistry {
   // reads see end of file and writes ENOENT.
   void remove(QueueNode& queue);
 
+  // Ties `queue` to process `pid`, held by `pidfd`: its exit removes the
+  // queue as remove() does. Replaces an earlier tie. 0 or the errno.
+  int tie(QueueNode& queue, pid_t pid, kqfs::UniqueFd pidfd);
+  // The queue stays when that process exits.
+  void untie(QueueNode& queue);
+
   // Nesting: the queue behind a kqueue handle's or events file's inode.
   const kqfs::Kqueue* queue_of(uint64_t inode) const;
   // Knotes of closed descriptors go; lost signals are logged.
@@ -81,6 +87,7 @@ class QueueRegistry {
   // A knote of `queue` went with its owner: status and the log say so.
   void knote_lost(QueueNode& queue, const kqfs::Kqueue::LostKnote& lost);
   void log_lost_signals();
+  void on_tied_exit(QueueNode& queue);
 
   const Options& options_;
   const Log& log_;

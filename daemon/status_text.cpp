@@ -41,6 +41,7 @@ std::string status_text(const QueueNode& queue, bool with_knotes,
   line("owner", std::to_string(queue.uid) + ":" + std::to_string(queue.gid));
   line("mode", mode_text(queue.mode));
   line("anonymous", queue.anonymous ? "yes" : "no");
+  line("tied-to", tied_to_text(queue));
   line("knotes", std::to_string(engine.knote_count()));
   text += knotes_by_filter(engine);
   line("pending", std::to_string(engine.pending()));

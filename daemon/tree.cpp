@@ -21,7 +21,8 @@ class QueueFiles {
       specs_[2 * index] = FileSpec{names_[2 * index], changes_file(codec.format)};
       specs_[2 * index + 1] = FileSpec{names_[2 * index + 1], events_file(codec.format)};
     }
-    specs_.back() = FileSpec{"status", FileKind::status};
+    specs_[2 * kFormatCount] = FileSpec{"status", FileKind::status};
+    specs_[2 * kFormatCount + 1] = FileSpec{"tied-to", FileKind::tied_to};
   }
   QueueFiles(const QueueFiles&) = delete;  // specs_ point into names_
   QueueFiles& operator=(const QueueFiles&) = delete;
@@ -30,7 +31,7 @@ class QueueFiles {
 
  private:
   std::array<std::string, 2 * kFormatCount> names_;
-  std::array<FileSpec, 2 * kFormatCount + 1> specs_;
+  std::array<FileSpec, 2 * kFormatCount + 2> specs_;
 };
 
 // Queue inodes: the id in the high bits, the file in the low four.
@@ -89,6 +90,10 @@ bool is_rewindable(FileKind kind) {
          codec_of(kind).one_per_read;
 }
 
+std::string tied_to_text(const QueueNode& queue) {
+  return queue.tie ? std::to_string(queue.tie->pid) : "none";
+}
+
 Inode directory_inode(uint64_t queue_id) {
   return file_inode(queue_id, FileKind::directory);
 }
@@ -129,11 +134,14 @@ struct stat attributes_of_clone(Inode inode, uid_t uid, gid_t gid, const timespe
 // A queue's files take the directory's permission bits: changes files its
 // write bits, status its read bits. Reading events consumes the queue, so
 // events files are readable by those who may write changes: the
-// directory's write bits, as read bits.
+// directory's write bits, as read bits. tied-to is read as status and
+// written as changes.
 struct stat attributes_of(const QueueNode& queue, FileKind kind) {
   mode_t mode = S_IFDIR | (queue.mode & 07777);
   if (kind == FileKind::status) {
     mode = S_IFREG | (queue.mode & 0444);
+  } else if (kind == FileKind::tied_to) {
+    mode = S_IFREG | (queue.mode & 0666);
   } else if (is_events(kind)) {
     mode = S_IFREG | ((queue.mode & 0222) << 1);
   } else if (is_changes(kind)) {

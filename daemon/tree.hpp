@@ -21,6 +21,7 @@
 #include "daemon/reply.hpp"
 #include "kqfs/codec/formats.hpp"
 #include "kqfs/kqueue.hpp"
+#include "kqfs/unique_fd.hpp"
 
 namespace kqfsd {
 
@@ -39,7 +40,8 @@ inline constexpr Inode kCloneInode = 3;
 enum class FileKind : uint8_t {
   directory = 0,
   status = 1 + 2 * kqfs::codec::kFormatCount,
-  clone,  // the kq/clone handle: binary in both directions
+  tied_to,  // the process whose exit removes the queue (tie_path.hpp)
+  clone,    // the kq/clone handle: binary in both directions
 };
 
 constexpr FileKind changes_file(kqfs::codec::Format format) {
@@ -56,7 +58,8 @@ struct FileSpec {
 };
 
 // The files inside every queue directory, in listing order: "changes" and
-// "events" with each format's suffix, in the table's order, then status.
+// "events" with each format's suffix, in the table's order, then status
+// and tied-to.
 std::span<const FileSpec> queue_files();
 
 bool is_changes(FileKind kind);
@@ -76,6 +79,14 @@ struct Rejection {
   std::string reason;
 };
 
+// A queue's tie: the process whose exit removes it, held by a pidfd (no pid
+// reuse can redirect it) that the loop watches.
+struct Tie {
+  pid_t pid = 0;
+  kqfs::UniqueFd pidfd;
+  uint64_t loop_watch = 0;
+};
+
 struct QueueNode {
   uint64_t id = 0;
   std::string name;
@@ -88,6 +99,7 @@ struct QueueNode {
 
   std::unique_ptr<kqfs::Kqueue> engine;  // released when the queue is removed
   uint64_t loop_watch = 0;
+  std::optional<Tie> tie;  // set and dropped by QueueRegistry::tie/untie
 
   std::list<ParkedRequest> waiters;  // FIFO; list: interrupt callbacks hold pointers
   std::set<OpenFile*> pollers;       // open files with a poll handle to notify
@@ -103,6 +115,10 @@ struct QueueNode {
 
   bool removed() const { return engine == nullptr; }
 };
+
+// The pid of the process `queue` is tied to, or "none": what tied-to and
+// status show.
+std::string tied_to_text(const QueueNode& queue);
 
 // Inode numbers of a queue's directory and files.
 Inode directory_inode(uint64_t queue_id);

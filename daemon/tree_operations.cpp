@@ -66,7 +66,8 @@ void TreeOperations::setattr(const Requester& requester, Inode inode, const Attr
   if (change.size) {
     // "> changes" truncates: a stream has nothing to cut, so size 0 is fine.
     const bool writable = decoded && (decoded->second == FileKind::clone ||
-                                      (queue != nullptr && is_changes(decoded->second)));
+                                      (queue != nullptr && (is_changes(decoded->second) ||
+                                                            decoded->second == FileKind::tied_to)));
     if (!writable || *change.size != 0) {
       reply.error(EINVAL);
       return;

@@ -98,6 +98,10 @@ std::span<const Name> fflags(int16_t filter) {
   return row == nullptr ? std::span<const Name>{} : row->fflags;
 }
 
+std::span<const Name> fflag_aliases(int16_t filter) {
+  return filter == EVFILT_TIMER ? std::span<const Name>{kTimerAliases} : std::span<const Name>{};
+}
+
 std::optional<int16_t> filter_value(std::string_view name) {
   if (auto value = find(kFilters, name)) return static_cast<int16_t>(*value);
   return std::nullopt;
@@ -110,8 +114,7 @@ std::optional<uint16_t> flag_value(std::string_view name) {
 
 std::optional<uint32_t> fflag_value(int16_t filter, std::string_view name) {
   if (auto value = find(fflags(filter), name)) return value;
-  if (filter == EVFILT_TIMER) return find(kTimerAliases, name);
-  return std::nullopt;
+  return find(fflag_aliases(filter), name);
 }
 
 std::string_view filter_name(int16_t filter) {

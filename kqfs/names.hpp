@@ -23,6 +23,8 @@ std::span<const Name> filters();
 std::span<const Name> flags();
 // NOTE_* names that apply to `filter` (empty for filters without fflags).
 std::span<const Name> fflags(int16_t filter);
+// Other spellings of `filter`'s NOTE_* values, accepted on input, never written.
+std::span<const Name> fflag_aliases(int16_t filter);
 
 std::optional<int16_t> filter_value(std::string_view name);
 std::optional<uint16_t> flag_value(std::string_view name);

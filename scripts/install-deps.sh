@@ -10,7 +10,11 @@ packages=(
   libgtest-dev libgmock-dev
   bats bats-support bats-assert
   python3 procps nodejs strace
+  scdoc groff-base mandoc
 )
+# npm packs the Node package's tarball (tests/bats/node.bats). nodejs.org's
+# nodejs package carries its own npm; Debian's is a package of its own.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -18,7 +18,7 @@ for variant in plain sanitize; do
   else
     options=(--buildtype=debugoptimized)
   fi
-  options+=(--werror)
+  options+=(--werror -Dman=enabled)
   if [[ -f $dir/build.ninja ]]; then
     meson setup --reconfigure "$dir" "${options[@]}" >/dev/null || exit 1
   else

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,31 +23,19 @@ constexpr char kOwnershipNote[] =
     "that process's, and lasts until it closes FD or exits:\n"
     "  kqctl add q \"4@$$ read add\"\n";
 
-// The queue's status line for the last rejected record, as text, or empty
-// when there is none.
-std::string last_error_of(const Mount& mount, const std::string& name) {
-  const std::string status = mount.read(name, "status");
-  constexpr std::string_view kKey = "last-error: ";
-  for (size_t start = 0; start < status.size();) {
-    size_t end = status.find('\n', start);
-    if (end == std::string::npos) end = status.size();
-    const std::string_view line = std::string_view(status).substr(start, end - start);
-    if (line.starts_with(kKey)) {
-      const std::string_view reason = line.substr(kKey.size());
-      return reason == "none" ? std::string() : std::string(reason);
-    }
-    start = end + 1;
-  }
-  return {};
-}
-
 // Why `record` failed with `error` (the errno of the write): what the
 // errno means for a change, else what the codec finds wrong with the
 // record (the daemon parses it with the same), else the queue's last-error
 // line as it stands.
 std::string why_failed(const std::string& record, int error, const std::string& last_error) {
   const kqfs::codec::Parsed parsed = kqfs::codec::parse_text(record);
-  if (error == ENOENT) return "no such knote";
+  if (error == ENOENT) {
+    // A trigger sent before the waiting side added its knote: a race of
+    // two scripts, worth naming.
+    const std::optional<kqfs::Kevent>& change = parsed.record;
+    const bool trigger = change && change->filter == EVFILT_USER && (change->fflags & NOTE_TRIGGER);
+    return trigger ? "no such knote: is the user event registered yet?" : "no such knote";
+  }
   if (error == EBADF) {
     return parsed.pid == 0 ? "not a descriptor open in kqctl"
                            : "not a descriptor open in process " + std::to_string(parsed.pid);
@@ -61,7 +50,7 @@ Failure record_failure(const Mount& mount, const std::string& name,
                        const std::vector<std::string>& records, size_t failed, int error) {
   std::string last_error;
   try {
-    last_error = last_error_of(mount, name);
+    last_error = mount.last_error(name);
   } catch (const Failure&) {
     // The queue is gone (removed meanwhile): that is the error to report.
     throw mount.queue_failure(name, error);

@@ -15,6 +15,9 @@ int run_list(const Invocation& invocation);
 int run_remove(const Invocation& invocation);
 int run_status(const Invocation& invocation);
 
+// tie.cpp: a queue removed when a process exits.
+int run_tie(const Invocation& invocation);
+
 // changes.cpp: change records written to a queue.
 int run_add(const Invocation& invocation);
 int run_delete(const Invocation& invocation);
@@ -22,6 +25,9 @@ int run_trigger(const Invocation& invocation);
 
 // wait.cpp
 int run_wait(const Invocation& invocation);
+
+// watch.cpp
+int run_watch(const Invocation& invocation);
 
 // convert.cpp
 int run_convert(const Invocation& invocation);
@@ -34,13 +40,15 @@ struct Command {
 };
 
 inline constexpr Command kCommands[] = {
-    {"create", "create NAME [--mode MODE]", "make a queue (mkdir kq/NAME)", run_create},
+    {"create", "create NAME [--mode M] [--tie]", "make a queue (mkdir kq/NAME)", run_create},
     {"list", "list", "print the queues, one name per line", run_list},
     {"remove", "remove NAME", "destroy a queue (rmdir kq/NAME)", run_remove},
+    {"tie", "tie NAME [PID|none]", "remove a queue when PID exits", run_tie},
     {"add", "add NAME RECORD...", "register knotes: text change records", run_add},
     {"delete", "delete NAME IDENT FILTER", "delete a knote", run_delete},
     {"trigger", "trigger NAME IDENT [options]", "trigger a user event (NOTE_TRIGGER)", run_trigger},
-    {"wait", "wait NAME [-n COUNT] [-t SECONDS]", "wait for events and print them", run_wait},
+    {"wait", "wait NAME [-n COUNT|-f] [-t SEC]", "wait for events and print them", run_wait},
+    {"watch", "watch [options] RECORD...", "register records of its own, wait, print", run_watch},
     {"status", "status NAME", "print a queue's status", run_status},
     {"convert", "convert --from F --to F", "convert records: text, json, bin", run_convert},
 };

@@ -26,7 +26,7 @@ void print_help(const kqctl::po::options_description& global) {
   std::cout << "\n"
             << global
             << "\n'kqctl COMMAND --help' describes COMMAND.\n"
-               "Exit status: 0 done, 1 failed, 2 bad command line, 3 wait timed out.\n";
+               "Exit status: 0 done, 1 failed, 2 bad command line, 3 wait or watch timed out.\n";
 }
 
 const kqctl::Command* find_command(std::string_view name) {

@@ -58,6 +58,22 @@ std::string Mount::read(std::string_view name, std::string_view file) const {
   }
 }
 
+std::string Mount::last_error(std::string_view name) const {
+  const std::string status = read(name, "status");
+  constexpr std::string_view kKey = "last-error: ";
+  for (size_t start = 0; start < status.size();) {
+    size_t end = status.find('\n', start);
+    if (end == std::string::npos) end = status.size();
+    const std::string_view line = std::string_view(status).substr(start, end - start);
+    if (line.starts_with(kKey)) {
+      const std::string_view reason = line.substr(kKey.size());
+      return reason == "none" ? std::string() : std::string(reason);
+    }
+    start = end + 1;
+  }
+  return {};
+}
+
 void close_checked(kqfs::UniqueFd& fd, const std::string& what) {
   // The descriptor is gone whatever close returns (Linux); never retry it.
   if (::close(fd.release()) != 0) throw Failure(what + ": " + describe_errno(errno));

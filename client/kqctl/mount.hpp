@@ -44,6 +44,10 @@ class Mount {
   // The whole of FILE of queue NAME, or throws queue_failure.
   std::string read(std::string_view name, std::string_view file) const;
 
+  // Queue NAME's status line for the last rejected input (last-error),
+  // or empty when there is none; throws queue_failure.
+  std::string last_error(std::string_view name) const;
+
  private:
   std::string root_;
 };

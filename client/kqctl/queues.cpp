@@ -15,6 +15,7 @@
 
 #include "client/kqctl/commands.hpp"
 #include "client/kqctl/mount.hpp"
+#include "client/kqctl/tie.hpp"
 
 namespace kqctl {
 namespace {
@@ -60,18 +61,27 @@ std::optional<QueueCommand> parse_queue_command(Syntax& syntax, const Invocation
 }  // namespace
 
 int run_create(const Invocation& invocation) {
-  Syntax syntax("create", "NAME [--mode MODE]",
+  Syntax syntax("create", "NAME [--mode MODE] [--tie[=PID]]",
                 "Makes queue NAME: mkdir MOUNT/kq/NAME. NAME is 1 to 64 characters of\n"
                 "A-Za-z0-9._- (anything else is 'Invalid argument'); the queue is yours.\n"
-                "Fails if NAME exists, whoever made it (see docs/security.md).\n");
+                "Fails if NAME exists, whoever made it (see docs/security.md).\n"
+                "With --tie the queue is removed when the process that ran kqctl (a\n"
+                "script, say), or PID, exits; if it cannot be tied, it is not left behind\n"
+                "('kqctl tie --help').\n");
   syntax.options()("mode", po::value<std::string>()->value_name("MODE"),
-                   "its permission bits in octal, e.g. 0700 (default: 0777 less the umask)");
+                   "its permission bits in octal, e.g. 0700 (default: 0777 less the umask)")(
+      "tie", po::value<std::string>()->implicit_value("")->value_name("PID"),
+      "remove it when process PID exits; a bare --tie: the process that ran kqctl");
   const auto command = parse_queue_command(syntax, invocation);
   if (!command) return kExitSuccess;
 
   const Mount& mount = command->mount;
   const std::string& name = command->name;
   const std::string path = mount.queue(name);
+  // Read before anything is made: a bad value makes nothing.
+  const bool tied = command->arguments.has("tie");
+  const std::string tied_to = tied ? tie_value(command->arguments.text("tie")) : "";
+  if (tied_to == "none") throw UsageError("--tie needs a process, not none");
   int result;
   if (command->arguments.has("mode")) {
     const mode_t mode = parse_mode(command->arguments.text("mode"));
@@ -95,6 +105,14 @@ int run_create(const Invocation& invocation) {
                     std::to_string(existing.st_uid) + ", mode " + mode + ")");
     }
     throw mount.queue_failure(name, error);
+  }
+  if (tied) {
+    try {
+      tie_queue(mount, name, tied_to);
+    } catch (const Failure&) {
+      ::rmdir(path.c_str());  // an untied queue would outlive its script
+      throw;
+    }
   }
   return kExitSuccess;
 }

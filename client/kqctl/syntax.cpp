@@ -44,6 +44,11 @@ void Syntax::operand(const char* key, std::string display, bool rest) {
   operands_.push_back(Operand{key, std::move(display)});
 }
 
+void Syntax::optional_operand(const char* key, std::string display) {
+  operand(key, std::move(display));
+  operands_.back().required = false;
+}
+
 std::string Syntax::usage_line() const {
   return "kqctl [--mount DIR] " + command_ + (usage_.empty() ? "" : " " + usage_);
 }
@@ -67,7 +72,9 @@ std::optional<Arguments> Syntax::parse(const Invocation& invocation) const {
   }
   if (arguments.has("mount")) arguments.mount = arguments.text("mount");
   for (const Operand& operand : operands_) {
-    if (!arguments.has(operand.key.c_str())) throw UsageError("missing " + operand.display);
+    if (operand.required && !arguments.has(operand.key.c_str())) {
+      throw UsageError("missing " + operand.display);
+    }
   }
   return arguments;
 }

@@ -72,6 +72,8 @@ class Syntax {
   // ("NAME"). Every operand is required; a `rest` operand (the last) takes
   // every remaining argument, at least one.
   void operand(const char* key, std::string display, bool rest = false);
+  // An operand that may be left out (after the required ones).
+  void optional_operand(const char* key, std::string display);
 
   // The parsed command line, or nothing when --help was asked for (and
   // printed). Throws UsageError.
@@ -84,6 +86,7 @@ class Syntax {
   struct Operand {
     std::string key;
     std::string display;
+    bool required = true;
   };
 
   std::string command_;

@@ -1,52 +1,37 @@
 #!/usr/bin/env python3
-"""Reading kqfs events as JSON lines, with nothing but the json module.
+"""Reading kqfs events as JSON lines, with the kqfs package.
 
     python3 examples/python/json_lines.py [MOUNT]
 
 Adds a timer through changes.json and reads five ticks from events.json,
-one JSON object per line.
+one JSON object per line; each comes back as a kqfs.Event, whose names
+(filter_name, flags_name) are those of the JSON and text formats.
 
 MOUNT defaults to $KQFS_MOUNT, else $XDG_RUNTIME_DIR/kqfs, else /run/kqfs.
+The package is installed by `meson install`; from a build tree, run with
+PYTHONPATH=build/client/python.
 """
-import contextlib
-import json
 import os
 import sys
 
-
-def mount_point():
-    if len(sys.argv) > 1:
-        return sys.argv[1]
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or "/run"
-    return os.environ.get("KQFS_MOUNT") or os.path.join(runtime, "kqfs")
+import kqfs
 
 
 def main():
-    queue = os.path.join(mount_point(), "kq", f"json-lines-{os.getpid()}")
-    os.mkdir(queue)
-    try:
-        # Keys left out are 0; filter and flags use the names of the text
-        # format. Every 250 ms, tagged with udata 99.
-        timer = {"ident": 1, "filter": "EVFILT_TIMER", "flags": "EV_ADD",
-                 "data": 250, "udata": 99}
-        with open(os.path.join(queue, "changes.json"), "w") as changes:
-            changes.write(json.dumps(timer) + "\n")
-
-        # A read blocks until an event is pending and returns whole lines,
-        # so readline() is all it takes.
-        with open(os.path.join(queue, "events.json")) as events:
-            for tick in range(1, 6):
-                line = events.readline()
-                if not line:  # end of file: someone removed the queue
-                    sys.exit("the queue was removed")
-                event = json.loads(line)
-                print(f"tick {tick}: {event['filter']} {event['ident']}"
-                      f" flags {event['flags']} data {event['data']}"
-                      f" udata {event['udata']}")
-        print("done after 5 ticks")
-    finally:
-        with contextlib.suppress(FileNotFoundError):  # removed by someone else
-            os.rmdir(queue)  # also deletes the timer
+    mount = sys.argv[1] if len(sys.argv) > 1 else None
+    with kqfs.Queue(f"json-lines-{os.getpid()}", mount=mount, format="json") as queue:
+        # Every 250 ms, tagged with udata 99; written as one JSON line.
+        queue.change(kqfs.Event(1, kqfs.EVFILT_TIMER, kqfs.EV_ADD, 0, 250, 99))
+        # Each read waits until an event is pending and brings whole lines.
+        tick = 0
+        for event in queue:  # ends if someone removes the queue
+            tick += 1
+            print(f"tick {tick}: {event.filter_name} {event.ident}"
+                  f" flags {event.flags_name} data {event.data} udata {event.udata}")
+            if tick == 5:
+                print("done after 5 ticks")
+                return
+        sys.exit("the queue was removed")
 
 
 if __name__ == "__main__":

@@ -1,34 +1,23 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2034  # every field of a record is named, used or not
-# Waiting for a FIFO to become readable, as select() would, from bash.
+# Waits up to SECONDS for FIFO to become readable, as select() would, and
+# reads a line from it; the exit status says which: 0 read, 3 timed out.
 #
-#   bash examples/shell/fifo_readable.sh [MOUNT]
+#   bash examples/shell/fifo_readable.sh FIFO SECONDS
 #
-# MOUNT defaults to $KQFS_MOUNT, else $XDG_RUNTIME_DIR/kqfs, else /run/kqfs.
-# shellcheck source-path=SCRIPTDIR source=kqfs_queue.sh
-. "$(dirname "$0")/kqfs_queue.sh" fifo-readable "$@"
+# kqctl finds the mount in $KQFS_MOUNT, else $XDG_RUNTIME_DIR/kqfs, else
+# /run/kqfs.
+set -euo pipefail
+fifo=${1:?usage: fifo_readable.sh FIFO SECONDS}
+seconds=${2:?usage: fifo_readable.sh FIFO SECONDS}
 
-work=$(mktemp -d)
-mkdir "$queue"
-trap 'exec 4<&-; rmdir "$queue"; rm -rf "$work"' EXIT
-
-mkfifo "$work/fifo"
 # Read-write, so the open does not wait for a writer and the FIFO never
-# reports end of file between writers.
-exec 4<>"$work/fifo"
-
-# An EVFILT_READ ident is a descriptor of the process that writes the
-# record. The builtin echo runs in this shell, so "4" is our fd 4 (an
-# external /bin/echo would be another process, and its knote would go
-# when it exits).
-echo "4 read add" >"$queue/changes"
-echo "waiting for the FIFO to become readable"
-
-# Someone else writes, a moment later.
-(sleep 0.3 && echo "hello through the fifo" >"$work/fifo") &
-
-read -r ident filter flags fflags data udata <"$queue/events"
-echo "fd $ident is readable: $data bytes waiting"
-read -r message <&4
-echo "read: $message"
-wait
+# reports end of file between writers. kqctl inherits descriptor 4, the
+# one its EVFILT_READ record names; -q: the exit status is the answer.
+exec 4<>"$fifo"
+status=0
+kqctl watch -q -t "$seconds" "4 read add" || status=$?
+case $status in
+  0) read -r line <&4 && echo "read: $line" ;;
+  3) echo "nothing to read after $seconds s" ;;
+esac
+exit "$status"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A user event as a signal between two scripts: user_event_wait.sh blocks
-# until user_event_trigger.sh, another process, fires the event. This
-# script sets up the queue and runs both.
+# A user event as a signal between two scripts through a named queue:
+# user_event_wait.sh (A) makes the queue, registers the event and says it
+# is ready; only then does user_event_trigger.sh (B), another process,
+# fire it. This script runs both.
 #
 #   bash examples/shell/user_event.sh [MOUNT]
 #
@@ -9,16 +10,15 @@
 # shellcheck source-path=SCRIPTDIR source=kqfs_queue.sh
 . "$(dirname "$0")/kqfs_queue.sh" user-event "$@"
 here=$(dirname "$0")
+export KQFS_MOUNT=$mount
+name=${queue##*/}
 
-mkdir "$queue"
-trap 'rmdir "$queue"' EXIT
-
-# The knote exists before either script runs, so it does not matter which
-# one gets there first: a trigger waits in the knote until it is read.
-echo "7 user add|clear" >"$queue/changes"
-
-bash "$here/user_event_wait.sh" "$queue" &
+# A's standard output comes back on descriptor 5: its first line is the
+# announcement, read before B runs.
+exec 5< <(bash "$here/user_event_wait.sh" "$name")
 waiter=$!
-sleep 0.5  # only so that the output shows A waiting before B fires
-bash "$here/user_event_trigger.sh" "$queue" 42
+read -r announcement <&5
+echo "$announcement"
+bash "$here/user_event_trigger.sh" "$name" 42
+cat <&5
 wait "$waiter"

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Script B of user_event.sh: fires user event 7 on queue QUEUE_DIR,
-# carrying VALUE (a number, default 0) to whoever reads it.
+# Script B of user_event.sh: fires user event 7 on queue NAME, carrying
+# VALUE (a number, default 0) to whoever waits for it.
 #
-#   bash examples/shell/user_event_trigger.sh QUEUE_DIR [VALUE]
+#   bash examples/shell/user_event_trigger.sh NAME [VALUE]
+#
+# kqctl finds the mount in $KQFS_MOUNT, else $XDG_RUNTIME_DIR/kqfs, else
+# /run/kqfs.
 set -euo pipefail
-queue=${1:?usage: user_event_trigger.sh QUEUE_DIR [VALUE]}
+name=${1:?usage: user_event_trigger.sh NAME [VALUE]}
 
 echo "B: triggering user event 7 with value ${2:-0}"
-# NOTE_TRIGGER fires the knote; the record's data travels with the event.
-echo "7 user 0 trigger ${2:-0}" >"$queue/changes"
+# NOTE_TRIGGER fires the knote; --data travels with the event.
+kqctl trigger "$name" 7 --data "${2:-0}"

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2034  # every field of a record is named, used or not
-# Script A of user_event.sh: waits for user event 7 on queue QUEUE_DIR
-# (a directory kq/NAME of the mount, with the knote already added).
+# Script A of user_event.sh: makes queue NAME, registers user event 7 on
+# it, says "A: ready", and waits for the event; removes the queue at the end.
 #
-#   bash examples/shell/user_event_wait.sh QUEUE_DIR
+#   bash examples/shell/user_event_wait.sh NAME
+#
+# kqctl finds the mount in $KQFS_MOUNT, else $XDG_RUNTIME_DIR/kqfs, else
+# /run/kqfs.
 set -euo pipefail
-queue=${1:?usage: user_event_wait.sh QUEUE_DIR}
+name=${1:?usage: user_event_wait.sh NAME}
 
-echo "A: waiting for user event 7"
-while read -r ident filter flags fflags data udata; do
-  # Other knotes may share the queue: wait for ours.
-  if [ "$filter" = EVFILT_USER ] && [ "$ident" = 7 ]; then
-    echo "A: got user event $ident with value $data"
-    exit 0
-  fi
-done <"$queue/events"
-echo "A: the queue was removed" >&2
-exit 1
+kqctl create "$name" --mode 0700
+trap 'kqctl remove "$name"' EXIT
+# The knote first, then the announcement: a trigger sent before the knote
+# exists fails (kqctl trigger: "no such knote: is the user event
+# registered yet?"); one sent after it waits in the knote until read.
+kqctl add "$name" "7 user add|clear"
+echo "A: ready, waiting for user event 7"
+
+read -r ident filter flags fflags data udata < <(kqctl wait "$name")
+echo "A: got user event $ident with value $data"

@@ -78,12 +78,9 @@ class ProcFilter final : public Filter {
 
   Result<std::unique_ptr<Knote>> attach(const Kevent& change, const Caller& caller) override {
     const pid_t pid = static_cast<pid_t>(change.ident);
-    if (change.ident == 0 || change.ident > INT32_MAX || !caller->sees_process(pid)) {
-      return Errno{ESRCH};
-    }
     std::string why;
-    if (const int error = caller->may_see(pid, why); error != 0) {
-      host_.explain(std::move(why));
+    if (const int error = check_sees_process(*caller, change.ident, why); error != 0) {
+      if (!why.empty()) host_.explain(std::move(why));
       return Errno{error};
     }
     // Listen before looking, so that no exit falls in between.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 
 namespace kqfs {
 
@@ -47,6 +48,11 @@ pid_t own_pid() {
 bool DescriptorResolver::sees_process(int pid) const {
   // EPERM: it exists but may not be signalled, which is still "seen".
   return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+}
+
+int check_sees_process(DescriptorResolver& caller, uint64_t pid, std::string& why) {
+  if (pid == 0 || pid > INT32_MAX || !caller.sees_process(static_cast<int>(pid))) return ESRCH;
+  return caller.may_see(static_cast<int>(pid), why);
 }
 
 bool process_fd_names_registered(int pid, int fd, int epfd, int registered_as) {

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -95,6 +96,12 @@ class DescriptorResolver {
 };
 
 using Caller = std::shared_ptr<DescriptorResolver>;
+
+// EVFILT_PROC's rule for naming process `pid` (any 64-bit ident): 0 when
+// `caller` sees it, else ESRCH (no such process, or one it cannot see), or
+// the errno of a check that could not be made; `why` says more when the
+// errno alone would not.
+int check_sees_process(DescriptorResolver& caller, uint64_t pid, std::string& why);
 
 // The process's own descriptor table: for the engine used in process.
 class InProcessResolver final : public DescriptorResolver {

@@ -11,6 +11,8 @@ one_kqfsd_per_file
 setup() {
   kqfs_setup
   EXAMPLES="$BATS_TEST_DIRNAME/../../examples"
+  # The shell examples call kqctl.
+  PATH="$KQFS_BUILD/client/kqctl:$PATH"
 }
 
 # example PROGRAM ARGS...: runs PROGRAM (bash, python3, node) on the example
@@ -27,9 +29,34 @@ assert_clean_success() {
   assert_no_queues
 }
 
-# Only kq/clone is left: every example removes the queue it made.
+# Only kq/clone is left: every example removes the queue it made (an
+# anonymous one goes when its last handle is released, just after its
+# process exits).
 assert_no_queues() {
+  wait_until 10 eval '[ "$(ls "$KQ")" = clone ]' || true
   assert_equal "$(ls "$KQ")" clone
+}
+
+# example_in_background NAME PROGRAM ARGS...: the example in the background
+# with the mount in KQFS_MOUNT, its output in NAME.out and NAME.err, its
+# pid in bg.
+example_in_background() {
+  local name=$1
+  shift
+  KQFS_MOUNT=$MNT timeout -k 5 60 "$@" >"$BATS_TEST_TMPDIR/$name.out" \
+    2>"$BATS_TEST_TMPDIR/$name.err" 3>&- &
+  bg=$!
+  BG_PIDS+=("$bg")
+}
+
+# finish_example NAME: waits for bg; sets status, output and stderr, as
+# example does.
+finish_example() {
+  status=0
+  wait "$bg" || status=$?
+  output=$(cat "$BATS_TEST_TMPDIR/$1.out")
+  stderr=$(cat "$BATS_TEST_TMPDIR/$1.err")
+  mapfile -t lines <<<"$output"
 }
 
 @test "in-process example: a timer, a pipe and a user event on one queue" {
@@ -78,74 +105,112 @@ assert_no_queues() {
   assert_equal "$stderr" "no kqfs mount at $BATS_TEST_TMPDIR (start kqfsd first)"
 }
 
-@test "shell FIFO example: wakes when another process writes the FIFO" {
-  example bash "$EXAMPLES/shell/fifo_readable.sh" "$MNT"
+@test "shell FIFO example: readable within the timeout (read, exit 0) or not (exit 3)" {
+  local fifo="$BATS_TEST_TMPDIR/fifo"
+  mkfifo "$fifo"
+  KQFS_MOUNT=$MNT example bash "$EXAMPLES/shell/fifo_readable.sh" "$fifo" 0.3
+  assert_failure 3
+  assert_output "nothing to read after 0.3 s"
+  assert_equal "$stderr" ""
+
+  example_in_background fifo bash "$EXAMPLES/shell/fifo_readable.sh" "$fifo" 30
+  wait_until 10 clone_with_knotes 1
+  echo "hello through the fifo" >"$fifo"
+  finish_example fifo
   assert_clean_success
-  assert_output "waiting for the FIFO to become readable
-fd 4 is readable: 23 bytes waiting
-read: hello through the fifo"
+  assert_output "read: hello through the fifo"
 }
 
-@test "shell file watch example: NOTE_WRITE|NOTE_EXTEND for the append, then NOTE_DELETE for rm" {
-  example bash "$EXAMPLES/shell/watch_file.sh" "$MNT"
+@test "shell file watch example: a write, then a deletion, each told by one kqctl watch" {
+  local file="$BATS_TEST_TMPDIR/watched"
+  echo one >"$file"
+  example_in_background write bash "$EXAMPLES/shell/watch_file.sh" "$file"
+  wait_until 10 clone_with_knotes 1
+  echo two >>"$file"
+  finish_example write
   assert_clean_success
-  assert_equal "${#lines[@]}" 4
-  assert_line --index 0 --regexp '^appending to /'
-  assert_line --index 1 "event: NOTE_WRITE|NOTE_EXTEND"
-  assert_line --index 2 --regexp '^removing /'
-  assert_line --index 3 "event: NOTE_DELETE"
-  # It watched and removed a real file.
-  local file=${lines[0]#appending to }
-  assert_equal "${lines[2]}" "removing $file"
-  [ ! -e "$file" ]
+  # A write that grows the file is NOTE_WRITE|NOTE_EXTEND, one event.
+  assert_output "$file: NOTE_WRITE|NOTE_EXTEND"
+
+  example_in_background delete bash "$EXAMPLES/shell/watch_file.sh" "$file"
+  wait_until 10 clone_with_knotes 1
+  rm "$file"
+  finish_example delete
+  assert_clean_success
+  assert_output "$file: NOTE_DELETE"
 }
 
-@test "shell process example: the exit status 3 decoded from the NOTE_EXIT event" {
-  example bash "$EXAMPLES/shell/process_exit.sh" "$MNT"
+@test "shell process example: the exit status in words, or the signal that killed it" {
+  mkfifo "$BATS_TEST_TMPDIR/gate"
+  (read -r _ <"$BATS_TEST_TMPDIR/gate"; exit 3) 3>&- &
+  local pid=$!
+  BG_PIDS+=("$pid")
+  example_in_background exit bash "$EXAMPLES/shell/process_exit.sh" "$pid"
+  wait_until 10 clone_with_knotes 1
+  echo go >"$BATS_TEST_TMPDIR/gate"
+  finish_example exit
   assert_clean_success
-  assert_equal "${#lines[@]}" 3
-  assert_line --index 0 --regexp '^watching process [0-9]+$'
-  local pid=${lines[0]#watching process }
-  # data is the wait(2) status: exit 3 is 3 << 8.
-  assert_line --index 1 "process $pid: NOTE_EXIT, data 768, exit status 3"
-  assert_line --index 2 "wait says: 3"
+  assert_output "process $pid exited with status 3"
+
+  sleep 600 3>&- &
+  pid=$!
+  BG_PIDS+=("$pid")
+  example_in_background kill bash "$EXAMPLES/shell/process_exit.sh" "$pid"
+  wait_until 10 clone_with_knotes 1
+  kill -KILL "$pid"
+  finish_example kill
+  assert_clean_success
+  assert_output "process $pid killed by signal 9 (SIGKILL)"
 }
 
-@test "shell user event example: script B's trigger reaches script A" {
+@test "shell periodic command example: runs the command on each tick until it fails" {
+  local counter="$BATS_TEST_TMPDIR/count"
+  echo 0 >"$counter"
+  # The command counts its runs and fails at the fifth.
+  KQFS_MOUNT=$MNT example bash "$EXAMPLES/shell/every.sh" 100 bash -c \
+    'n=$(($(cat "$1") + 1)); echo "$n" >"$1"; echo "run $n"; [ "$n" -lt 5 ]' - "$counter"
+  assert_success
+  assert_output "run 1
+run 2
+run 3
+run 4
+run 5"
+  assert_no_queues
+}
+
+@test "shell user event example: A registers, says it is ready, then B's trigger reaches it" {
   example bash "$EXAMPLES/shell/user_event.sh" "$MNT"
   assert_clean_success
-  assert_equal "${#lines[@]}" 3
-  # A and B start in either order; A can only report the event after B sent it.
-  assert_line "A: waiting for user event 7"
-  assert_line "B: triggering user event 7 with value 42"
-  assert_line --index 2 "A: got user event 7 with value 42"
+  assert_output "A: ready, waiting for user event 7
+B: triggering user event 7 with value 42
+A: got user event 7 with value 42"
 }
 
-@test "shell user event scripts: A blocks until B, another process, triggers" {
-  local q
-  q=$(new_queue)
-  echo "7 user add|clear" >"$q/changes"
-  timeout 60 bash "$EXAMPLES/shell/user_event_wait.sh" "$q" \
-    >"$BATS_TEST_TMPDIR/a.out" 2>&1 3>&- &
-  local waiter=$!
-  BG_PIDS+=("$waiter")
+@test "shell user event scripts: A blocks until B, another process, triggers; B before A registers is told why" {
+  local name=q$BATS_TEST_NUMBER
+  # B first: the queue is there, the knote is not.
+  KQFS_MOUNT=$MNT kqctl create "$name"
+  KQFS_MOUNT=$MNT example bash "$EXAMPLES/shell/user_event_trigger.sh" "$name" 5
+  assert_failure 1
+  assert_output "B: triggering user event 7 with value 5"
+  assert_equal "$stderr" "kqctl trigger: record '7 EVFILT_USER EV_KEEPUDATA NOTE_TRIGGER 5' failed: No such file or directory (no such knote: is the user event registered yet?)"
+  rmdir "$KQ/$name"
 
-  # A is blocked in its read, and stays there while nothing triggers.
-  wait_status "$q" readers 1
+  example_in_background a bash "$EXAMPLES/shell/user_event_wait.sh" "$name"
+  wait_until 10 test -s "$BATS_TEST_TMPDIR/a.out"
+  # A said it is ready: its knote is there, and it waits while nothing triggers.
+  assert_equal "$(status_field "$KQ/$name" knotes.user)" 1
   sleep 0.3
-  kill -0 "$waiter"
-  assert_equal "$(status_field "$q" readers)" 1
+  kill -0 "$bg"
 
-  example bash "$EXAMPLES/shell/user_event_trigger.sh" "$q" 5
+  KQFS_MOUNT=$MNT example bash "$EXAMPLES/shell/user_event_trigger.sh" "$name" 5
   assert_success
   assert_output "B: triggering user event 7 with value 5"
 
-  local rc=0
-  wait "$waiter" || rc=$?
-  assert_equal "$rc" 0
-  assert_equal "$(cat "$BATS_TEST_TMPDIR/a.out")" "A: waiting for user event 7
+  finish_example a
+  assert_clean_success
+  assert_output "A: ready, waiting for user event 7
 A: got user event 7 with value 5"
-  rmdir "$q"
 }
 
 # ------------------------------------------------------------------- python
@@ -182,13 +247,13 @@ assert_three_ticks_then_user_event() {
 
 # --------------------------------------------------------------------- node
 
-@test "node example: three ticks from events.json, then the user event" {
-  example node "$EXAMPLES/node/events_json.js" "$MNT"
+@test "node example: three ticks through the kqfs package, then the user event" {
+  NODE_PATH=$KQFS_BUILD/client/node example node "$EXAMPLES/node/timer_and_user.js" "$MNT"
   assert_three_ticks_then_user_event
 }
 
 @test "node example finds the mount in KQFS_MOUNT when given no argument" {
-  KQFS_MOUNT=$MNT example node "$EXAMPLES/node/events_json.js"
+  KQFS_MOUNT=$MNT NODE_PATH=$KQFS_BUILD/client/node example node "$EXAMPLES/node/timer_and_user.js"
   assert_clean_success
   assert_line --index 4 "user event 2 with value 42: done"
 }

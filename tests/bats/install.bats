@@ -129,3 +129,47 @@ header_program() {
   KQFS_MOUNT=$MNT run timeout 10 "$program"
   assert_program_output
 }
+
+# The Python package goes where the python3 on PATH imports from
+# (docs/python.md): a real install needs no PYTHONPATH. Here, under $ROOT,
+# the installed directory must be one of that python3's sys.path entries.
+@test "the installed Python package is on the sys.path of the python3 on PATH, and works" {
+  local init site
+  init=$(find "$ROOT" -path '*/kqfs/__init__.py')
+  [[ -n $init && $(wc -l <<<"$init") -eq 1 ]]
+  [ -f "$(dirname "$init")/_constants.py" ]
+  site=$(dirname "$(dirname "$init")")
+  run env -u PYTHONPATH python3 -c 'import sys; print("\n".join(sys.path))'
+  assert_line "${site#"$ROOT"}"
+  PYTHONPATH=$site KQFS_MOUNT=$MNT run python3 -c '
+import kqfs
+from kqfs import select
+print(kqfs.__file__)
+kq = select.kqueue()
+kq.control([select.kevent(1, select.KQ_FILTER_TIMER, select.KQ_EV_ADD, data=10)], 0)
+print(kqfs.Event(*[getattr(kq.control(None, 1)[0], f) for f in kqfs.Event._fields]))'
+  assert_success
+  assert_line --index 0 "$init"
+  assert_line --index 1 "1 EVFILT_TIMER EV_ADD|EV_CLEAR 0 1 0"
+}
+
+# The Node package goes where the node found at configure time looks for
+# global modules (docs/node.md), so require("kqfs") needs no NODE_PATH.
+@test "meson install puts the Node package in one of node's global folders, and it runs" {
+  local package
+  package=$(dirname "$(find "$ROOT" -path '*/kqfs/package.json' -print -quit)")
+  [ -f "$package/constants.js" ]
+  run node -e 'console.log(require("module").globalPaths.join("\n"))'
+  assert_line "$(dirname "${package#"$ROOT"}")"
+  cd "$BATS_TEST_TMPDIR"
+  NODE_PATH=$(dirname "$package") KQFS_MOUNT=$MNT run timeout 20 node -e '
+    const kqfs = require("kqfs");
+    (async () => {
+      const queue = new kqfs.Queue();
+      queue.change({ ident: 3, filter: "user", flags: "add|clear" }, { ident: 3, filter: "user", fflags: "trigger" });
+      for await (const event of queue) { console.log(require.resolve("kqfs"), kqfs.formatEvent(event)); break; }
+      await queue.close();
+    })();'
+  assert_success
+  assert_output "$package/index.js 3 EVFILT_USER EV_ADD|EV_CLEAR 0 0 0"
+}

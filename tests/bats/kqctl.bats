@@ -20,7 +20,7 @@ kqctl() {
   timeout -k 5 60 "$KQCTL" "$@"
 }
 
-COMMANDS=(create list remove add delete trigger wait status convert)
+COMMANDS=(create list remove tie add delete trigger wait watch status convert)
 
 # A queue made through the mount for the test: prints its name.
 queue_named() {
@@ -81,7 +81,7 @@ two_user_events() {
   done
   assert_output --partial "--mount DIR"
   assert_output --partial "--version"
-  assert_output --partial "Exit status: 0 done, 1 failed, 2 bad command line, 3 wait timed out."
+  assert_output --partial "Exit status: 0 done, 1 failed, 2 bad command line, 3 wait or watch timed out."
   [ -z "$stderr" ]
   run kqctl -h
   assert_success
@@ -191,7 +191,9 @@ two_user_events() {
   check "kqctl trigger: the required argument for option '--udata' is missing" trigger "$name" 1 --udata
   check "kqctl wait: COUNT must be a whole number, not 'x'" wait "$name" -n x
   check "kqctl wait: COUNT must be a whole number, not '-1'" wait "$name" -n -1
-  check "kqctl wait: COUNT must be at least 1" wait "$name" -n 0
+  check "kqctl wait: COUNT must be at least 1 (--follow prints events until the queue is removed)" \
+    wait "$name" -n 0
+  check "kqctl wait: --follow and --count exclude each other" wait "$name" -f -n 2
   check "kqctl wait: SECONDS must be a number of seconds (e.g. 2 or 0.5), not 'soon'" \
     wait "$name" -t soon
   check "SECONDS must be a number of seconds" wait "$name" -t -1
@@ -527,7 +529,7 @@ two_user_events() {
 
 @test "trigger of a user event that is not there, or with bad fields, says why" {
   name=$(queue_named)
-  expect_failure "kqctl trigger: record '4 EVFILT_USER EV_KEEPUDATA NOTE_TRIGGER 0' failed: No such file or directory (no such knote)" \
+  expect_failure "kqctl trigger: record '4 EVFILT_USER EV_KEEPUDATA NOTE_TRIGGER 0' failed: No such file or directory (no such knote: is the user event registered yet?)" \
     trigger "$name" 4
   expect_failure "kqctl trigger: record '4 EVFILT_USER EV_KEEPUDATA NOTE_TRIGGER|nosuchnote 0' failed: Invalid argument (unknown fflag 'nosuchnote' for EVFILT_USER)" \
     trigger "$name" 4 --fflags nosuchnote
@@ -790,4 +792,335 @@ sys.stdout.buffer.write(struct.pack(\"<QhHIqQ\", 7, -7, 0x11, 2, 500, 9) * 2)" |
     assert_success
     [ -z "$output$stderr" ]
   done
+}
+
+# ------------------------------------------------------------------- watch
+
+# kqctl_in_background NAME ARGS...: kqctl ARGS in the background (killed if
+# it hangs), its standard output in NAME.out and error in NAME.err; its pid
+# in bg. The caller's redirections (5<FILE) reach kqctl.
+kqctl_in_background() {
+  local name=$1
+  shift
+  timeout -k 5 60 "$KQCTL" "$@" >"$BATS_TEST_TMPDIR/$name.out" 2>"$BATS_TEST_TMPDIR/$name.err" 3>&- &
+  bg=$!
+  BG_PIDS+=("$bg")
+}
+
+# No anonymous queue is open (kqctl watch's goes when it exits).
+no_clone_queue() {
+  ! compgen -G "$KQ/clone-*" >/dev/null
+}
+
+# finish_background NAME: waits for bg; sets rc, out and err.
+finish_background() {
+  rc=0
+  wait "$bg" || rc=$?
+  out=$(cat "$BATS_TEST_TMPDIR/$1.out")
+  err=$(cat "$BATS_TEST_TMPDIR/$1.err")
+}
+
+@test "watch --help: the records, the formats, when it stops, the exit statuses" {
+  run --separate-stderr kqctl watch --help
+  assert_success
+  assert_line --index 0 "Usage: kqctl [--mount DIR] watch [-m | -n COUNT] [-t SECONDS] [-q] [--json|--bin] RECORD..."
+  for option in "-n [ --count ] COUNT" "-m [ --monitor ]" "-t [ --timeout ] SECONDS" "-q [ --quiet ]" \
+    "--json" "--bin" "# exited with status 3" '"exit"' "SIGINT, SIGTERM or SIGHUP"; do
+    assert_output --partial -- "$option"
+  done
+  assert_output --partial "Exit status: 0 the events came (or no knote is left), 1 a record failed or"
+  assert_output --partial "3 the timeout passed first"
+  run kqctl wait --help
+  assert_output --partial "-f [ --follow ]"
+  assert_output --partial "until the queue is removed (exit 0"
+}
+
+@test "watch: bad command lines exit 2 and register nothing" {
+  check() {
+    local expected=$1
+    shift
+    run --separate-stderr kqctl watch "$@"
+    assert_failure 2
+    [ -z "$output" ]
+    [[ "$stderr" == "kqctl watch: $expected"$'\n'"Try 'kqctl watch --help'." ]] ||
+      { echo "kqctl watch $*: $stderr" >&2; return 1; }
+  }
+  check "missing RECORD"
+  check "COUNT must be at least 1 (--monitor never stops)" -n 0 "1 timer add"
+  check "COUNT must be a whole number, not 'x'" -n x "1 timer add"
+  check "--monitor and --count exclude each other" -m -n 2 "1 timer add"
+  check "SECONDS must be a number of seconds (e.g. 2 or 0.5), not 'soon'" -t soon "1 timer add"
+  check "--json and --bin exclude each other" --json --bin "1 timer add"
+  check "RECORD 2 has a line break: give one record per argument" "1 timer add" $'2 timer add\n3 timer add'
+  check "no RECORD to watch, only blank lines and comments" "# nothing" ""
+  wait_until 10 no_clone_queue
+}
+
+@test "watch: a bad record or an unknown filter is named with its reason; exit 1 before waiting" {
+  expect_failure "kqctl watch: record '1 usr add' failed: Invalid argument (unknown filter 'usr')" \
+    watch "1 usr add"
+  expect_failure "kqctl watch: record 2 of 2 '2 -30 add' failed: Invalid argument (unknown filter -30)" \
+    watch "1 timer add 0 100" "2 -30 add"
+  expect_failure "kqctl watch: record '1 timer add|bogus' failed: Invalid argument (unknown flag 'bogus')" \
+    watch "1 timer add|bogus"
+  expect_failure "kqctl watch: record '1 user enable' failed: No such file or directory (no such knote)" \
+    watch "1 user enable"
+  # The daemon refuses it: the first record was registered, kqctl stops at the second.
+  expect_failure "kqctl watch: record 2 of 3 '2 timer add 0 -5' failed: Invalid argument" \
+    watch "1 timer add 0 100" "2 timer add 0 -5" "3 timer add 0 100"
+  run --separate-stderr kqctl watch "999999999 proc add exit"
+  assert_failure 1
+  [[ "$stderr" == "kqctl watch: record '999999999 proc add exit' failed: No such process"* ]]
+  # A descriptor kqctl was not given.
+  expect_failure "kqctl watch: record '57 read add' failed: Bad file descriptor (descriptor 57 is not open in kqctl: give it one, e.g. 57<FILE)" \
+    watch "57 read add"
+  # None waited: no anonymous queue is left.
+  wait_until 10 no_clone_queue
+  # No mount.
+  local empty="$BATS_TEST_TMPDIR/empty"
+  mkdir "$empty"
+  expect_failure "kqctl watch: no kqfs mount at $empty ($empty/kq: No such file or directory); start kqfsd there, or give --mount DIR or KQFS_MOUNT" \
+    --mount "$empty" watch "1 timer add"
+}
+
+@test "watch: exits 0 after the first event, printed in the events file's syntax" {
+  run --separate-stderr kqctl watch "1 timer add 0 50 7"
+  assert_success
+  [ -z "$stderr" ]
+  assert_output "1 EVFILT_TIMER EV_ADD|EV_CLEAR 0 1 7"
+  # -n: that many events, then 0.
+  run --separate-stderr kqctl watch -n 3 "1 timer add 0 50"
+  assert_success
+  [ "${#lines[@]}" = 3 ]
+  # --json and --bin.
+  run --separate-stderr kqctl watch --json "1 timer add|oneshot 0 10 5"
+  assert_success
+  assert_output '{"ident":1,"filter":"EVFILT_TIMER","flags":"EV_ADD|EV_ONESHOT|EV_CLEAR","fflags":"0","data":1,"udata":5}'
+  kqctl watch --bin "2 timer add|oneshot 0 10 6" >"$BATS_TEST_TMPDIR/event.bin"
+  [ "$(stat -c %s "$BATS_TEST_TMPDIR/event.bin")" = 32 ]
+  run binary_records "$BATS_TEST_TMPDIR/event.bin"
+  assert_output "2 -7 $((0x1 | 0x10 | 0x20)) 0 1 6"
+  # Its queue went with it.
+  wait_until 10 no_clone_queue
+}
+
+@test "watch -t: exit 3 when nothing came, with -q nothing printed; -q with an event exits 0 silently" {
+  run --separate-stderr kqctl watch -t 0.3 "1 timer add 0 100000"
+  assert_failure 3
+  [ -z "$output" ]
+  [ "$stderr" = "kqctl watch: timed out with 0 events of 1" ]
+  run --separate-stderr kqctl watch -q -t 0.3 "1 timer add 0 100000"
+  assert_failure 3
+  [ -z "$output$stderr" ]
+  run --separate-stderr kqctl watch -q -t 10 "1 timer add 0 50"
+  assert_success
+  [ -z "$output$stderr" ]
+  # -t 0: only what is there at once: a file is readable to its end.
+  echo hello >"$BATS_TEST_TMPDIR/file"
+  run --separate-stderr kqctl watch -t 0 "0 read add" <"$BATS_TEST_TMPDIR/file"
+  assert_success
+  assert_output "0 EVFILT_READ EV_ADD 0 6 0"
+}
+
+@test "watch -m with a periodic timer prints every tick until the timeout: exit 3" {
+  run --separate-stderr kqctl watch -m -t 0.55 "1 timer add 0 100"
+  assert_failure 3
+  # About five ticks; a loaded machine merges some, none is lost (data counts them).
+  [ "${#lines[@]}" -ge 2 ]
+  local line ticks=0
+  for line in "${lines[@]}"; do
+    [[ "$line" =~ ^1\ EVFILT_TIMER\ EV_ADD\|EV_CLEAR\ 0\ ([0-9]+)\ 0$ ]]
+    ticks=$((ticks + BASH_REMATCH[1]))
+  done
+  [ "$ticks" -ge 4 ]
+  [ "$stderr" = "kqctl watch: timed out with ${#lines[@]} events" ]
+}
+
+@test "watch -m ends with 0 once no knote is left: a one-shot delivered, a process exited" {
+  sleep 600 3>&- &
+  local sleeper=$!
+  BG_PIDS+=("$sleeper")
+  kqctl_in_background w watch -m "1 timer add|oneshot 0 50" "$sleeper proc add exit"
+  wait_until 10 test -s "$BATS_TEST_TMPDIR/w.out"
+  # The timer fired; the process knote is still there, so it still watches.
+  sleep 0.2
+  kill -0 "$bg"
+  kill -TERM "$sleeper"
+  finish_background w
+  [ "$rc" = 0 ]
+  [ -z "$err" ]
+  [ "$out" = "1 EVFILT_TIMER EV_ADD|EV_ONESHOT|EV_CLEAR 0 1 0
+$sleeper EVFILT_PROC EV_ADD|EV_ONESHOT|EV_CLEAR|EV_EOF NOTE_EXIT 15 0 # killed by signal 15 (SIGTERM)" ]
+}
+
+@test "watch: a pipe on kqctl's standard input, inherited from the shell" {
+  {
+    wait_until 10 clone_with_knotes 1
+    printf hello
+    sleep 1 # the writer stays, so no end of file comes with the data
+  } | {
+    run --separate-stderr kqctl watch -t 20 "0 read add 0 0 9"
+    assert_success
+    assert_output "0 EVFILT_READ EV_ADD 0 5 9"
+  }
+}
+
+@test "watch: a FIFO readable within the timeout, or exit 3" {
+  mkfifo "$BATS_TEST_TMPDIR/fifo"
+  run --separate-stderr kqctl watch -t 0.3 "5 read add" 5<>"$BATS_TEST_TMPDIR/fifo"
+  assert_failure 3
+  [ "$stderr" = "kqctl watch: timed out with 0 events of 1" ]
+  kqctl_in_background fifo watch -t 20 "5 read add" 5<>"$BATS_TEST_TMPDIR/fifo"
+  wait_until 10 clone_with_knotes 1
+  echo "through the fifo" >"$BATS_TEST_TMPDIR/fifo"
+  finish_background fifo
+  [ "$rc" = 0 ]
+  [ "$out" = "5 EVFILT_READ EV_ADD 0 17 0" ]
+}
+
+@test "watch: a file written, then deleted, through the descriptor the shell opened" {
+  local file="$BATS_TEST_TMPDIR/file"
+  echo one >"$file"
+  kqctl_in_background file watch -n 2 "5 vnode add|clear write|delete" 5<"$file"
+  wait_until 10 clone_with_knotes 1
+  echo two >>"$file"
+  wait_until 10 test -s "$BATS_TEST_TMPDIR/file.out"
+  rm "$file"
+  finish_background file
+  [ "$rc" = 0 ]
+  [ "$out" = "5 EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_WRITE|NOTE_EXTEND 0 0
+5 EVFILT_VNODE EV_ADD|EV_CLEAR NOTE_DELETE 0 0" ]
+}
+
+# gated_child STATUS: a child of this shell that exits with STATUS once
+# $BATS_TEST_TMPDIR/gate is written; its pid in child.
+gated_child() {
+  mkfifo "$BATS_TEST_TMPDIR/gate"
+  (read -r _ <"$BATS_TEST_TMPDIR/gate"; exit "$1") 3>&- &
+  child=$!
+  BG_PIDS+=("$child")
+}
+
+@test "watch: a process's exit status in words, after the six fields (text) and as \"exit\" (JSON)" {
+  gated_child 3
+  kqctl_in_background text watch "$child proc add exit"
+  wait_until 10 clone_with_knotes 1
+  echo go >"$BATS_TEST_TMPDIR/gate"
+  finish_background text
+  [ "$rc" = 0 ]
+  [ "$out" = "$child EVFILT_PROC EV_ADD|EV_ONESHOT|EV_CLEAR|EV_EOF NOTE_EXIT 768 0 # exited with status 3" ]
+  # Six fields for a script, the words in a seventh variable.
+  read -r ident filter flags fflags data udata comment <<<"$out"
+  [ "$data $udata" = "768 0" ]
+  [ "$comment" = "# exited with status 3" ]
+  rm "$BATS_TEST_TMPDIR/gate"
+
+  gated_child 0
+  kqctl_in_background json watch --json "$child proc add exit 0 4"
+  wait_until 10 clone_with_knotes 1
+  echo go >"$BATS_TEST_TMPDIR/gate"
+  finish_background json
+  [ "$rc" = 0 ]
+  [ "$out" = "{\"ident\":$child,\"filter\":\"EVFILT_PROC\",\"flags\":\"EV_ADD|EV_ONESHOT|EV_CLEAR|EV_EOF\",\"fflags\":\"NOTE_EXIT\",\"data\":0,\"udata\":4,\"exit\":{\"status\":0}}" ]
+}
+
+@test "watch: a process killed by a signal, in words and in JSON" {
+  sleep 600 3>&- &
+  local sleeper=$!
+  BG_PIDS+=("$sleeper")
+  kqctl_in_background text watch "$sleeper proc add exit"
+  kqctl_in_background json watch --json "$sleeper proc add exit"
+  wait_until 10 eval '[ "$(grep -lsx "knotes: 1" "$KQ"/clone-*/status | wc -l)" = 2 ]'
+  kill -KILL "$sleeper"
+  finish_background json
+  [ "$rc" = 0 ]
+  [ "$out" = "{\"ident\":$sleeper,\"filter\":\"EVFILT_PROC\",\"flags\":\"EV_ADD|EV_ONESHOT|EV_CLEAR|EV_EOF\",\"fflags\":\"NOTE_EXIT\",\"data\":9,\"udata\":0,\"exit\":{\"signal\":\"SIGKILL\",\"signo\":9,\"core\":false}}" ]
+  wait_until 10 test -s "$BATS_TEST_TMPDIR/text.out"
+  [ "$(cat "$BATS_TEST_TMPDIR/text.out")" = "$sleeper EVFILT_PROC EV_ADD|EV_ONESHOT|EV_CLEAR|EV_EOF NOTE_EXIT 9 0 # killed by signal 9 (SIGKILL)" ]
+
+  # SIGSEGV: a core dump, where the system writes one, is said too.
+  sleep 600 3>&- &
+  sleeper=$!
+  BG_PIDS+=("$sleeper")
+  kqctl_in_background segv watch "$sleeper proc add exit"
+  wait_until 10 clone_with_knotes 1
+  kill -SEGV "$sleeper"
+  finish_background segv
+  [ "$rc" = 0 ]
+  [[ "$out" =~ ^$sleeper\ EVFILT_PROC\ .*\ NOTE_EXIT\ (139|11)\ 0\ \#\ killed\ by\ signal\ 11\ \(SIGSEGV\)(,\ core\ dumped)?$ ]]
+}
+
+@test "watch: SIGTERM and SIGINT end it by that signal, after the events it took are printed" {
+  kqctl_in_background term watch -m "1 timer add 0 50"
+  wait_until 10 test -s "$BATS_TEST_TMPDIR/term.out"
+  kill -TERM "$bg"
+  finish_background term
+  [ "$rc" = 143 ]
+  [ -z "$err" ]
+  # Every line whole.
+  [ "$(grep -cvx '1 EVFILT_TIMER EV_ADD|EV_CLEAR 0 [0-9]* 0' <<<"$out")" = 0 ]
+
+  # A background job of a script ignores SIGINT; kqctl here does not.
+  (trap - INT && exec "$KQCTL" watch -m "1 timer add 0 100000") 3>&- &
+  bg=$!
+  BG_PIDS+=("$bg")
+  wait_until 10 clone_with_knotes 1
+  kill -INT "$bg"
+  rc=0
+  wait "$bg" || rc=$?
+  [ "$rc" = 130 ]
+}
+
+@test "watch: a signal it watches is counted, and ends neither kqctl nor its wait" {
+  "$KQCTL" watch -n 2 "USR1 signal add" "HUP signal add" >"$BATS_TEST_TMPDIR/out" 3>&- &
+  bg=$!
+  BG_PIDS+=("$bg")
+  wait_until 10 clone_with_knotes 2
+  kill -USR1 "$bg"
+  wait_until 10 test -s "$BATS_TEST_TMPDIR/out"
+  sleep 0.2
+  kill -0 "$bg"
+  kill -HUP "$bg"
+  rc=0
+  wait "$bg" || rc=$?
+  [ "$rc" = 0 ]
+  [ "$(cat "$BATS_TEST_TMPDIR/out")" = "10 EVFILT_SIGNAL EV_ADD|EV_CLEAR 0 1 0
+1 EVFILT_SIGNAL EV_ADD|EV_CLEAR 0 1 0" ]
+}
+
+# ----------------------------------------------------------- wait --follow
+
+@test "wait --follow prints every event until the queue is removed: exit 0" {
+  name=$(queue_named)
+  kqctl add "$name" "1 user add|clear"
+  kqctl_in_background follow wait "$name" --follow
+  kqctl trigger "$name" 1 --data 1
+  wait_until 10 test -s "$BATS_TEST_TMPDIR/follow.out"
+  kqctl trigger "$name" 1 --data 2
+  wait_until 10 eval '[ "$(wc -l <"$BATS_TEST_TMPDIR/follow.out")" = 2 ]'
+  kqctl remove "$name"
+  finish_background follow
+  [ "$rc" = 0 ]
+  [ -z "$err" ]
+  [ "$out" = "1 EVFILT_USER EV_ADD|EV_CLEAR 0 1 0
+1 EVFILT_USER EV_ADD|EV_CLEAR 0 2 0" ]
+}
+
+@test "wait -f -t: exit 3 at the timeout; --json; SIGTERM ends it by that signal" {
+  name=$(queue_named)
+  kqctl add "$name" "1 timer add 0 100"
+  run --separate-stderr kqctl wait "$name" -f -t 0.55 --json
+  assert_failure 3
+  [ "${#lines[@]}" -ge 2 ]
+  assert_line --index 0 --regexp '^\{"ident":1,"filter":"EVFILT_TIMER",.*\}$'
+  [ "$stderr" = "kqctl wait: timed out with ${#lines[@]} events" ]
+
+  kqctl_in_background term wait "$name" -f
+  wait_until 10 test -s "$BATS_TEST_TMPDIR/term.out"
+  kill -TERM "$bg"
+  finish_background term
+  [ "$rc" = 143 ]
+  [ -z "$err" ]
+  # Every event taken from the queue was printed.
+  [ "$(status_field "$KQ/$name" delivered)" = "$((${#lines[@]} + $(wc -l <<<"$out")))" ]
 }

@@ -1,6 +1,7 @@
 # The one setup helper of the suites that run against a real mount. Every
 # suite loads it at its top (`load mount_helpers`) and gets:
-# - setup/teardown: tests/support on PYTHONPATH (kq.py), and afterwards the
+# - setup/teardown: tests/support (kq.py) and the build tree's kqfs package
+#   on PYTHONPATH, and afterwards the
 #   test's leftovers gone, also when it failed: background processes in
 #   BG_PIDS or in $BATS_TEST_TMPDIR/*.pid, the kqfsd instances the test
 #   started itself, their mounts. A suite that needs more defines its own
@@ -31,7 +32,8 @@ kqfs_python_on_path() {
 kqfs_python_on_path
 
 kqfs_setup() {
-  export PYTHONPATH="$KQFS_SUPPORT${PYTHONPATH:+:$PYTHONPATH}"
+  # kq.py, and the kqfs package as built (client/python).
+  export PYTHONPATH="$KQFS_SUPPORT:$KQFS_BUILD/client/python${PYTHONPATH:+:$PYTHONPATH}"
   export KQFSD_OUT="$BATS_TEST_TMPDIR/kqfsd.out"
   : >"$BATS_TEST_TMPDIR/mounts"
   BG_PIDS=()
@@ -147,6 +149,13 @@ wait_status() {
 
 status_is() {
   [ "$(status_field "$1" "$2")" = "$3" ]
+}
+
+# clone_with_knotes N: an anonymous queue (kq/clone-*, e.g. a `kqctl watch`'s)
+# holds N knotes: for `wait_until 10 clone_with_knotes 1` before acting on
+# what it watches.
+clone_with_knotes() {
+  grep -qsx "knotes: $1" "$KQ"/clone-*/status
 }
 
 # assert_last_error DIR [--partial|--regexp] TEXT: status field last-error

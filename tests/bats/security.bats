@@ -196,9 +196,9 @@ make_files() {
 # ----------------------------------------------------------- EVFILT_PROC
 
 # B's python, in a mount namespace whose /proc is mounted with hidepid=$1,
-# writes "PID proc add exit" to $2 for each pid after it, and for a child
-# of its own; prints each outcome.
-watch_processes_hidepid() {
+# writes "PID$3" to file $2 for each pid after $3, and for a child of its
+# own; prints each outcome.
+write_pids_hidepid() {
   local hidepid=$1
   shift
   unshare -m sh -c 'mount -t proc -o hidepid="$1" proc /proc && shift &&
@@ -206,13 +206,18 @@ watch_processes_hidepid() {
 import errno, os, subprocess, sys
 child = subprocess.Popen([\"sleep\", \"30\"])
 fd = os.open(sys.argv[1], os.O_WRONLY)
-for pid in sys.argv[2:] + [str(child.pid)]:
+for pid in sys.argv[3:] + [str(child.pid)]:
     try:
-        os.write(fd, f\"{pid} proc add exit\n\".encode())
+        os.write(fd, f\"{pid}{sys.argv[2]}\n\".encode())
         print(\"ok\")
     except OSError as e:
         print(errno.errorcode[e.errno])
 child.kill()" "$@"' sh "$hidepid" "$@"
+}
+
+# watch_processes_hidepid HIDEPID CHANGES PID...: "PID proc add exit" each.
+watch_processes_hidepid() {
+  write_pids_hidepid "$1" "$2" " proc add exit" "${@:3}"
 }
 
 # hidepid_watch_of_a QUEUE HIDEPID: A runs a sleep (CHILDREN), B makes QUEUE,
@@ -240,6 +245,50 @@ hidepid_watch_of_a() {
   assert_output "$(printf '%s\n' ok ok)"
   run as_b "$PYTHON" -c "$WRITE_RECORDS" pr2/changes "$CHILDREN proc add exit"
   assert_output ok
+}
+
+# ------------------------------------------------------------- tied-to
+
+@test "tied-to needs what writing changes needs: B cannot tie A's queue (EACCES), but reads it" {
+  as_a mkdir ti1
+  run stat -c %a ti1/tied-to
+  assert_output 644
+  run as_b "$PYTHON" -c "$OPEN_OUTCOME" ti1/tied-to os.O_WRONLY
+  assert_output EACCES
+  run as_b cat ti1/tied-to
+  assert_output none
+  # A may tie its queue to B's process, which it sees.
+  as_b sleep 60 3>&- &
+  CHILDREN=$!
+  as_a sh -c "echo $CHILDREN > ti1/tied-to"
+  run as_b grep tied-to: ti1/status
+  assert_output "tied-to: $CHILDREN"
+  kill "$CHILDREN"
+  wait_until 10 test ! -e ti1
+}
+
+@test "tied-to: a queue whose mode lets B write changes lets B tie it, and so have it removed" {
+  as_a mkdir -m 0777 ti2
+  as_b sleep 60 3>&- &
+  CHILDREN=$!
+  as_b sh -c "echo $CHILDREN > ti2/tied-to"
+  kill "$CHILDREN"
+  wait_until 10 test ! -e ti2
+}
+
+@test "tied-to only for processes B sees in its /proc: hidepid=invisible hides A's process (ESRCH)" {
+  as_a sleep 60 3>&- &
+  CHILDREN=$!
+  as_b mkdir ti3
+  # A's process: hidden; B's own child: seen, and its end removes the queue.
+  run write_pids_hidepid invisible ti3/tied-to "" "$CHILDREN"
+  assert_output "$(printf '%s\n' ESRCH ok)"
+  wait_until 10 test ! -e ti3
+  grep -F "rejected tied-to $CHILDREN: No such process (process $CHILDREN is hidden from uid 1002 by its /proc (hidepid))" "$KQFS_LOG"
+  # Where B's /proc shows every process, B may tie to A's.
+  as_b mkdir ti4
+  run write_pids_hidepid off ti4/tied-to "" "$CHILDREN"
+  assert_output "$(printf '%s\n' ok ok)"
 }
 
 # ------------------------------------------------------- confused deputy

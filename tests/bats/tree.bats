@@ -51,7 +51,7 @@ mnt, q = sys.argv[1:]' "$MNT" "$q"
 @test "mkdir makes a queue with every file" {
   mkdir "$KQ/alpha"
   run ls -A "$KQ/alpha"
-  assert_output "$(printf '%s\n' changes changes.bin changes.json events events.bin events.json status)"
+  assert_output "$(printf '%s\n' changes changes.bin changes.json events events.bin events.json status tied-to)"
 }
 
 @test "kq/ lists clone and every queue, and forgets removed ones" {
@@ -226,14 +226,14 @@ EOF
   assert_equal "$(status_field "$KQ/private$BATS_TEST_NUMBER" knotes)" 0
 }
 
-@test "files' modes follow the directory: changes and events its write bits, status its read bits" {
+@test "files' modes follow the directory: changes and events its write bits, status its read bits, tied-to both" {
   # Reading events consumes the queue: it needs what writing changes needs
   # (docs/security.md), so events files are readable where changes are writable.
   mkdir -m 0750 "$KQ/modes"
   run stat -c '%a %n' "$KQ"/modes/*
   assert_output "$(printf '%s\n' "200 $KQ/modes/changes" "200 $KQ/modes/changes.bin" \
     "200 $KQ/modes/changes.json" "400 $KQ/modes/events" "400 $KQ/modes/events.bin" \
-    "400 $KQ/modes/events.json" "440 $KQ/modes/status")"
+    "400 $KQ/modes/events.json" "440 $KQ/modes/status" "640 $KQ/modes/tied-to")"
   chmod 0666 "$KQ/modes"
   run stat -c '%a' "$KQ/modes/changes" "$KQ/modes/events.json" "$KQ/modes/status"
   assert_output "$(printf '%s\n' 222 444 444)"
@@ -492,7 +492,7 @@ EOF
   q=$(new_queue)
   printf '%s\n' "1 user add" "1 user 0 trigger" >"$q/changes"
   run stat -c '%s %n' "$q"/* "$KQ/clone"
-  assert_equal "$(grep -c '^0 ' <<<"$output")" 8
+  assert_equal "$(grep -c '^0 ' <<<"$output")" 9
 }
 
 # -------------------------------------------------------------------- clone

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -77,6 +78,15 @@ class FakeWaker final : public PollWaker {
  private:
   std::shared_ptr<int> wakes_;
 };
+
+// How many descriptors this process has open.
+inline size_t open_descriptors() {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++count;
+  }
+  return count;
+}
 
 class DaemonCore : public ::testing::Test {
  protected:

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
 #include <thread>
 
 #include "daemon/processes.hpp"
@@ -107,14 +106,6 @@ TEST_F(QueueRegistryTest, TheSweepDropsKnotesOfClosedDescriptors) {
   filesystem_.registry().sweep_all();
   EXPECT_EQ(queue(id)->engine->knote_count(), 0u);
   close(changes);
-}
-
-size_t open_descriptors() {
-  size_t count = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    ++count;
-  }
-  return count;
 }
 
 // The registration kept after a knote's delete (READ on the write end,

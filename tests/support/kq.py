@@ -24,14 +24,15 @@ import time
 
 # ------------------------------------------------------------ struct kevent
 
-RECORD = struct.Struct("<QhHIqQ")  # ident, filter, flags, fflags, data, udata
+# The record layout and the constants are the kqfs package's (client/python,
+# on PYTHONPATH from the build tree), generated from the engine's names.
+from kqfs import RECORD  # noqa: E402  ident, filter, flags, fflags, data, udata
+from kqfs import (EV_ADD, EV_CLEAR, EV_DELETE, EV_DISABLE, EV_DISPATCH,  # noqa: E402,F401
+                  EV_ENABLE, EV_EOF, EV_ERROR, EV_ONESHOT, EV_RECEIPT, EVFILT_READ,
+                  EVFILT_TIMER, EVFILT_USER, EVFILT_WRITE, NOTE_TRIGGER)
 
-EVFILT = {"read": -1, "write": -2, "timer": -7, "user": -11}
-READ, WRITE = EVFILT["read"], EVFILT["write"]
-EV_ADD, EV_DELETE, EV_ENABLE, EV_DISABLE = 0x1, 0x2, 0x4, 0x8
-EV_ONESHOT, EV_CLEAR, EV_RECEIPT, EV_DISPATCH = 0x10, 0x20, 0x40, 0x80
-EV_ERROR, EV_EOF = 0x4000, 0x8000
-NOTE_TRIGGER = 0x01000000
+EVFILT = {"read": EVFILT_READ, "write": EVFILT_WRITE, "timer": EVFILT_TIMER, "user": EVFILT_USER}
+READ, WRITE = EVFILT_READ, EVFILT_WRITE
 
 Ev = collections.namedtuple("Ev", "ident filter flags fflags data udata")
 
