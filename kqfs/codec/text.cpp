@@ -243,12 +243,11 @@ Parsed parse_fields(const Tokens& given, std::optional<std::string_view> pid_tok
   std::string error;
   Tokens tokens = given;
   // `FD@PID`: the ident is a descriptor of process PID.
-  if (const auto& ident = tokens[kIdent]; ident && ident->find('@') != std::string_view::npos) {
-    const size_t at = ident->find('@');
-    if (pid_token)
-      return rejected("pid given twice, in ident " + quote(*ident) + " and on its own");
-    pid_token = ident->substr(at + 1);
-    tokens[kIdent] = ident->substr(0, at);
+  const std::string_view ident = tokens[kIdent].value_or(std::string_view());
+  if (const size_t at = ident.find('@'); at != std::string_view::npos) {
+    if (pid_token) return rejected("pid given twice, in ident " + quote(ident) + " and on its own");
+    pid_token = ident.substr(at + 1);
+    tokens[kIdent] = ident.substr(0, at);
   }
   int32_t pid = 0;
   if (!read_field(pid_token, pid, error, parse_pid)) return rejected(std::move(error));
