@@ -85,7 +85,7 @@ void CallPath::call(const Requester& requester, uint64_t handle, uint64_t inode,
   ChangeWriter writer(requester);
   const auto changed = kqfs::apply_changelist(changes, entries, [&](const kqfs::Kevent& change) {
     std::string why;
-    const int error = changes_.apply_change(queue, *file, writer, change, why);
+    const int error = changes_.apply_change(queue, *file, writer, change, 0, why);
     if (error != 0)
       changes_.reject(queue, error, kqfs::codec::describe_refusal(change, error, why));
     return error;

@@ -10,6 +10,7 @@
 #include "daemon/open_files.hpp"
 #include "daemon/processes.hpp"
 #include "daemon/queue_registry.hpp"
+#include "kqfs/filter_table.hpp"
 
 namespace kqfsd {
 namespace {
@@ -50,7 +51,15 @@ ChangeWriter::ChangeWriter(const Requester& requester)
       credentials(credentials_of_request(requester.pid, requester.uid, requester.gid)) {}
 
 int ChangePath::apply_change(QueueNode& queue, const OpenFile& file, ChangeWriter& writer,
-                             const kqfs::Kevent& change, std::string& why) {
+                             const kqfs::Kevent& change, int32_t pid, std::string& why) {
+  // A filter kqfs lacks is refused as such by the engine.
+  if (pid != 0 && !queue.engine->takes_descriptor(change.filter) &&
+      kqfs::filter_row(change.filter) != nullptr) {
+    why =
+        "IDENT@PID names a descriptor of process PID: only for EVFILT_READ, EVFILT_WRITE and "
+        "EVFILT_VNODE";
+    return EINVAL;
+  }
   if (const int refused = writer_may_apply(queue.engine->tied_to_caller(change.filter), file.opener,
                                            writer.credentials, why);
       refused != 0) {
@@ -68,6 +77,12 @@ int ChangePath::apply_change(QueueNode& queue, const OpenFile& file, ChangeWrite
       return writer.process->error();
     }
     caller = writer.process->value();
+    if (pid != 0 && queue.engine->takes_descriptor(change.filter)) {
+      auto owner =
+          registry_.descriptor_owner(pid, writer.process->value(), writer.credentials, why);
+      if (!owner) return owner.error();
+      caller = owner.value();
+    }
   }
   const bool had_signals = queue.engine->knote_count(EVFILT_SIGNAL) > 0;
   const int error = queue.engine->apply(change, caller, &why);
@@ -87,8 +102,8 @@ kqfs::codec::WriteOutcome ChangePath::apply(QueueNode& queue, OpenFile& file,
                                             std::string_view bytes, bool finishing,
                                             const Requester& requester) {
   ChangeWriter writer(requester);
-  const auto apply_one = [&](const kqfs::Kevent& change, std::string& why) {
-    return apply_change(queue, file, writer, change, why);
+  const auto apply_one = [&](const kqfs::Kevent& change, int32_t pid, std::string& why) {
+    return apply_change(queue, file, writer, change, pid, why);
   };
   // Wrapped by reference: the function holds one pointer, with no allocation
   // per write.

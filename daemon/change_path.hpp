@@ -48,9 +48,10 @@ class ChangePath {
   void flush_log();
 
   // Applies one change of `writer`'s to `queue` through `file`: 0 or the
-  // errno, with `why` saying more when there is more to say.
+  // errno, with `why` saying more when there is more to say. A descriptor
+  // ident is `pid`'s when that is not 0 (`FD@PID`), else the writer's.
   int apply_change(QueueNode& queue, const OpenFile& file, ChangeWriter& writer,
-                   const kqfs::Kevent& change, std::string& why);
+                   const kqfs::Kevent& change, int32_t pid, std::string& why);
   // The queue's last error is `reason`; the log hears of a few.
   void reject(QueueNode& queue, int error, const std::string& reason);
 

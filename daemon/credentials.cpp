@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -143,6 +145,54 @@ int writer_may_apply(bool names_writers_own, const Credentials& opener, const Cr
         ") differ from those of the process that opened this file (" + std::to_string(opener.uid) +
         ":" + std::to_string(opener.gid) + ")";
   return EACCES;
+}
+
+namespace {
+
+// The real, effective and saved ids of a "Uid:" or "Gid:" line of
+// /proc/PID/status (the fourth is the filesystem id); nothing if unreadable.
+std::optional<std::array<unsigned long, 3>> ids_of(std::string_view status, std::string_view key) {
+  const auto line = kqfs::procfs::value_of(status, key);
+  if (!line) return std::nullopt;
+  std::istringstream fields{std::string(*line)};
+  std::array<unsigned long, 3> ids{};
+  for (unsigned long& id : ids) {
+    if (!(fields >> id)) return std::nullopt;
+  }
+  return ids;
+}
+
+bool all_are(const std::array<unsigned long, 3>& ids, unsigned long wanted) {
+  return std::all_of(ids.begin(), ids.end(), [wanted](unsigned long id) { return id == wanted; });
+}
+
+}  // namespace
+
+int may_take_descriptors(const Credentials& writer, pid_t target, std::string& why) {
+  const std::string process = "process " + std::to_string(target);
+  if (writer.is_root()) return 0;
+  const auto status = kqfs::procfs::read_file(kqfs::procfs::path_of(target, "status"));
+  const auto uids = status ? ids_of(*status, "Uid:") : std::nullopt;
+  const auto gids = status ? ids_of(*status, "Gid:") : std::nullopt;
+  // A process that is not dumpable has its /proc files owned by root (its
+  // /proc/PID directory itself keeps its owner).
+  struct stat file {};
+  if (!uids || !gids || ::stat(kqfs::procfs::path_of(target, "status").c_str(), &file) != 0) {
+    why = process + " is gone";
+    return ESRCH;
+  }
+  const std::string refused = ": its descriptors are not uid " + std::to_string(writer.uid) +
+                              "'s to take (pidfd_getfd would refuse them)";
+  if (!all_are(*uids, writer.uid) || !all_are(*gids, writer.gid)) {
+    why = process + " runs as uid " + std::to_string((*uids)[1]) + ", gid " +
+          std::to_string((*gids)[1]) + refused;
+    return EPERM;
+  }
+  if (file.st_uid != writer.uid) {
+    why = process + " is not dumpable (setuid or setgid, or PR_SET_DUMPABLE 0)" + refused;
+    return EPERM;
+  }
+  return 0;
 }
 
 int CredentialChecks::may_read(const Credentials& request, int fd, std::string& why) {

@@ -44,6 +44,14 @@ bool permits(const Credentials& who, uid_t owner, gid_t group, mode_t mode, int 
 int writer_may_apply(bool names_writers_own, const Credentials& opener, const Credentials& writer,
                      std::string& why);
 
+// A descriptor of another process (`FD@PID`): whether `writer` may take
+// process `target`'s descriptors itself, as pidfd_getfd's ptrace check
+// allows: root, or a writer whose uid is the target's real, effective and
+// saved uid and whose gid its real, effective and saved gid, of a target
+// that is dumpable (not a setuid program). 0, or EPERM (pidfd_getfd's own
+// errno) with the reason in `why`; ESRCH when the target is gone.
+int may_take_descriptors(const Credentials& writer, pid_t target, std::string& why);
+
 // The checks run with the caller's rights, so that the kernel decides.
 // Root and the daemon's own user pass unchecked: they have the daemon's
 // rights anyway (and a private mount, used by its owner alone, never pays

@@ -210,6 +210,10 @@ bool ProcessResolver::names_registered(int fd, int epfd, int registered_as) {
          (!reopening_ && kqfs::process_fd_names_registered(pid_, fd, epfd, registered_as));
 }
 
+bool ProcessResolver::exited() const {
+  return has_exited(pidfd_.get());
+}
+
 bool ProcessResolver::sees_process(int pid) const {
   const std::string theirs = kqfs::procfs::path_of(pid_, "ns/pid");
   struct stat caller_namespace {};
@@ -232,7 +236,27 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_thread(pid_t 
   if (auto known = processes_.find(tid); known != processes_.end()) return known->second;
   auto group = process_of(tid);
   if (!group) return kqfs::Errno{group.error()};
-  const pid_t pid = group.value();
+  return known_or_new(group.value(), created);
+}
+
+kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_process(pid_t pid,
+                                                                           bool& created) {
+  created = false;
+  failure_.clear();
+  auto adopted = known_or_new(pid, created);
+  if (!adopted && !daemon_is_short(adopted.error())) {
+    // pidfd_open takes only a process's first thread (EINVAL otherwise, or
+    // ENOENT since Linux 6.9): BSD pids name processes.
+    const bool thread = adopted.error() == EINVAL || adopted.error() == ENOENT;
+    failure_ = thread ? "thread " + std::to_string(pid) + " is not a process (its first thread)"
+                      : "no process " + std::to_string(pid);
+    return kqfs::Errno{ESRCH};
+  }
+  return adopted;
+}
+
+kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::known_or_new(pid_t pid,
+                                                                             bool& created) {
   if (auto known = processes_.find(pid); known != processes_.end()) return known->second;
   kqfs::UniqueFd pidfd(open_pidfd(pid));
   if (!pidfd) {

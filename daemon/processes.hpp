@@ -60,6 +60,7 @@ class ProcessResolver final : public kqfs::DescriptorResolver {
 
   pid_t pid() const { return pid_; }
   int pidfd() const { return pidfd_.get(); }
+  bool exited() const;
 
  private:
   // The errno, with why in refusal_ when the errno alone would not say (the
@@ -105,6 +106,10 @@ class ClientProcesses {
   // The process of thread `tid` (FUSE gives the thread, not the process).
   // `created` tells whether it is new, so the caller can watch its pidfd.
   kqfs::Result<std::shared_ptr<ProcessResolver>> of_thread(pid_t tid, bool& created);
+  // Process `pid` itself, named by a writer as the owner of a descriptor:
+  // ESRCH when there is none (or `pid` is a thread other than its
+  // process's first), with the reason in failure().
+  kqfs::Result<std::shared_ptr<ProcessResolver>> of_process(pid_t pid, bool& created);
   std::shared_ptr<ProcessResolver> find(pid_t pid) const {
     const auto found = processes_.find(pid);
     return found == processes_.end() ? nullptr : found->second;
@@ -123,6 +128,9 @@ class ClientProcesses {
   // known while its pidfd (PIDFD_THREAD) says it has not exited, as its id
   // may then name a thread of another process.
   kqfs::Result<pid_t> process_of(pid_t tid);
+  // The resolver of process `pid`: the known one, or a new one (`created`)
+  // known from now on; the errno of pidfd_open otherwise, with failure_ set.
+  kqfs::Result<std::shared_ptr<ProcessResolver>> known_or_new(pid_t pid, bool& created);
   struct KnownThread {
     kqfs::UniqueFd pidfd;
     pid_t pid;

@@ -47,6 +47,7 @@ QueueRegistry::QueueRegistry(const Options& options, const Log& log, Loop& loop,
       on_ready_(std::move(on_ready)),
       refusals_(kLoggedPerWindow, kLogWindow),
       signal_losses_(1, kLogWindow),
+      knote_losses_(kLoggedPerWindow, kLogWindow),
       signal_tracer_(std::make_shared<kqfs::SignalTracer>(options.signal_buffer_kb)) {}
 
 QueueRegistry::~QueueRegistry() {
@@ -96,6 +97,8 @@ kqfs::Result<std::shared_ptr<QueueNode>> QueueRegistry::create(std::string name,
     // Edge-triggered: the queue stays readable while events wait for a
     // reader, and the loop must not spin on it meanwhile.
     QueueNode* node = queue.get();
+    queue->engine->on_knote_lost(
+        [this, node](const kqfs::Kqueue::LostKnote& lost) { knote_lost(*node, lost); });
     auto watch = loop_.try_watch(queue->engine->fd(), EPOLLIN | EPOLLET,
                                  [this, node](uint32_t) { on_ready_(*node); });
     if (watch) {
@@ -194,6 +197,24 @@ void QueueRegistry::flush_log() {
   refusals_.flush([this](const std::string& user, uint64_t held_back) {
     log_.info(user + ": suppressed " + std::to_string(held_back) + " more refused queues");
   });
+  knote_losses_.flush([this](const std::string& queue, uint64_t held_back) {
+    log_.info("queue " + queue + ": suppressed " + std::to_string(held_back) +
+              " more dropped knotes");
+  });
+}
+
+void QueueRegistry::knote_lost(QueueNode& queue, const kqfs::Kqueue::LostKnote& lost) {
+  queue.lost_knotes.record(lost);
+  // Told while the engine collects: short of memory, the log goes without.
+  try {
+    if (knote_losses_.allow(queue.name)) {
+      const LostKnotes& losses = queue.lost_knotes;
+      log_.info("queue " + queue.name +
+                ": knote dropped: " + describe(losses.recent(losses.recent_count() - 1)));
+    }
+  } catch (const std::bad_alloc&) {
+    memory_.release();
+  }
 }
 
 // Signals the shared trace buffer lost (it filled before the daemon read
@@ -230,16 +251,53 @@ kqfs::Result<std::shared_ptr<ProcessResolver>> QueueRegistry::caller_of(
     (*caller)->serve_as(credentials_of_request(requester.pid, requester.uid, requester.gid));
   }
   if (caller && created) {
-    const pid_t pid = (*caller)->pid();
-    auto watch = loop_.try_watch((*caller)->pidfd(), EPOLLIN,
-                                 [this, pid](uint32_t) { on_process_exit(pid); });
-    if (!watch) {
-      processes_->erase(pid);
-      return kqfs::Errno{watch.error()};
-    }
-    process_watches_[pid] = *watch;
+    if (const int error = watch_exit(**caller); error != 0) return kqfs::Errno{error};
   }
   return caller;
+}
+
+int QueueRegistry::watch_exit(const ProcessResolver& process) {
+  const pid_t pid = process.pid();
+  auto watch =
+      loop_.try_watch(process.pidfd(), EPOLLIN, [this, pid](uint32_t) { on_process_exit(pid); });
+  if (!watch) {
+    processes_->erase(pid);
+    return watch.error();
+  }
+  process_watches_[pid] = *watch;
+  return 0;
+}
+
+kqfs::Result<kqfs::Caller> QueueRegistry::descriptor_owner(
+    pid_t pid, const std::shared_ptr<ProcessResolver>& writer, const Credentials& credentials,
+    std::string& why) {
+  // EVFILT_PROC's rule: a process the writer cannot see does not exist.
+  if (!writer->sees_process(pid)) {
+    why = "no process " + std::to_string(pid) + " that the writer can see";
+    return kqfs::Errno{ESRCH};
+  }
+  if (const int error = writer->may_see(pid, why); error != 0) return kqfs::Errno{error};
+  if (pid == writer->pid()) return kqfs::Caller(writer);
+  bool created = false;
+  auto owner = processes_->of_process(pid, created);
+  if (!owner) {
+    why = processes_->failure();
+    return kqfs::Errno{owner.error()};
+  }
+  // What /proc said is this process's if it has not exited since: its id
+  // cannot have been reused before that.
+  int error = may_take_descriptors(credentials, pid, why);
+  if (error == 0 && (*owner)->exited()) {
+    why = "process " + std::to_string(pid) + " exited";
+    error = ESRCH;
+  }
+  if (error == 0 && created) error = watch_exit(**owner);
+  if (error != 0) {
+    if (created) processes_->erase(pid);
+    return kqfs::Errno{error};
+  }
+  (*owner)->serve_as(credentials);
+  return kqfs::Caller(owner.value());
 }
 
 std::string QueueRegistry::caller_failure(int error) const {

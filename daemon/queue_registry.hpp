@@ -69,11 +69,23 @@ class QueueRegistry {
   kqfs::Result<std::shared_ptr<ProcessResolver>> caller_of(const Requester& requester);
   // Why the last caller_of() failed, in words.
   std::string caller_failure(int error) const;
+  // The process whose descriptor a record of `writer`'s names as `FD@PID`
+  // (watched for its exit from now on): ESRCH when `writer` cannot see it
+  // (or there is none), EPERM when `writer` may not take its descriptors
+  // (may_take_descriptors); the reason in `why`.
+  kqfs::Result<kqfs::Caller> descriptor_owner(pid_t pid,
+                                              const std::shared_ptr<ProcessResolver>& writer,
+                                              const Credentials& credentials, std::string& why);
   const kqfs::Caller& no_caller() const { return no_caller_; }
   const kqfs::SignalTracer& signal_tracer() const { return *signal_tracer_; }
 
  private:
   void refuse(const std::string& name, uid_t uid, int error, const std::string& why);
+  // From now on a process's exit drops its knotes: 0, or the errno (the
+  // process forgotten) when the loop cannot watch it.
+  int watch_exit(const ProcessResolver& process);
+  // A knote of `queue` went with its owner: status and the log say so.
+  void knote_lost(QueueNode& queue, const kqfs::Kqueue::LostKnote& lost);
   void log_lost_signals();
   void on_tied_exit(QueueNode& queue);
 
@@ -86,6 +98,7 @@ class QueueRegistry {
   OnReady on_ready_;
   RateLimiter refusals_;       // per user
   RateLimiter signal_losses_;  // one source: the shared tracer
+  RateLimiter knote_losses_;   // per queue
   uint64_t signals_lost_logged_ = 0;
   std::unique_ptr<ClientProcesses> processes_;
   const kqfs::Caller no_caller_ = std::make_shared<NoCaller>();

@@ -56,13 +56,18 @@ std::string status_text(const QueueNode& queue, bool with_knotes,
   if (engine.knote_count(EVFILT_SIGNAL) > 0) {
     line("signals-lost", std::to_string(signals.lost() - queue.signals_lost_before));
   }
+  line("knotes-dropped", std::to_string(queue.lost_knotes.total()));
   // Knotes and their udata: only for those who may change them.
   if (!with_knotes) return text;
+  const LostKnotes& lost = queue.lost_knotes;
+  for (size_t index = 0; index < lost.recent_count(); ++index) {
+    line("dropped", describe(lost.recent(index)));
+  }
   // The registered knotes as text change records, a bounded number of them:
   // status is read whole at open.
   constexpr size_t kListed = 1000;
-  for (const kqfs::Kevent& registration : engine.registrations(kListed)) {
-    std::string record = kqfs::codec::format_text(registration);
+  for (const auto& [change, pid] : engine.registrations(kListed)) {
+    std::string record = kqfs::codec::format_text_change(change, pid);
     record.pop_back();  // its newline
     line("knote", record);
   }

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/lost_knotes.hpp"
 #include "daemon/parked_request.hpp"
 #include "daemon/reply.hpp"
 #include "kqfs/codec/formats.hpp"
@@ -107,6 +108,7 @@ struct QueueNode {
   uint64_t events_delivered = 0;
   std::optional<Rejection> last_error;
   std::string last_fragment;  // what became of the last line left unfinished at a close
+  LostKnotes lost_knotes;     // knotes that went with their owner
   // The shared signal tracer's lost count when this queue's first signal
   // knote came: losses before it are not this queue's.
   uint64_t signals_lost_before = 0;

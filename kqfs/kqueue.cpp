@@ -157,7 +157,11 @@ int Kqueue::apply_change(const Kevent& request, const Caller& caller) {
   // A knote of another file (a descriptor closed and reused) or of another
   // process (a signal) is not the one this caller names.
   if (kn != nullptr && owner != nullptr && !owner->current(*kn, caller)) {
-    drop(*kn);
+    if (owner->alive(*kn)) {
+      drop(*kn);  // replaced: its owner still holds it
+    } else {
+      lose(*kn, LostKnote::Cause::closed);
+    }
     kn = nullptr;
   }
 
@@ -207,8 +211,12 @@ size_t Kqueue::collect(std::span<Kevent> out) {
     Ownership* const owner = filter->ownership();
     // EV_DROP: gone without a word (a process that exited with nothing
     // asked for, as FreeBSD); not alive: its descriptor was closed.
-    if ((kn.flags & EV_DROP) || (owner != nullptr && !owner->alive(kn))) {
+    if (kn.flags & EV_DROP) {
       drop(kn);
+      continue;
+    }
+    if (owner != nullptr && !owner->alive(kn)) {
+      lose(kn, LostKnote::Cause::closed);
       continue;
     }
     if (kn.flags & EV_ONESHOT) {  // reported as it fired, then gone
@@ -248,7 +256,7 @@ void Kqueue::sweep() {
     if (!filter_for(kn->filter)->ownership()->alive(*kn)) stale.push_back(kn);
   }
   for (Knote* kn : stale)
-    drop(*kn);
+    lose(*kn, LostKnote::Cause::closed);
   descriptor_watches_->sweep_kept();
   update_readiness();
 }
@@ -259,21 +267,24 @@ void Kqueue::forget(const DescriptorResolver& caller) {
     if (filter_for(kn->filter)->ownership()->registered_by(*kn, caller)) theirs.push_back(kn);
   }
   for (Knote* kn : theirs)
-    drop(*kn);
+    lose(*kn, LostKnote::Cause::exited);
   descriptor_watches_->forget(caller);
   update_readiness();
 }
 
-std::vector<Kevent> Kqueue::registrations(size_t limit) const {
-  std::vector<Kevent> out;
+std::vector<Kqueue::Registration> Kqueue::registrations(size_t limit) const {
+  std::vector<Registration> out;
   out.reserve(std::min(limit, knotes_.size()));
   for (const auto& [key, kn] : knotes_) {
     if (out.size() == limit) break;
     const uint16_t flags = static_cast<uint16_t>(kn->flags | (kn->disabled ? EV_DISABLE : 0));
-    out.push_back(Kevent{kn->ident, kn->filter, flags, kn->sfflags, kn->sdata, kn->udata});
+    const Ownership* owner = filter_for(kn->filter)->ownership();
+    const int pid = owner != nullptr && owner->takes_descriptor() ? owner->owner_pid(*kn) : 0;
+    out.push_back({Kevent{kn->ident, kn->filter, flags, kn->sfflags, kn->sdata, kn->udata}, pid});
   }
-  std::sort(out.begin(), out.end(), [](const Kevent& a, const Kevent& b) {
-    return a.ident != b.ident ? a.ident < b.ident : a.filter > b.filter;
+  std::sort(out.begin(), out.end(), [](const Registration& a, const Registration& b) {
+    return a.change.ident != b.change.ident ? a.change.ident < b.change.ident
+                                            : a.change.filter > b.change.filter;
   });
   return out;
 }
@@ -291,6 +302,12 @@ bool Kqueue::uses_caller(int16_t filter) const {
 bool Kqueue::tied_to_caller(int16_t filter) const {
   Filter* found = filter_for(filter);
   return found != nullptr && found->ownership() != nullptr;
+}
+
+bool Kqueue::takes_descriptor(int16_t filter) const {
+  Filter* found = filter_for(filter);
+  return found != nullptr && found->ownership() != nullptr &&
+         found->ownership()->takes_descriptor();
 }
 
 size_t Kqueue::knote_count(int16_t filter) const {
@@ -340,6 +357,14 @@ void Kqueue::drop(Knote& kn) {
   caller_knotes_.erase(&kn);
   knotes_.erase(key);
   if (limits_.budget) limits_.budget->give_back();
+}
+
+void Kqueue::lose(Knote& kn, LostKnote::Cause cause) {
+  if (lost_listener_) {
+    const int pid = filter_for(kn.filter)->ownership()->owner_pid(kn);
+    lost_listener_(LostKnote{kn.ident, kn.filter, pid, cause});
+  }
+  drop(kn);
 }
 
 // Sources only post knotes here; none is destroyed while a batch is handled.

@@ -91,6 +91,20 @@ class Kqueue final : private FilterHost {
   // loop that is told the queue is readable but has nobody to give events.
   void drain_sources();
 
+  // A knote that went with its owner rather than by a change: the
+  // descriptor it watched was closed (or names another file now), or the
+  // process it belonged to exited (forget()). BSD drops these silently; a
+  // listener can say so.
+  struct LostKnote {
+    enum class Cause : uint8_t { closed, exited };
+    uint64_t ident;
+    int16_t filter;
+    int pid;  // whose descriptor (or signals) it stood for
+    Cause cause;
+  };
+  using LostListener = std::function<void(const LostKnote&)>;
+  void on_knote_lost(LostListener listener) { lost_listener_ = std::move(listener); }
+
   // Drops descriptor knotes whose registrant no longer has the descriptor.
   void sweep();
   // Drops every descriptor knote registered through `caller` (for example,
@@ -106,12 +120,20 @@ class Kqueue final : private FilterHost {
   // Whether its ident names something of the caller's own (a descriptor,
   // its signals): knotes that go when the caller does.
   bool tied_to_caller(int16_t filter) const;
+  // Whether its ident is a descriptor of the caller's (read, write, vnode).
+  bool takes_descriptor(int16_t filter) const;
 
   size_t knote_count() const { return knotes_.size(); }
-  // Up to `limit` registrations as a change would make them now (stored
-  // flags, EV_DISABLE when disabled, the filter's saved fflags and data),
-  // ordered by ident and filter; which ones, past the limit, is unspecified.
-  std::vector<Kevent> registrations(size_t limit) const;
+  // A knote as a change would make it now (stored flags, EV_DISABLE when
+  // disabled, the filter's saved fflags and data), and for a descriptor
+  // filter the process whose descriptor it is (else 0).
+  struct Registration {
+    Kevent change;
+    int pid;
+  };
+  // Up to `limit` of them, ordered by ident and filter; which ones, past
+  // the limit, is unspecified.
+  std::vector<Registration> registrations(size_t limit) const;
   size_t knote_count(int16_t filter) const;
   // Knotes on the ready list (some may turn out stale when collected).
   size_t pending() const { return ready_count_; }
@@ -152,6 +174,8 @@ class Kqueue final : private FilterHost {
   void enqueue(Knote& kn);
   void dequeue(Knote& kn);
   void drop(Knote& kn);
+  // Drops a knote whose owner let go of it, and tells the listener.
+  void lose(Knote& kn, LostKnote::Cause cause);
   void dispatch_sources();
   void update_readiness();
 
@@ -171,6 +195,7 @@ class Kqueue final : private FilterHost {
   std::unordered_map<Key, std::unique_ptr<Knote>, KeyHash> knotes_;
   std::unordered_set<Knote*> caller_knotes_;  // of filters tied to their caller
   std::string reason_;                        // explain() during one apply()
+  LostListener lost_listener_;
   ReadyList ready_;
   size_t ready_count_ = 0;
 };

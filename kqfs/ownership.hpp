@@ -25,6 +25,8 @@ class Ownership {
   virtual bool alive(Knote& /*kn*/) { return true; }
   // Whether `kn` was registered through `caller`.
   virtual bool registered_by(const Knote& kn, const DescriptorResolver& caller) const = 0;
+  // The process whose descriptor (or signals) the knote stands for.
+  virtual int owner_pid(const Knote& kn) const = 0;
 
  protected:
   ~Ownership() = default;
@@ -45,6 +47,7 @@ class DescriptorOwnership : public Ownership {
   bool registered_by(const Knote& kn, const DescriptorResolver& caller) const override {
     return registrant(kn).get() == &caller;
   }
+  int owner_pid(const Knote& kn) const override { return registrant(kn)->process_id(); }
 
  protected:
   ~DescriptorOwnership() = default;

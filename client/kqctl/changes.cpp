@@ -18,24 +18,29 @@ namespace {
 constexpr char kOwnershipNote[] =
     "Knotes on descriptors (EVFILT_READ, EVFILT_WRITE, EVFILT_VNODE) and EVFILT_SIGNAL\n"
     "knotes belong to the process that writes them, so kqctl's own vanish when it\n"
-    "exits; timers, user events and EVFILT_PROC knotes stay until deleted.\n";
+    "exits; timers, user events and EVFILT_PROC knotes stay until deleted. To watch\n"
+    "a descriptor of another process (the shell), name it FD@PID: the knote is then\n"
+    "that process's, and lasts until it closes FD or exits:\n"
+    "  kqctl add q \"4@$$ read add\"\n";
 
 // Why `record` failed with `error` (the errno of the write): what the
 // errno means for a change, else what the codec finds wrong with the
 // record (the daemon parses it with the same), else the queue's last-error
 // line as it stands.
 std::string why_failed(const std::string& record, int error, const std::string& last_error) {
+  const kqfs::codec::Parsed parsed = kqfs::codec::parse_text(record);
   if (error == ENOENT) {
     // A trigger sent before the waiting side added its knote: a race of
     // two scripts, worth naming.
-    const std::optional<kqfs::Kevent> change = kqfs::codec::parse_text(record).record;
+    const std::optional<kqfs::Kevent>& change = parsed.record;
     const bool trigger = change && change->filter == EVFILT_USER && (change->fflags & NOTE_TRIGGER);
     return trigger ? "no such knote: is the user event registered yet?" : "no such knote";
   }
-  if (error == EBADF) return "not a descriptor open in kqctl";
-  if (const kqfs::codec::Parsed parsed = kqfs::codec::parse_text(record); parsed.rejected()) {
-    return parsed.error;
+  if (error == EBADF) {
+    return parsed.pid == 0 ? "not a descriptor open in kqctl"
+                           : "not a descriptor open in process " + std::to_string(parsed.pid);
   }
+  if (parsed.rejected()) return parsed.error;
   return last_error;
 }
 

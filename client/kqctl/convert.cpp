@@ -16,6 +16,20 @@ void flush_output() {
   if (!std::cout) throw Failure("cannot write the output");
 }
 
+// A record as `to` writes it; a change naming another process's
+// descriptor keeps its pid, which binary records have no room for.
+void write_parsed(const kqfs::codec::Parsed& parsed, const Codec& to, unsigned long long number,
+                  const char* unit) {
+  if (parsed.pid == 0) return write_record(std::cout, *parsed.record, to);
+  if (to.encode_change == nullptr) {
+    flush_output();
+    throw Failure(std::string(unit) + " " + std::to_string(number) +
+                  ": its ident is a descriptor of process " + std::to_string(parsed.pid) +
+                  ", which " + std::string(to.records) + " cannot carry");
+  }
+  std::cout << to.encode_change(*parsed.record, parsed.pid);
+}
+
 // Lines (text, JSON), read as a changes file reads them.
 void convert_lines(const Codec& from, const Codec& to) {
   std::string line;
@@ -25,7 +39,7 @@ void convert_lines(const Codec& from, const Codec& to) {
       flush_output();  // the records before it
       throw Failure("line " + std::to_string(number) + ": " + parsed.error);
     }
-    if (parsed.record) write_record(std::cout, *parsed.record, to);
+    if (parsed.record) write_parsed(parsed, to, number, "line");
   }
 }
 
@@ -60,8 +74,10 @@ int run_convert(const Invocation& invocation) {
                 "or bin (32-byte little-endian records, as struct kevent). Input is read as\n"
                 "a changes file reads it (names or numbers, trailing fields left out, blank\n"
                 "lines and # comments skipped); output is written as an events file writes\n"
-                "it. A malformed record stops the conversion: its line (or record) number\n"
-                "and the reason go to standard error, and kqctl exits 1.\n"
+                "it, but a change naming another process's descriptor (text FD@PID, JSON\n"
+                "\"pid\") keeps its pid, which bin cannot carry (an error). A malformed\n"
+                "record stops the conversion: its line (or record) number and the reason\n"
+                "go to standard error, and kqctl exits 1.\n"
                 "  echo '1 timer add 0 500' | kqctl convert --from text --to json\n");
   syntax.options()("from", po::value<std::string>()->value_name("FORMAT"),
                    "the input format: text, json or bin")(

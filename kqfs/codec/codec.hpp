@@ -28,6 +28,10 @@ inline constexpr size_t kBinaryRecordSize = sizeof(Kevent);
 struct Parsed {
   std::optional<Kevent> record;
   std::string error;  // empty unless rejected
+  // The process whose descriptor the ident is, when the record names one
+  // (text `FD@PID`, JSON "pid"); 0: the writer's own. Binary records have
+  // no room for it.
+  int32_t pid = 0;
 
   bool rejected() const { return !error.empty(); }
 };
@@ -42,6 +46,11 @@ Parsed parse_binary(std::string_view record);
 // One record, ending in '\n'.
 std::string format_text(const Kevent& event);
 std::string format_json(const Kevent& event);
+// A change record with the process whose descriptor its ident is (`pid`
+// above 0; 0 writes it as format_text and format_json do): `FD@PID` in
+// text, a "pid" key after "ident" in JSON. Events never carry one.
+std::string format_text_change(const Kevent& change, int32_t pid);
+std::string format_json_change(const Kevent& change, int32_t pid);
 // One record: kBinaryRecordSize bytes.
 std::string format_binary(const Kevent& event);
 
@@ -60,13 +69,15 @@ size_t max_record_size(Format format);
 std::string describe_errno(int error);
 
 // A refused record in words: the errno's text, `why` in parentheses (if
-// any), and the record as text, on one line.
-std::string describe_refusal(const Kevent& record, int error, const std::string& why);
+// any), and the record as text (with its `@PID`, if any), on one line.
+std::string describe_refusal(const Kevent& record, int error, const std::string& why,
+                             int32_t pid = 0);
 
-// Applies one record; returns 0 or an errno, and may set `reason` to say
-// more than the errno does. The failure is described as the errno's text,
-// that reason in parentheses, and the record.
-using ApplyRecord = std::function<int(const Kevent& record, std::string& reason)>;
+// Applies one record, whose ident is a descriptor of process `pid` when
+// that is not 0 (Parsed::pid); returns 0 or an errno, and may set `reason`
+// to say more than the errno does. The failure is described as the errno's
+// text, that reason in parentheses, and the record.
+using ApplyRecord = std::function<int(const Kevent& record, int32_t pid, std::string& reason)>;
 
 struct WriteOutcome {
   size_t accepted = 0;  // bytes of this write before the record that failed

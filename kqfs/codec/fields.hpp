@@ -23,19 +23,24 @@ std::optional<uint16_t> parse_flags(std::string_view token, std::string& error);
 std::optional<uint32_t> parse_fflags(std::string_view token, int16_t filter, std::string& error);
 std::optional<int64_t> parse_data(std::string_view token, std::string& error);
 std::optional<uint64_t> parse_udata(std::string_view token, std::string& error);
+// A process id: a number above 0 that fits a pid_t.
+std::optional<int32_t> parse_pid(std::string_view token, std::string& error);
 
 // "EVFILT_TIMER", or the number when the filter has no name.
 std::string format_filter(int16_t filter);
-// Names where they exist; for EVFILT_READ/WRITE a decimal number, since a
-// delivered event's fflags there is an errno (the socket error with EV_EOF).
-std::string format_fflags(int16_t filter, uint32_t fflags);
+// Names where they exist, as flags are written; but a decimal number for
+// EVFILT_READ/WRITE with EV_EOF in `flags`, where fflags is an errno (the
+// socket error).
+std::string format_fflags(int16_t filter, uint16_t flags, uint32_t fflags);
 
 // A record's fields in order, and the tokens of one record by field; an
 // absent token leaves its field 0.
 enum Field : size_t { kIdent, kFilter, kFlags, kFflags, kData, kUdata, kFieldCount };
 using Tokens = std::array<std::optional<std::string_view>, kFieldCount>;
-// The record the tokens give, or the reason for the first bad one.
-Parsed parse_fields(const Tokens& tokens);
+// The record the tokens give, or the reason for the first bad one. The
+// ident may end in `@PID` (a descriptor of process PID), or the pid come
+// as a token of its own (JSON's "pid" key), not both.
+Parsed parse_fields(const Tokens& tokens, std::optional<std::string_view> pid = std::nullopt);
 Parsed rejected(std::string reason);
 
 // `token` in quotes for a reason: non-printable bytes escaped, long tokens

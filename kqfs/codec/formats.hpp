@@ -37,6 +37,9 @@ struct Codec {
   Parsed (*parse)(std::string_view record);
   // One record as an events file returns it (a line ends in '\n').
   std::string (*encode)(const Kevent& event);
+  // A change record with the process whose descriptor its ident is
+  // (Parsed::pid), or nullptr when the format has no room for one.
+  std::string (*encode_change)(const Kevent& change, int32_t pid);
   // An upper bound on the length of what encode returns.
   size_t (*max_size)();
 
@@ -44,15 +47,16 @@ struct Codec {
 };
 
 // One row a format, its columns in Codec's order: format, name, alias,
-// suffix, records, record_size, one_per_read, parse, encode, max_size.
+// suffix, records, record_size, one_per_read, parse, encode,
+// encode_change, max_size.
 inline constexpr Codec kCodecs[] = {
     // clang-format off
     {Format::text,   "text", {},       {},      "text lines",     0,                 true,
-     parse_text,   format_text,   max_text_size},
+     parse_text,   format_text,   format_text_change, max_text_size},
     {Format::json,   "json", {},       ".json", "JSON lines",     0,                 false,
-     parse_json,   format_json,   max_json_size},
+     parse_json,   format_json,   format_json_change, max_json_size},
     {Format::binary, "bin",  "binary", ".bin",  "binary records", kBinaryRecordSize, false,
-     parse_binary, format_binary, max_binary_size},
+     parse_binary, format_binary, nullptr,            max_binary_size},
     // clang-format on
 };
 

@@ -26,10 +26,10 @@ std::string one_line(std::string reason) {
 }
 
 // Applies a parsed record: 0, or its errno with `reason` set.
-int apply_record(const Kevent& record, const ApplyRecord& apply, std::string& reason) {
+int apply_record(const Kevent& record, int32_t pid, const ApplyRecord& apply, std::string& reason) {
   std::string why;
-  const int error = apply(record, why);
-  if (error != 0) reason = describe_refusal(record, error, why);
+  const int error = apply(record, pid, why);
+  if (error != 0) reason = describe_refusal(record, error, why, pid);
   return error;
 }
 
@@ -48,7 +48,7 @@ int parse_and_apply(const Codec& codec, std::string_view record, const ApplyReco
     return EINVAL;
   }
   if (!parsed.record) return 0;
-  return apply_record(*parsed.record, apply, reason);
+  return apply_record(*parsed.record, parsed.pid, apply, reason);
 }
 
 WriteOutcome failure(size_t accepted, int error, std::string reason) {
@@ -58,8 +58,8 @@ WriteOutcome failure(size_t accepted, int error, std::string reason) {
 }  // namespace
 
 // "Operation not supported (no signal tracing: ...): SIGUSR1 EVFILT_SIGNAL ..."
-std::string describe_refusal(const Kevent& record, int error, const std::string& why) {
-  std::string text = format_text(record);
+std::string describe_refusal(const Kevent& record, int error, const std::string& why, int32_t pid) {
+  std::string text = format_text_change(record, pid);
   text.pop_back();  // its '\n'
   std::string description = describe_errno(error);
   if (!why.empty()) description += " (" + why + ")";
@@ -111,8 +111,8 @@ WriteOutcome ChangeStream::write(std::string_view bytes, const ApplyRecord& appl
   // failing record is the first, and the write fails as a whole.
   // The rest of a refused line, skipped above, counts as taken.
   bool applied_any = line_start > 0;
-  const ApplyRecord counting = [&](const Kevent& change, std::string& why) {
-    const int error = apply(change, why);
+  const ApplyRecord counting = [&](const Kevent& change, int32_t pid, std::string& why) {
+    const int error = apply(change, pid, why);
     applied_any = applied_any || error == 0;
     return error;
   };

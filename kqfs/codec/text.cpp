@@ -213,14 +213,20 @@ std::optional<uint64_t> parse_udata(std::string_view token, std::string& error) 
   return std::nullopt;
 }
 
+std::optional<int32_t> parse_pid(std::string_view token, std::string& error) {
+  if (auto value = parse_integer<int32_t>(token); value && *value > 0) return value;
+  error = "bad pid " + quote(token) + " (a process id is a number above 0)";
+  return std::nullopt;
+}
+
 std::string format_filter(int16_t filter) {
   const std::string_view name = names::filter_name(filter);
   return name.empty() ? std::to_string(filter) : std::string(name);
 }
 
-std::string format_fflags(int16_t filter, uint32_t fflags) {
-  if (filter == EVFILT_READ || filter == EVFILT_WRITE) return std::to_string(fflags);
-  return names::format_fflags(filter, fflags);
+std::string format_fflags(int16_t filter, uint16_t flags, uint32_t fflags) {
+  const bool errno_value = (filter == EVFILT_READ || filter == EVFILT_WRITE) && (flags & EV_EOF);
+  return errno_value ? std::to_string(fflags) : names::format_fflags(filter, fflags);
 }
 
 std::string quote(std::string_view token) {
@@ -233,8 +239,18 @@ Parsed rejected(std::string reason) {
   return Parsed{std::nullopt, std::move(reason)};
 }
 
-Parsed parse_fields(const Tokens& tokens) {
+Parsed parse_fields(const Tokens& given, std::optional<std::string_view> pid_token) {
   std::string error;
+  Tokens tokens = given;
+  // `FD@PID`: the ident is a descriptor of process PID.
+  const std::string_view ident = tokens[kIdent].value_or(std::string_view());
+  if (const size_t at = ident.find('@'); at != std::string_view::npos) {
+    if (pid_token) return rejected("pid given twice, in ident " + quote(ident) + " and on its own");
+    pid_token = ident.substr(at + 1);
+    tokens[kIdent] = ident.substr(0, at);
+  }
+  int32_t pid = 0;
+  if (!read_field(pid_token, pid, error, parse_pid)) return rejected(std::move(error));
   Kevent record;
   // The ident (signal names) and fflags depend on the filter, read first.
   const auto with_filter = [&record](auto parse) {
@@ -249,7 +265,7 @@ Parsed parse_fields(const Tokens& tokens) {
                     read_field(tokens[kData], record.data, error, parse_data) &&
                     read_field(tokens[kUdata], record.udata, error, parse_udata);
   if (!read) return rejected(std::move(error));
-  return Parsed{record, {}};
+  return Parsed{record, {}, pid};
 }
 
 FieldBounds max_field_lengths() {
@@ -299,13 +315,18 @@ Parsed parse_text(std::string_view line) {
 }
 
 std::string format_text(const Kevent& event) {
+  return format_text_change(event, 0);
+}
+
+std::string format_text_change(const Kevent& event, int32_t pid) {
   std::string out = std::to_string(event.ident);
+  if (pid != 0) out += '@' + std::to_string(pid);
   out += ' ';
   out += fields::format_filter(event.filter);
   out += ' ';
   out += names::format_flags(event.flags);
   out += ' ';
-  out += fields::format_fflags(event.filter, event.fflags);
+  out += fields::format_fflags(event.filter, event.flags, event.fflags);
   out += ' ';
   out += std::to_string(event.data);
   out += ' ';

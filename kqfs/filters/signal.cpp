@@ -120,6 +120,9 @@ class SignalFilter final : public Filter, public Ownership, public ProcConnector
   bool registered_by(const Knote& kn, const DescriptorResolver& caller) const override {
     return static_cast<const SignalKnote&>(kn).caller.get() == &caller;
   }
+  int owner_pid(const Knote& kn) const override {
+    return static_cast<const SignalKnote&>(kn).process;
+  }
 
   void on_process_event(const ProcessEvent& event) override {
     const auto found = watched_.find(event.tgid);

@@ -213,6 +213,42 @@ u = EVFILT['user']" "$q"
   fields_are "$q" knotes=1 changes=3
 }
 
+@test "JSON records as programs write them: mask arrays, numeric filters, 64-bit fields as strings" {
+  q=$(new_queue)
+  # What JavaScript sends: arrays of names and numbers, and a BigInt's
+  # decimal string for a udata past 2^53.
+  run writes "$q/changes.json" \
+    '{"ident": "18446744073709551615", "filter": -11, "flags": ["add", "EV_CLEAR"], "udata": "18446744073709551615"}\n' \
+    '{"ident": "18446744073709551615", "filter": "user", "flags": ["keepudata"], "fflags": ["trigger", "ffor", 5], "data": "-9223372036854775808"}\n' \
+    '{"ident": 2, "filter": "EVFILT_TIMER", "flags": ["EV_ADD", 16], "fflags": [], "data": 1, "udata": "0x20000000000001"}\n'
+  assert_output --regexp '^[0-9]+ [0-9]+ [0-9]+ close:0$'
+  # Output: names in the text syntax, numbers for ident, data, udata.
+  run py_timeout 5 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+lines = []
+while len(lines) < 2:
+    lines += os.read(fd, 4096).decode().splitlines()
+print("\n".join(sorted(lines)))
+' "$q/events.json"
+  assert_output "$(printf '%s\n' \
+    '{"ident":18446744073709551615,"filter":"EVFILT_USER","flags":"EV_ADD|EV_CLEAR","fflags":"0x5","data":-9223372036854775808,"udata":18446744073709551615}' \
+    '{"ident":2,"filter":"EVFILT_TIMER","flags":"EV_ADD|EV_ONESHOT|EV_CLEAR","fflags":"0","data":1,"udata":9007199254740993}')"
+}
+
+@test "malformed JSON arrays and values are EINVAL with a readable reason in status and log" {
+  assert_rejected changes.json '{"ident": 1, "filter": "user", "flags": ["add", ["clear"]]}\n' \
+    "bad flags: an array of names and numbers only" a
+  assert_rejected changes.json '{"ident": 1, "filter": "user", "flags": ["add", "clera"]}\n' \
+    "unknown flag 'clera'" b
+  assert_rejected changes.json '{"ident": [1], "filter": "user"}\n' \
+    "bad ident: not a number or a string" c
+  assert_rejected changes.json '{"ident": 1, "filter": "user", "udata": "18446744073709551616"}\n' \
+    "bad udata '18446744073709551616'" d
+  assert_rejected changes.json '{"ident": 1, "pid": -3, "filter": "read", "flags": "add"}\n' \
+    "bad pid '-3' (a process id is a number above 0)" e
+}
+
 # -------------------------------------------------------------- binary
 
 @test "binary records: 32-byte records on changes.bin (python struct)" {

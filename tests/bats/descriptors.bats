@@ -8,6 +8,9 @@
 load mount_helpers
 one_kqfsd_per_file
 
+KQCTL="$KQFS_BUILD/client/kqctl/kqctl"
+export KQCTL
+
 # fifo_bash SCRIPT: under `run`, a child bash (bats itself uses fd 3) killed
 # after 30 s runs SCRIPT with q, a new queue, and fifo, a new fifo open
 # read-write on fd 3.
@@ -287,6 +290,136 @@ EOF
   '
   assert_success
   assert_output "$(printf '%s\n' 'changes: 1' 'knotes: 0' 'head: 124')"
+}
+
+# --------------------------------------------- another process's descriptor (FD@PID)
+
+# The user story: a record written by /bin/echo (a child) registers the
+# child's copy of fd 4, which dies with it. No silent no-op: status says
+# which knote went, whose it was (the child's pid) and when; so does the log.
+@test "a knote dropped with its writer is reported: status names the knote, /bin/echo's pid and the time" {
+  q=$(new_queue)
+  run timeout -k 3 30 bash -c '
+    q=$1 pidfile=$2
+    exec 4< <(exec sleep 30)   # fd 4: a pipe
+    # /bin/echo with a known pid: exec keeps the pid of the bash that wrote it down.
+    bash -c "echo \$\$ > \"$pidfile\"; exec /bin/echo \"4 read add\"" > "$q/changes" || exit 10
+    for _ in $(seq 50); do
+      [ "$(sed -n "s/^knotes-dropped: //p" "$q/status")" = 1 ] && break
+      sleep 0.1
+    done
+    grep -E "^(knotes|last-error|knotes-dropped|dropped):" "$q/status"
+  ' _ "$q" "$BATS_TEST_TMPDIR/echo.pid"
+  assert_success
+  local echo_pid
+  echo_pid=$(cat "$BATS_TEST_TMPDIR/echo.pid")
+  assert_line "knotes: 0"
+  assert_line "last-error: none"
+  assert_line "knotes-dropped: 1"
+  assert_line --regexp "^dropped: $(date -u +%Y-%m-%d)T[0-9:]{8}Z 4 EVFILT_READ of pid $echo_pid: the process exited\$"
+  run grep -c "queue ${q##*/}: knote dropped: .* 4 EVFILT_READ of pid $echo_pid: the process exited" "$KQFS_LOG"
+  assert_output 1
+}
+
+@test "FD@PID: /bin/echo registers the shell's fd 3, which outlives echo; events stay six fields" {
+  fifo_bash '
+    /bin/echo "3@$$ read add 0 0 9" > "$q/changes" || exit 10
+    sleep 0.3   # echo has exited, and its exit was seen
+    grep -E "^(knotes|knote|knotes-dropped):" "$q/status" | sed "s/@$$ /@SHELL /"
+    printf data >&3
+    timeout 5 head -n1 "$q/events"
+  '
+  assert_success
+  assert_output "$(printf '%s\n' 'knotes: 1' 'knotes-dropped: 0' \
+    'knote: 3@SHELL EVFILT_READ EV_ADD 0 0 9' '3 EVFILT_READ EV_ADD 0 4 9')"
+}
+
+@test "FD@PID from a bash heredoc (cat writes it) and in JSON with \"pid\" and a flags array" {
+  fifo_bash '
+    cat <<EOF > "$q/changes" || exit 10
+3@$$ read add 0 0 1
+EOF
+    /bin/echo "{\"ident\": 3, \"pid\": $$, \"filter\": \"write\", \"flags\": [\"add\", \"clear\"], \"udata\": \"18446744073709551615\"}" > "$q/changes.json" || exit 11
+    sleep 0.3
+    sed -n "s/^knote: //p" "$q/status" | sed "s/@$$ /@SHELL /"
+    printf ab >&3
+    for _ in 1 2; do timeout 5 head -n1 "$q/events"; done | sort
+  '
+  assert_success
+  assert_output "$(printf '%s\n' \
+    '3@SHELL EVFILT_READ EV_ADD 0 0 1' \
+    '3@SHELL EVFILT_WRITE EV_ADD|EV_CLEAR 0 0 18446744073709551615' \
+    '3 EVFILT_READ EV_ADD 0 2 1' \
+    "3 EVFILT_WRITE EV_ADD|EV_CLEAR 0 $((65536 - 2)) 18446744073709551615")"
+}
+
+@test "FD@PID through kqctl add: kqctl writes the record, the knote is the shell's" {
+  fifo_bash '
+    "$KQCTL" --mount "${q%/kq/*}" add "${q##*/}" "3@$$ read add" || exit 10
+    sleep 0.3
+    echo "knotes: $(sed -n "s/^knotes: //p" "$q/status")"
+    printf xyz >&3
+    timeout 5 head -n1 "$q/events"
+  '
+  assert_success
+  assert_output "$(printf '%s\n' 'knotes: 1' '3 EVFILT_READ EV_ADD 0 3 0')"
+}
+
+@test "FD@PID follows its owner: it goes when the owner closes the fd, and when the owner exits" {
+  q=$(new_queue)
+  run timeout -k 3 30 bash -c '
+    q=$1
+    exec 3< <(exec sleep 30) 4< <(exec sleep 30)
+    sleep 30 5< <(exec sleep 30) & owner=$!
+    while [ ! -e /proc/$owner/fd/5 ]; do sleep 0.01; done
+    /bin/echo "3@$$ read add" > "$q/changes" || exit 10
+    /bin/echo "5@$owner read add" > "$q/changes" || exit 11
+    /bin/echo "4@$$ read add" > "$q/changes" || exit 12
+    sleep 0.3
+    echo "knotes: $(sed -n "s/^knotes: //p" "$q/status")"
+    exec 3<&-                      # the owner closes its fd: that knote goes
+    echo "knotes: $(sed -n "s/^knotes: //p" "$q/status")"
+    kill $owner; wait $owner      # the owner exits: its knote goes
+    for _ in $(seq 50); do
+      [ "$(sed -n "s/^knotes: //p" "$q/status")" = 1 ] && break
+      sleep 0.1
+    done
+    sed -n "s/^knote: //p; s/^knotes-dropped: /dropped /p; s/^dropped: [^ ]* //p" "$q/status" |
+      sed "s/ $$:/ SHELL:/; s/ $owner:/ OWNER:/; s/@$$ /@SHELL /"
+  ' _ "$q"
+  assert_success
+  assert_output "$(printf '%s\n' 'knotes: 3' 'knotes: 2' 'dropped 2' \
+    '3 EVFILT_READ of pid SHELL: its descriptor was closed or names another file' \
+    '5 EVFILT_READ of pid OWNER: the process exited' \
+    '4@SHELL EVFILT_READ EV_ADD 0 0 0')"
+}
+
+@test "FD@PID refused: a pid that names no process is ESRCH, a thread ESRCH, a timer with a pid EINVAL" {
+  run_queue_py 30 <<'EOF'
+c = os.open(q + "/changes", os.O_WRONLY)
+child = subprocess.Popen(["true"])
+child.wait()  # reaped: its pid names nothing now
+r, w = os.pipe()
+assert change(c, "%d@%d read add" % (r, child.pid)) == -errno.ESRCH
+print(status(q)["last-error"].replace(str(child.pid), "DEAD").replace(str(r) + "@", "R@"))
+stop = threading.Event()
+t = threading.Thread(target=stop.wait)
+t.start()
+assert change(c, "%d@%d read add" % (r, t.native_id)) == -errno.ESRCH
+print(status(q)["last-error"].replace(str(t.native_id), "TID").replace(str(r) + "@", "R@"))
+stop.set()
+t.join()
+assert change(c, "1@%d timer add 0 10" % os.getpid()) == -errno.EINVAL
+print(status(q)["last-error"].replace(str(os.getpid()), "ME"))
+assert change(c, "%d@%d read add" % (r, os.getpid())) > 0, "its own pid names its own descriptor"
+print(status(q)["knotes"])
+EOF
+  assert_success
+  assert_output "$(printf '%s\n' \
+    'No such process (no process DEAD that the writer can see): R@DEAD EVFILT_READ EV_ADD 0 0 0' \
+    'No such process (thread TID is not a process (its first thread)): R@TID EVFILT_READ EV_ADD 0 0 0' \
+    'Invalid argument (IDENT@PID names a descriptor of process PID: only for EVFILT_READ, EVFILT_WRITE and EVFILT_VNODE): 1@ME EVFILT_TIMER EV_ADD 0 10 0' \
+    1)"
 }
 
 @test "EBADF for a descriptor the writer does not have: builtin echo of fd 77 from bash" {

@@ -721,6 +721,19 @@ two_user_events() {
 0 EVFILT_TIMER 0 0 0 9" ]
 }
 
+@test "convert: a change naming another process's descriptor keeps its pid in text and JSON, not in bin" {
+  run bash -c 'echo "4@1234 read add|clear lowat 5" | "$1" convert --from text --to json' - "$KQCTL"
+  assert_success
+  assert_output '{"ident":4,"pid":1234,"filter":"EVFILT_READ","flags":"EV_ADD|EV_CLEAR","fflags":"NOTE_LOWAT","data":5,"udata":0}'
+  run bash -c 'echo "$2" | "$1" convert --from json --to text' - "$KQCTL" "$output"
+  assert_success
+  assert_output '4@1234 EVFILT_READ EV_ADD|EV_CLEAR NOTE_LOWAT 5 0'
+  run --separate-stderr bash -c 'printf "%s\n" "1 user add" "4@1234 read add" |
+    "$1" convert --from text --to bin | wc -c' - "$KQCTL"
+  assert_output 32
+  [ "$stderr" = "kqctl convert: line 2: its ident is a descriptor of process 1234, which binary records cannot carry" ]
+}
+
 @test "convert: text to bin is struct kevent, and back" {
   echo "5 user add|clear 0x7 -3 42" | kqctl convert --from text --to bin >"$BATS_TEST_TMPDIR/out.bin"
   [ "$(stat -c %s "$BATS_TEST_TMPDIR/out.bin")" = 32 ]

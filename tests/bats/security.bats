@@ -337,6 +337,92 @@ print(sum(line.startswith("knote:") for line in open(sys.argv[1].replace("change
   assert_output "$(printf '%s\n' ok ok ok ok 3)"
 }
 
+# ------------------------------------------ another process's descriptor
+
+# A program that holds a pipe on fd 50 (its write end open), prints its
+# pid and sleeps; with $1 =
+# "undumpable", made non-dumpable first (as a setuid program is).
+HOLD_PIPE='
+import ctypes, os, sys, time
+if sys.argv[1:] == ["undumpable"]:
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+r, w = os.pipe()
+os.dup2(r, 50)
+print(os.getpid(), flush=True)
+time.sleep(60)'
+
+# hold_pipe USER NAME [undumpable]: USER (as_a, as_b, or "" for root) runs
+# HOLD_PIPE in the background; its pid is in HELD, and added to CHILDREN.
+hold_pipe() {
+  local user=$1 pidfile="$BATS_TEST_TMPDIR/$2.pid"
+  $user "$PYTHON" -c "$HOLD_PIPE" "${@:3}" >"$pidfile" 3>&- &
+  wait_for_pidfile "$pidfile"
+  HELD=$(cat "$pidfile")
+  CHILDREN="${CHILDREN:-} $HELD"
+}
+
+@test "FD@PID: B may not take A's or root's descriptor, nor an undumpable one of its own (EPERM)" {
+  local of_a of_root undumpable
+  hold_pipe as_a fd1a
+  of_a=$HELD
+  hold_pipe "" fd1r
+  of_root=$HELD
+  hold_pipe as_b fd1u undumpable
+  undumpable=$HELD
+  as_b mkdir fd1
+  run as_b "$PYTHON" -c "$WRITE_RECORDS" fd1/changes "50@$of_a read add" "50@$of_root read add" \
+    "50@$undumpable read add"
+  assert_output "$(printf '%s\n' EPERM EPERM EPERM)"
+  run status_field fd1 last-error
+  assert_output "Operation not permitted (process $undumpable is not dumpable (setuid or setgid, or PR_SET_DUMPABLE 0): its descriptors are not uid 1002's to take (pidfd_getfd would refuse them)): 50@$undumpable EVFILT_READ EV_ADD 0 0 0"
+  run grep -c "rejected Operation not permitted (process $of_a runs as uid 1001, gid 1001: its descriptors are not uid 1002's to take" "$KQFS_LOG"
+  assert_output 1
+  assert_equal "$(status_field fd1 knotes)" 0
+}
+
+@test "FD@PID: B takes its own process's descriptor; root takes B's" {
+  local of_b
+  hold_pipe as_b fd2b
+  of_b=$HELD
+  as_b mkdir fd2
+  run as_b "$PYTHON" -c "$WRITE_RECORDS" fd2/changes "50@$of_b read add"
+  assert_output ok
+  mkdir fd2root
+  run "$PYTHON" -c "$WRITE_RECORDS" fd2root/changes "50@$of_b read add"
+  assert_output ok
+  # Each knote is B's process's, and goes with it.
+  run sh -c "sed -n 's/^knote: //p' fd2/status fd2root/status"
+  assert_output "$(printf '%s\n' "50@$of_b EVFILT_READ EV_ADD 0 0 0" "50@$of_b EVFILT_READ EV_ADD 0 0 0")"
+  kill "$of_b"
+  wait_status fd2 knotes 0
+  wait_status fd2root knotes 0
+  run sed -n 's/^dropped: [^ ]* //p' fd2/status
+  assert_output "50 EVFILT_READ of pid $of_b: the process exited"
+}
+
+@test "FD@PID: a process hidden from B by its /proc (hidepid) is ESRCH, before any other check" {
+  local of_a
+  hold_pipe as_a fd3a
+  of_a=$HELD
+  as_b mkdir fd3
+  run unshare -m sh -c 'mount -t proc -o hidepid=invisible proc /proc &&
+    exec setpriv --reuid=1002 --regid=1002 --clear-groups "$0" -c "$1" "$2" "$3"' \
+    "$PYTHON" "$WRITE_RECORDS" fd3/changes "50@$of_a read add"
+  assert_output ESRCH
+  run status_field fd3 last-error
+  assert_output --partial "process $of_a is hidden from uid 1002 by its /proc (hidepid)"
+}
+
+@test "FD@PID: the confused deputy rule still holds (root through B's handle: EACCES)" {
+  as_b mkdir fd4
+  local of_b
+  hold_pipe as_b fd4b
+  of_b=$HELD
+  run deputy fd4/changes "50@$of_b read add"
+  # Through B's handle: refused; through root's own: applied.
+  assert_output "$(printf '%s\n' EACCES ok 1)"
+}
+
 # ------------------------------------------------------- making queues
 
 @test "kqctl create fails on a queue that exists, whoever made it; mkdir is EEXIST" {

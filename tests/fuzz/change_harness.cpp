@@ -148,7 +148,7 @@ class Sandbox {
   explicit Sandbox(size_t max_knotes) : kq_(Kqueue::Limits{max_knotes}), limit_(max_knotes) {}
 
   // An ApplyRecord.
-  int apply(const Kevent& record, std::string& why);
+  int apply(const Kevent& record, int32_t pid, std::string& why);
   void collect();
 
  private:
@@ -172,8 +172,11 @@ class Sandbox {
   std::array<size_t, 16> per_filter_{};  // of knotes_, by slot()
 };
 
-int Sandbox::apply(const Kevent& record, std::string& why) {
+int Sandbox::apply(const Kevent& record, int32_t pid, std::string& why) {
   Kevent change = record;
+  // Another process's descriptor is the daemon's to take: the in-process
+  // engine knows only its own.
+  if (pid != 0) return 0;
   if (on_descriptor(change.filter)) {
     const Descriptors& d = descriptors();
     if (!d.usable) return 0;
@@ -257,6 +260,7 @@ void Sandbox::check_counts(const Kevent& after) const {
 
 struct Applied {
   Kevent record;
+  int32_t pid;
   int error;
 };
 
@@ -280,9 +284,9 @@ bool keeps_something(Format format, bool kept, std::string_view chunk, size_t re
 StreamRun run_stream(Format format, std::string_view bytes, Sandbox& sandbox, bool cut) {
   StreamRun run;
   codec::ChangeStream stream(format);
-  const codec::ApplyRecord apply = [&](const Kevent& record, std::string& why) {
-    const int error = sandbox.apply(record, why);
-    run.applied.push_back({record, error});
+  const codec::ApplyRecord apply = [&](const Kevent& record, int32_t pid, std::string& why) {
+    const int error = sandbox.apply(record, pid, why);
+    run.applied.push_back({record, pid, error});
     return error;
   };
 
@@ -356,10 +360,12 @@ class Reference {
 
   // A record the bytes hold: the stream must have applied it next. Returns
   // false once it failed.
-  bool expect(const Kevent& record, size_t start, size_t last) {
-    if (round_trips_) check_round_trips(record);
-    KQFS_FUZZ_CHECK(next_ < run_.applied.size() && run_.applied[next_].record == record, "record ",
-                    next_, " at byte ", start, " should be ", describe(record), ", applied ",
+  bool expect(const Kevent& record, int32_t pid, size_t start, size_t last) {
+    if (round_trips_) check_round_trips(record, pid);
+    KQFS_FUZZ_CHECK(next_ < run_.applied.size() && run_.applied[next_].record == record &&
+                        run_.applied[next_].pid == pid,
+                    "record ", next_, " at byte ", start, " should be ", describe(record), " pid ",
+                    pid, ", applied ",
                     next_ < run_.applied.size() ? describe(run_.applied[next_].record) : "nothing");
     const int error = run_.applied[next_++].error;
     if (error == 0) {
@@ -367,7 +373,7 @@ class Reference {
       return true;
     }
     // "Invalid argument: 1 EVFILT_TIMER ...": the reason names the record.
-    std::string text = codec::format_text(record);
+    std::string text = codec::format_text_change(record, pid);
     text.pop_back();
     stop_ = Stop{start, last, error, {}, cat(": ", text)};
     return false;
@@ -448,7 +454,7 @@ void check_lines(Format format, std::string_view bytes, const StreamRun& run, bo
       reference.stop(Stop{start, last, EINVAL, parsed.error, ""});
       break;
     }
-    if (parsed.record && !reference.expect(*parsed.record, start, last)) break;
+    if (parsed.record && !reference.expect(*parsed.record, parsed.pid, start, last)) break;
     start = finished ? newline + 1 : bytes.size();
   }
   reference.check(bytes);
@@ -463,7 +469,7 @@ void check_records(std::string_view bytes, const StreamRun& run, bool first_pass
   for (; !failed && bytes.size() - start >= kSize; start += kSize) {
     Kevent record;
     std::memcpy(&record, bytes.data() + start, kSize);
-    failed = !reference.expect(record, start, start + kSize - 1);
+    failed = !reference.expect(record, 0, start, start + kSize - 1);
   }
   if (!failed && start < bytes.size()) {
     reference.stop(
@@ -487,8 +493,8 @@ void check_parses_alike(std::string_view line, const codec::Parsed& parsed, std:
                         const codec::Parsed& reparsed, bool same_reason) {
   const bool same_verdict =
       same_reason ? reparsed.error == parsed.error : reparsed.rejected() == parsed.rejected();
-  KQFS_FUZZ_CHECK(reparsed.record == parsed.record && same_verdict, quoted(line), " gives ",
-                  parse_outcome(parsed), " but ", quoted(other), " gives ",
+  KQFS_FUZZ_CHECK(reparsed.record == parsed.record && reparsed.pid == parsed.pid && same_verdict,
+                  quoted(line), " gives ", parse_outcome(parsed), " but ", quoted(other), " gives ",
                   parse_outcome(reparsed));
 }
 

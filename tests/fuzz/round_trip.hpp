@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "fuzz.hpp"
 #include "kqfs/codec/codec.hpp"
@@ -29,7 +30,24 @@ inline void check_parsed_back(const codec::Parsed& parsed, const Kevent& event,
                   parsed.record ? describe(*parsed.record) : "nothing", " (", parsed.error, ")");
 }
 
-inline void check_round_trips(const Kevent& event) {
+// A change naming another process's descriptor: text and JSON keep its pid.
+inline void check_change_round_trips(const Kevent& change, int32_t pid) {
+  using Format = std::string (*)(const Kevent&, int32_t);
+  using Parse = codec::Parsed (*)(std::string_view);
+  const std::array<std::pair<Format, Parse>, 2> formats = {
+      std::pair{&codec::format_text_change, &codec::parse_text},
+      std::pair{&codec::format_json_change, &codec::parse_json}};
+  for (const auto& [format, parse] : formats) {
+    const std::string line = format(change, pid);
+    const codec::Parsed parsed = parse(without_newline(line, change));
+    check_parsed_back(parsed, change, line);
+    KQFS_FUZZ_CHECK(parsed.pid == pid, describe(change), " with pid ", pid, " formatted as ",
+                    quoted(line), " parses back with pid ", parsed.pid);
+  }
+}
+
+inline void check_round_trips(const Kevent& event, int32_t pid = 0) {
+  if (pid != 0) check_change_round_trips(event, pid);
   using codec::Format;
 
   const std::string text = codec::format_text(event);

@@ -359,6 +359,43 @@ TEST(TextFormat, ErrorEntryShowsEvError) {
             "1 EVFILT_USER EV_ADD|EV_ERROR 0 " + std::to_string(ENOENT) + " 0\n");
 }
 
+// FD@PID: a descriptor of another process (docs/design.md#record-formats).
+TEST(TextParse, IdentOfAnotherProcessesDescriptor) {
+  const Parsed parsed = parse_text("4@1234 read add");
+  EXPECT_EQ(parsed.record, record(4, EVFILT_READ, EV_ADD));
+  EXPECT_EQ(parsed.pid, 1234);
+  EXPECT_EQ(parse_text("4@0x10 vnode add|clear write").pid, 16);
+  EXPECT_EQ(parse_text("4 read add").pid, 0) << "no @: the writer's own";
+}
+
+TEST(TextReject, BadPid) {
+  const std::string rule = " (a process id is a number above 0)";
+  EXPECT_EQ(text_error("4@0 read add"), "bad pid '0'" + rule);
+  EXPECT_EQ(text_error("4@-5 read add"), "bad pid '-5'" + rule);
+  EXPECT_EQ(text_error("4@ read add"), "bad pid ''" + rule);
+  EXPECT_EQ(text_error("4@12x read add"), "bad pid '12x'" + rule);
+  EXPECT_EQ(text_error("4@2147483648 read add"), "bad pid '2147483648'" + rule);
+  EXPECT_EQ(text_error("4@1@2 read add"), "bad pid '1@2'" + rule);
+  EXPECT_EQ(text_error("@12 read add"), "bad ident ''");
+}
+
+TEST(TextFormat, ChangeWithAPidWritesFdAtPid) {
+  EXPECT_EQ(format_text_change(record(4, EVFILT_READ, EV_ADD), 1234),
+            "4@1234 EVFILT_READ EV_ADD 0 0 0\n");
+  EXPECT_EQ(format_text_change(record(4, EVFILT_READ, EV_ADD), 0), "4 EVFILT_READ EV_ADD 0 0 0\n");
+}
+
+// fflags are named as flags are, wherever names exist: READ/WRITE's are a
+// number only where they hold an errno, with EV_EOF.
+TEST(TextFormat, ReadWriteFflagsAreNamesWithoutEof) {
+  EXPECT_EQ(format_text(record(3, EVFILT_READ, EV_ADD, NOTE_LOWAT, 10)),
+            "3 EVFILT_READ EV_ADD NOTE_LOWAT 10 0\n");
+  EXPECT_EQ(format_text(record(3, EVFILT_READ, EV_ADD | EV_ERROR, NOTE_FILE_POLL | 0x8, EBADF)),
+            "3 EVFILT_READ EV_ADD|EV_ERROR NOTE_FILE_POLL|0x8 " + std::to_string(EBADF) + " 0\n");
+  EXPECT_EQ(format_text(record(5, EVFILT_WRITE, EV_ADD, NOTE_LOWAT)),
+            "5 EVFILT_WRITE EV_ADD NOTE_LOWAT 0 0\n");
+}
+
 TEST(TextRoundTrip, SignalRecordParsesBack) {
   const Kevent original = text_record("SIGUSR1 signal add|clear 0 4 2");
   EXPECT_EQ(text_record(without_newline(format_text(original))), original);
@@ -470,7 +507,11 @@ TEST(JsonReject, NotAnObject) {
 
 TEST(JsonReject, ValueNeitherNumberNorString) {
   EXPECT_EQ(json_error(R"({"ident":true})"), "bad ident: not a number or a string");
-  EXPECT_EQ(json_error(R"({"flags":null})"), "bad flags: not a number or a string");
+  EXPECT_EQ(json_error(R"({"flags":null})"),
+            "bad flags: not a number, a string or an array of them");
+  EXPECT_EQ(json_error(R"({"fflags":{}})"),
+            "bad fflags: not a number, a string or an array of them");
+  EXPECT_EQ(json_error(R"({"filter":["read"]})"), "bad filter: not a number or a string");
   EXPECT_EQ(json_error(R"({"data":[1]})"), "bad data: not a number or a string");
   EXPECT_EQ(json_error(R"({"udata":{}})"), "bad udata: not a number or a string");
 }
@@ -493,6 +534,83 @@ TEST(JsonReject, FieldErrorsAreWordedAsInText) {
 
 TEST(JsonReject, ReasonHasNoNewlineFromAnEscapedString) {
   EXPECT_EQ(json_error(R"({"flags":"add\nx"})"), "unknown flag 'add\\x0ax'");
+}
+
+TEST(JsonFormat, ChangeWithAPidHasAPidKeyAfterIdent) {
+  EXPECT_EQ(format_json_change(record(4, EVFILT_READ, EV_ADD), 1234),
+            R"({"ident":4,"pid":1234,"filter":"EVFILT_READ","flags":"EV_ADD","fflags":"0",)"
+            R"("data":0,"udata":0})"
+            "\n");
+  EXPECT_EQ(format_json_change(record(4, EVFILT_READ), 0), format_json(record(4, EVFILT_READ)));
+}
+
+TEST(JsonFormat, ReadFflagsAreNamesWithoutEof) {
+  EXPECT_EQ(format_json(record(3, EVFILT_READ, EV_ADD, NOTE_LOWAT, 10)),
+            R"({"ident":3,"filter":"EVFILT_READ","flags":"EV_ADD","fflags":"NOTE_LOWAT",)"
+            R"("data":10,"udata":0})"
+            "\n");
+}
+
+TEST(JsonParse, PidBesideIdentAsNumberOrString) {
+  for (const char* line : {R"({"ident":4,"pid":1234,"filter":"read","flags":"add"})",
+                           R"({"pid":"1234","ident":4,"filter":"read","flags":"add"})",
+                           R"({"ident":"4@1234","filter":"read","flags":"add"})"}) {
+    const Parsed parsed = parse_json(line);
+    EXPECT_EQ(parsed.record, record(4, EVFILT_READ, EV_ADD)) << line;
+    EXPECT_EQ(parsed.pid, 1234) << line;
+  }
+}
+
+TEST(JsonReject, BadPid) {
+  EXPECT_EQ(json_error(R"({"ident":4,"pid":0})"), "bad pid '0' (a process id is a number above 0)");
+  EXPECT_EQ(json_error(R"({"ident":4,"pid":1.5})"),
+            "bad pid '1.5' (a process id is a number above 0)");
+  EXPECT_EQ(json_error(R"({"ident":4,"pid":true})"), "bad pid: not a number or a string");
+  EXPECT_EQ(json_error(R"({"ident":4,"pid":1,"pid":2})"), "repeated key 'pid'");
+  EXPECT_EQ(json_error(R"({"ident":"4@1","pid":2})"),
+            "pid given twice, in ident '4@1' and on its own");
+}
+
+TEST(JsonParse, MasksAsArraysOfNamesAndNumbers) {
+  EXPECT_EQ(json_record(R"({"ident":1,"filter":"timer","flags":["add","clear"]})"),
+            record(1, EVFILT_TIMER, EV_ADD | EV_CLEAR));
+  EXPECT_EQ(json_record(R"({"ident":1,"filter":"timer","flags":["EV_ADD",32,"0x10"]})"),
+            record(1, EVFILT_TIMER, EV_ADD | EV_CLEAR | EV_ONESHOT));
+  EXPECT_EQ(json_record(R"({"ident":1,"filter":"timer","flags":[],"fflags":[]})"),
+            record(1, EVFILT_TIMER));
+  EXPECT_EQ(json_record(R"({"ident":1,"filter":"timer","fflags":["seconds","NOTE_ABSTIME"]})"),
+            record(1, EVFILT_TIMER, 0, NOTE_SECONDS | NOTE_ABSTIME));
+  EXPECT_EQ(json_record(R"({"ident":1,"fflags":["trigger",5],"filter":"user"})"),
+            record(1, EVFILT_USER, 0, NOTE_TRIGGER | 5));
+}
+
+TEST(JsonReject, MaskArraysHoldNamesAndNumbersOnly) {
+  EXPECT_EQ(json_error(R"({"flags":[["add"]]})"), "bad flags: an array of names and numbers only");
+  EXPECT_EQ(json_error(R"({"fflags":[true]})"), "bad fflags: an array of names and numbers only");
+  EXPECT_EQ(json_error(R"({"flags":["add",null]})"),
+            "bad flags: an array of names and numbers only");
+  EXPECT_EQ(json_error(R"({"flags":["add","ad"]})"), "unknown flag 'ad'");
+  EXPECT_EQ(json_error(R"({"flags":[""]})"), "empty name in flags ''");
+  EXPECT_EQ(json_error(R"({"flags":[1.5]})"), "bad flag '1.5'");
+}
+
+// JavaScript's numbers are exact to 2^53 only: 64-bit fields as strings.
+TEST(JsonParse, SixtyFourBitFieldsAsDecimalOrHexStrings) {
+  EXPECT_EQ(json_record(R"({"ident":"18446744073709551615","filter":"user",)"
+                        R"("data":"-9223372036854775808","udata":"18446744073709551615"})"),
+            record(kMaxU64, EVFILT_USER, 0, 0, kMinI64, kMaxU64));
+  EXPECT_EQ(
+      json_record(R"({"ident":"0xffffffffffffffff","filter":-11,"udata":"0x8000000000000001"})"),
+      record(kMaxU64, EVFILT_USER, 0, 0, 0, 0x8000000000000001));
+  EXPECT_EQ(json_error(R"({"udata":"18446744073709551616"})"), "bad udata '18446744073709551616'");
+}
+
+TEST(JsonParse, FilterByLongOrShortNameOrNumber) {
+  for (const char* filter : {R"("EVFILT_READ")", R"("read")", R"("READ")", "-1", R"("-1")"}) {
+    EXPECT_EQ(json_record(std::string(R"({"ident":3,"filter":)") + filter + "}"),
+              record(3, EVFILT_READ))
+        << filter;
+  }
 }
 
 TEST(JsonReject, DeepNestingDoesNotOverflowTheStack) {
@@ -657,12 +775,13 @@ class Applier {
   }
 
   ApplyRecord function() {
-    return [this](const Kevent& change, std::string& reason) {
+    return [this](const Kevent& change, int32_t pid, std::string& reason) {
       if (fail_error_ != 0 && change.ident == fail_ident_) {
         reason = fail_reason_;
         return fail_error_;
       }
       applied.push_back(change);
+      pids.push_back(pid);
       return 0;
     };
   }
@@ -675,6 +794,7 @@ class Applier {
   }
 
   std::vector<Kevent> applied;
+  std::vector<int32_t> pids;  // of each applied record
 
  private:
   uint64_t fail_ident_ = 0;
@@ -732,6 +852,25 @@ TEST(ChangeStream, BlankAndCommentLinesAreConsumedSilently) {
   EXPECT_EQ(outcome.accepted, bytes.size());
   EXPECT_EQ(outcome.error, 0);
   EXPECT_EQ(applier.idents(), Idents{1});
+}
+
+TEST(ChangeStream, PassesEachRecordsPidAndNamesItInARefusal) {
+  for (const auto& [format, bytes] :
+       {std::pair{Format::text, "4@99 read add\n5 user add\n6@7 read add\n"s},
+        std::pair{Format::json, R"({"ident":4,"pid":99,"filter":"read","flags":"add"})"
+                                "\n"
+                                R"({"ident":5,"filter":"user","flags":"add"})"
+                                "\n"
+                                R"({"ident":6,"pid":7,"filter":"read","flags":"add"})"
+                                "\n"s}}) {
+    ChangeStream stream(format);
+    Applier applier;
+    applier.fail(6, EPERM, "not yours");
+    const WriteOutcome outcome = stream.write(bytes, applier.function());
+    EXPECT_EQ(applier.pids, (std::vector<int32_t>{99, 0}));
+    EXPECT_EQ(outcome.error, EPERM);
+    EXPECT_EQ(outcome.reason, "Operation not permitted (not yours): 6@7 EVFILT_READ EV_ADD 0 0 0");
+  }
 }
 
 TEST(ChangeStream, CrLfLines) {

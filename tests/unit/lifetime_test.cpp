@@ -11,6 +11,7 @@
 #include <chrono>
 #include <climits>
 #include <memory>
+#include <tuple>
 #include <vector>
 
 #include "kqfs/filters/descriptor.hpp"
@@ -402,6 +403,81 @@ TEST(LifetimeResolver, ForgetDropsOnlyThatCallersKnotes) {
     EXPECT_NE(ev.ident, static_cast<uint64_t>(theirs.r()));
     EXPECT_EQ(ev.data, ev.ident == static_cast<uint64_t>(mine.r()) ? 1 : 2);
   }
+}
+
+// ---------------------------------------------- losses told to a listener
+
+using Lost = Kqueue::LostKnote;
+
+// What the listener heard, as (ident, filter, pid, cause).
+struct HeardLosses {
+  std::vector<std::tuple<uint64_t, int16_t, int, Lost::Cause>> heard;
+  void listen_to(Kqueue& kq) {
+    kq.on_knote_lost([this](const Lost& lost) {
+      heard.emplace_back(lost.ident, lost.filter, lost.pid, lost.cause);
+    });
+  }
+};
+
+TEST(LifetimeLosses, AClosedDescriptorsKnoteIsToldAsClosedWithItsOwner) {
+  Kqueue kq;
+  HeardLosses losses;
+  losses.listen_to(kq);
+  Pipe p;
+  ASSERT_EQ(add_both_ends(kq, p), 0);
+  const auto read_end = static_cast<uint64_t>(p.r());
+  p.read_end.reset();
+  kq.sweep();
+  ASSERT_EQ(losses.heard.size(), 1u);
+  EXPECT_EQ(losses.heard[0],
+            std::make_tuple(read_end, int16_t{EVFILT_READ}, ::getpid(), Lost::Cause::closed));
+}
+
+TEST(LifetimeLosses, AQueuedKnoteOfAClosedDescriptorIsToldWhenCollected) {
+  Kqueue kq;
+  HeardLosses losses;
+  losses.listen_to(kq);
+  Pipe p;
+  ASSERT_EQ(add_write(kq, p.w()), 0);  // writable: queued at once
+  ASSERT_EQ(kq.pending(), 1u);
+  p.write_end.reset();
+  expect_quiet(kq);
+  ASSERT_EQ(losses.heard.size(), 1u);
+  EXPECT_EQ(std::get<Lost::Cause>(losses.heard[0]), Lost::Cause::closed);
+}
+
+TEST(LifetimeLosses, ForgetTellsEachOfThatCallersKnotesAsExited) {
+  Kqueue kq;
+  HeardLosses losses;
+  losses.listen_to(kq);
+  Pipe theirs;
+  auto them = std::make_shared<ForwardingResolver>();
+  ASSERT_EQ(kq.apply(change(theirs.r(), EVFILT_READ, EV_ADD), Caller(them)), 0);
+  ASSERT_EQ(kq.apply(change(7, EVFILT_USER, EV_ADD)), 0);
+  kq.forget(*them);
+  ASSERT_EQ(losses.heard.size(), 1u);
+  EXPECT_EQ(losses.heard[0],
+            std::make_tuple(static_cast<uint64_t>(theirs.r()), int16_t{EVFILT_READ}, ::getpid(),
+                            Lost::Cause::exited));
+}
+
+TEST(LifetimeLosses, ChangesAndReplacementsAreNotLosses) {
+  Kqueue kq;
+  HeardLosses losses;
+  losses.listen_to(kq);
+  Pipe p;
+  ASSERT_EQ(add_read(kq, p.r()), 0);
+  ASSERT_EQ(kq.apply(change(p.r(), EVFILT_READ, EV_DELETE)), 0);
+  ASSERT_EQ(kq.apply(change(p.r(), EVFILT_READ, EV_ADD | EV_ONESHOT)), 0);
+  write_bytes(p.w(), "x");
+  EXPECT_EQ(wait_events(kq, kPatience).size(), 1u);  // a oneshot delivered
+  // Another caller whose descriptor of that number is another file takes
+  // the knote over: the first caller's file is still open.
+  ASSERT_EQ(add_read(kq, p.r()), 0);
+  Pipe other;
+  auto remapped = std::make_shared<RemappingResolver>(p.r(), other.r());
+  ASSERT_EQ(kq.apply(change(p.r(), EVFILT_READ, EV_ADD), Caller(remapped)), 0);
+  EXPECT_TRUE(losses.heard.empty());
 }
 
 TEST(LifetimeResolver, EngineAsksTheResolverForTheCallersDescriptors) {

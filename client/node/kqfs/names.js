@@ -145,12 +145,13 @@ function formatFlags(flags) {
 }
 
 /**
- * fflags as the text format writes them: NOTE_* names of the filter, but
- * a number for EVFILT_READ and EVFILT_WRITE (the socket error or the low
- * water mark there).
+ * fflags as the text format writes them: NOTE_* names of the filter, as
+ * flags are written, but a number for EVFILT_READ and EVFILT_WRITE with
+ * EV_EOF in `flags` (the socket error there).
  */
-function formatFflags(filter, fflags) {
-  if (filter === N.EVFILT_READ || filter === N.EVFILT_WRITE) return String(fflags >>> 0);
+function formatFflags(filter, fflags, flags = 0) {
+  const errno = (filter === N.EVFILT_READ || filter === N.EVFILT_WRITE) && (flags & N.EV_EOF);
+  if (errno) return String(fflags >>> 0);
   return formatMask(fflagTables.get(filter) || [], fflags);
 }
 
@@ -160,7 +161,7 @@ function formatEvent(event) {
     BigInt(event.ident).toString(),
     formatFilter(event.filter),
     formatFlags(event.flags),
-    formatFflags(event.filter, event.fflags),
+    formatFflags(event.filter, event.fflags, event.flags),
     BigInt(event.data).toString(),
     BigInt(event.udata).toString(),
   ].join(' ');

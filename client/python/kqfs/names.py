@@ -6,7 +6,8 @@ kqfs/codec/text.cpp.
 - A mask is the names of its bits joined by "|", in the table's order, a
   multi-bit name (NOTE_FFCOPY) taken whole when all its bits are set; bits
   without a name follow in hex ("EV_ADD|0x800"); no bit at all is "0".
-- EVFILT_READ and EVFILT_WRITE fflags are written as a decimal number.
+- EVFILT_READ and EVFILT_WRITE fflags with EV_EOF (a socket error) are
+  written as a decimal number.
 - On input a name is long or short (EV_ADD, add), in any case; numbers are
   decimal or 0x hex.
 """
@@ -18,8 +19,9 @@ _FILTERS = tuple((name, value) for name, value in _c.FILTERS)
 _FLAGS = tuple((name, value) for name, value in _c.FLAGS)
 _FFLAGS = {row[2]: row[3] for row in _c.IMPLEMENTED}
 _ALIASES = {row[2]: row[4] for row in _c.IMPLEMENTED}
-# Filters whose fflags are written as a number (kqfs/codec/text.cpp).
-_NUMERIC_FFLAGS = (_c.EVFILT_READ, _c.EVFILT_WRITE)
+# Filters whose fflags are an errno, written as a number, with EV_EOF
+# (kqfs/codec/text.cpp).
+_ERRNO_FFLAGS = (_c.EVFILT_READ, _c.EVFILT_WRITE)
 
 
 def _mask(table, mask):
@@ -47,11 +49,11 @@ def flags_name(flags):
     return _mask(_FLAGS, flags)
 
 
-def fflags_name(filt, fflags):
-    """The fflags of a record of filter filt as the text format writes them:
-    "NOTE_WRITE|NOTE_EXTEND", "NOTE_FFCOPY|0x2a", "0"; a decimal number for
-    EVFILT_READ and EVFILT_WRITE."""
-    if filt in _NUMERIC_FFLAGS:
+def fflags_name(filt, fflags, flags=0):
+    """The fflags of a record of filter filt (and flags) as the text format
+    writes them: "NOTE_WRITE|NOTE_EXTEND", "NOTE_FFCOPY|0x2a", "0"; a
+    decimal number for EVFILT_READ and EVFILT_WRITE with EV_EOF in flags."""
+    if filt in _ERRNO_FFLAGS and flags & _c.EV_EOF:
         return str(fflags)
     return _mask(_FFLAGS.get(filt, ()), fflags)
 

@@ -56,7 +56,7 @@ class Event(typing.NamedTuple):
 
     @property
     def fflags_name(self):
-        return _names.fflags_name(self.filter, self.fflags)
+        return _names.fflags_name(self.filter, self.fflags, self.flags)
 
     # ---------------------------------------------------------- text
 
