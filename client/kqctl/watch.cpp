@@ -124,6 +124,13 @@ std::vector<Change> parse_records(const std::vector<std::string>& records) {
     if (parsed.rejected()) throw record_failure(records, index, EINVAL, parsed.error);
     if (!parsed.record) continue;
     const Kevent& change = *parsed.record;
+    // The queue is kqctl's own and takes binary records, which carry no
+    // pid: a descriptor of another process is handed to kqctl instead.
+    if (parsed.pid != 0 && parsed.pid != ::getpid()) {
+      throw record_failure(records, index, EINVAL,
+                           "watch watches its own descriptors: give kqctl the descriptor, "
+                           "e.g. 3<&4, not FD@PID");
+    }
     if (kqfs::names::filter_name(change.filter).empty()) {
       throw record_failure(records, index, EINVAL,
                            "unknown filter " + std::to_string(change.filter));

@@ -874,6 +874,9 @@ finish_background() {
   # A descriptor kqctl was not given.
   expect_failure "kqctl watch: record '57 read add' failed: Bad file descriptor (descriptor 57 is not open in kqctl: give it one, e.g. 57<FILE)" \
     watch "57 read add"
+  # Another process's descriptor: binary records to kqctl's queue carry no pid.
+  expect_failure "kqctl watch: record '0@1 read add' failed: Invalid argument (watch watches its own descriptors: give kqctl the descriptor, e.g. 3<&4, not FD@PID)" \
+    watch "0@1 read add"
   # None waited: no anonymous queue is left.
   wait_until 10 no_clone_queue
   # No mount.
