@@ -145,6 +145,31 @@ extern "C" int kqueue(void) {
   return kqueuex(KQUEUE_CLOEXEC);
 }
 
+extern "C" const char* kqfs_explain(int error) {
+  const int saved_errno = errno;
+  const std::string mount = kqfs::default_mount_point();
+  thread_local std::string text;
+  if (error == ENOENT) {
+    text = "no kqfs mount at " + mount + ": start kqfsd " + mount +
+           ", or set KQFS_MOUNT to its mount point";
+  } else if (error == ENOTCONN) {
+    text = "kqfsd of " + mount +
+           " is not running (transport endpoint not connected): unmount with fusermount3 -u " +
+           mount + " and start it again";
+  } else if (error == EACCES) {
+    text = mount + ": " + std::strerror(error) +
+           " (another user's kqfs mount without allow_other? Run as the user who mounted it, "
+           "or have kqfsd mount it with -o allow_other)";
+  } else if (error == ENOSPC) {
+    text = mount + ": " + std::strerror(error) + " (the limits of its kqfsd: see " + mount +
+           "/status)";
+  } else {
+    text = mount + "/kq/clone: " + std::strerror(error);
+  }
+  errno = saved_errno;
+  return text.c_str();
+}
+
 extern "C" int kevent(int kq, const struct kevent* changelist, int nchanges,
                       struct kevent* eventlist, int nevents, const struct timespec* timeout) {
   if (nchanges < 0 || nevents < 0 || !kqfs::valid_timeout(timeout)) {

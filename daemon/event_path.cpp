@@ -229,7 +229,9 @@ void EventPath::poll(const Requester& requester, uint64_t handle, std::unique_pt
   }
   QueueNode& queue = *file->queue;
   unsigned revents = 0;
-  if (queue.removed()) {
+  if (file->kind == FileKind::status) {
+    revents = POLLIN | POLLRDNORM;  // its text, taken at open, stays readable
+  } else if (queue.removed()) {
     revents = POLLIN | POLLRDNORM | POLLHUP;
   } else {
     if (is_events(file->kind)) {
@@ -239,7 +241,6 @@ void EventPath::poll(const Requester& requester, uint64_t handle, std::unique_pt
       }
     }
     if (is_changes(file->kind)) revents |= POLLOUT | POLLWRNORM;
-    if (file->kind == FileKind::status) revents |= POLLIN | POLLRDNORM;
     if (file->kind == FileKind::tied_to) revents |= POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
   }
   if (waker != nullptr) {

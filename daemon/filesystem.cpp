@@ -4,6 +4,8 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "daemon/mount_status_text.hpp"
+
 namespace kqfsd {
 namespace {
 
@@ -24,7 +26,9 @@ Filesystem::Filesystem(const Options& options, const Log& log, Loop& loop)
       events_(tree_, files_, loop),
       calls_(files_, changes_, events_),
       ties_(files_, registry_, changes_),
-      tree_operations_(tree_, registry_) {}
+      tree_operations_(tree_, registry_) {
+  files_.show_mount_status([this] { return mount_status(); });
+}
 
 Filesystem::~Filesystem() {
   stop();
@@ -32,6 +36,11 @@ Filesystem::~Filesystem() {
 
 void Filesystem::start(uint64_t own_mount_id) {
   tree_operations_.mounted_now();
+  ::clock_gettime(CLOCK_MONOTONIC, &started_);
+  features_ = probe_kernel_features();
+  for (const KernelFeature& feature : features_) {
+    if (!feature.available()) log_.info(feature.why_not);
+  }
   registry_.start(own_mount_id);
   upkeep_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   itimerspec every{{kSweepSeconds, 0}, {kSweepSeconds, 0}};
@@ -55,6 +64,21 @@ void Filesystem::upkeep() {
   registry_.sweep_all();
   changes_.flush_log();
   registry_.flush_log();
+}
+
+std::string Filesystem::mount_status() const {
+  MountFacts facts;
+  facts.pid = ::getpid();
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  facts.uptime_seconds = static_cast<uint64_t>(now.tv_sec - started_.tv_sec);
+  facts.totals.queues = tree_.size();
+  for (const auto& [name, queue] : tree_.by_name()) {
+    facts.totals.knotes += queue->engine->knote_count();
+    facts.totals.readers += queue->waiters.size();
+  }
+  facts.totals.open_handles = files_.size();
+  return mount_status_text(options_, facts, features_);
 }
 
 }  // namespace kqfsd

@@ -5,11 +5,16 @@
 // fires; nothing blocks.
 #pragma once
 
+#include <time.h>
+
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "daemon/call_path.hpp"
 #include "daemon/change_path.hpp"
 #include "daemon/event_path.hpp"
+#include "daemon/kernel_features.hpp"
 #include "daemon/log.hpp"
 #include "daemon/loop.hpp"
 #include "daemon/memory_reserve.hpp"
@@ -49,6 +54,8 @@ class Filesystem {
   TiePath& ties() { return ties_; }
   QueueRegistry& registry() { return registry_; }
   const Tree& tree() const { return tree_; }
+  // MOUNT/status: the daemon, the totals, the kernel features, the limits.
+  std::string mount_status() const;
 
  private:
   void upkeep();
@@ -66,6 +73,8 @@ class Filesystem {
   CallPath calls_;
   TiePath ties_;
   TreeOperations tree_operations_;
+  std::vector<KernelFeature> features_;  // probed at start
+  timespec started_{};                   // CLOCK_MONOTONIC
   uint64_t upkeep_watch_ = 0;
   kqfs::UniqueFd upkeep_timer_;
 };

@@ -37,7 +37,10 @@ void OpenFiles::open(const Requester& requester, Inode inode, Reply& reply) {
   std::shared_ptr<QueueNode> queue;
   FileKind kind;
   const auto decoded = decode_inode(inode);
-  if (inode == kCloneInode || (decoded && decoded->second == FileKind::clone)) {
+  if (inode == kMountStatusInode) {
+    queue = mount_husk_;
+    kind = FileKind::status;
+  } else if (inode == kCloneInode || (decoded && decoded->second == FileKind::clone)) {
     // The queue takes the id its inode was given at lookup.
     const uint64_t id = decoded ? decoded->first : tree_.reserve_id();
     auto created = registry_.create(tree_.unused_anonymous_name(id), requester, 0700, true, id);
@@ -64,7 +67,9 @@ void OpenFiles::open(const Requester& requester, Inode inode, Reply& reply) {
     if (is_changes(kind)) {
       file->opener = credentials_of_request(requester.pid, requester.uid, requester.gid);
     }
-    if (kind == FileKind::status) {
+    if (inode == kMountStatusInode) {
+      file->status_text = mount_status_ ? mount_status_() : std::string();
+    } else if (kind == FileKind::status) {
       queue->engine->sweep();
       // The knotes (and their udata) are for those who may change them: the
       // owner (who may chmod), and those the mode lets write changes.

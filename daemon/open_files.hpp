@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -65,6 +66,9 @@ class OpenFiles {
         changes_(changes),
         events_(events) {}
 
+  // What the mount's status file says, asked at each open of it.
+  void show_mount_status(std::function<std::string()> render) { mount_status_ = std::move(render); }
+
   void open(const Requester& requester, Inode inode, Reply& reply);
   // `reply` null: the open was undone, nobody waits for an answer.
   void release(uint64_t handle, Reply* reply);
@@ -77,6 +81,10 @@ class OpenFiles {
   size_t size() const { return files_.size(); }
 
  private:
+  // The mount's status file stands for no queue: its handles hold this
+  // husk, a queue already removed (no engine), which nothing can change.
+  const std::shared_ptr<QueueNode> mount_husk_ = std::make_shared<QueueNode>();
+  std::function<std::string()> mount_status_;
   const Log& log_;
   Tree& tree_;
   Users& users_;

@@ -11,6 +11,24 @@ namespace kqfsd {
 
 namespace po = boost::program_options;
 
+// --help after the options: what else decides how kqfsd runs and ends.
+constexpr const char* kHelpAfterOptions =
+    "Environment:\n"
+    "  KQFS_MOUNT       the default MOUNTPOINT, when set and not empty\n"
+    "  XDG_RUNTIME_DIR  else the default is $XDG_RUNTIME_DIR/kqfs, else /run/kqfs\n"
+    "                   (a default MOUNTPOINT is made if missing)\n"
+    "\n"
+    "Signals:\n"
+    "  SIGTERM, SIGINT  unmount and exit\n"
+    "  SIGHUP           reopen the --log file (after logrotate)\n"
+    "\n"
+    "Exit status:\n"
+    "  0  stopped by SIGTERM or SIGINT (or --help, --version)\n"
+    "  1  could not start: the mount, the log file, or an error while serving\n"
+    "  2  a bad command line or configuration file\n"
+    "\n"
+    "The mount's status file, MOUNTPOINT/status, says what runs: see kqfsd(8).\n";
+
 ParsedCommandLine parse_command_line(int argc, char** argv) {
   Options options;
   std::string config_file;
@@ -88,7 +106,7 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
   }
 
   if (values.count("help")) {
-    std::cout << usage << "\n" << general;
+    std::cout << usage << "\n" << general << "\n" << kHelpAfterOptions;
     return {std::nullopt, 0};
   }
   if (values.count("version")) {

@@ -70,6 +70,23 @@ int open_pidfd(pid_t pid) {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
 }
 
+std::string pidfd_getfd_probe() {
+  // Its own pidfd taken from itself: the kernel's answer without ptrace.
+  const kqfs::UniqueFd self(open_pidfd(::getpid()));
+  if (!self) return std::string("no pidfd: ") + std::strerror(errno);
+  const kqfs::UniqueFd taken(take_fd(self.get(), self.get()));
+  if (taken) return {};
+  return errno == ENOSYS ? "the kernel has no pidfd_getfd (Linux 5.6)"
+                         : std::string("pidfd_getfd: ") + std::strerror(errno);
+}
+
+std::string pidfd_thread_probe() {
+  const kqfs::UniqueFd thread(open_thread_pidfd(::getpid()));
+  if (thread) return {};
+  return errno == EINVAL ? "the kernel has no PIDFD_THREAD (Linux 6.9)"
+                         : std::string("pidfd_open(PIDFD_THREAD): ") + std::strerror(errno);
+}
+
 bool has_exited(int pidfd) {
   pollfd p{pidfd, POLLIN, 0};
   return ::poll(&p, 1, 0) != 0;

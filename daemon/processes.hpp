@@ -147,6 +147,10 @@ class ClientProcesses {
 
 // A pidfd of process `pid` (a thread group's leader), or -1 with errno.
 int open_pidfd(pid_t pid);
+// Whether the kernel has pidfd_getfd and PIDFD_THREAD, tried on the daemon
+// itself: empty, or why not (the mount's status).
+std::string pidfd_getfd_probe();
+std::string pidfd_thread_probe();
 // Whether the process or thread of `pidfd` has exited (its pidfd is readable).
 bool has_exited(int pidfd);
 

@@ -131,6 +131,11 @@ struct stat attributes_of_clone(Inode inode, uid_t uid, gid_t gid, const timespe
   return base_attributes(inode, S_IFREG | 0666, uid, gid, mounted);
 }
 
+// Read by anyone the mount admits: it names no queue and no user.
+struct stat attributes_of_mount_status(uid_t uid, gid_t gid, const timespec& mounted) {
+  return base_attributes(kMountStatusInode, S_IFREG | 0444, uid, gid, mounted);
+}
+
 // A queue's files take the directory's permission bits: changes files its
 // write bits, status its read bits. Reading events consumes the queue, so
 // events files are readable by those who may write changes: the

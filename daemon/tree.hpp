@@ -1,4 +1,5 @@
-// The mounted tree: the root, kq/, kq/clone and one directory per queue,
+// The mounted tree: the root, its status, kq/, kq/clone and one directory
+// per queue,
 // with inode numbers derived from queue ids (never reused, so a stale inode
 // can never name a newer queue).
 #pragma once
@@ -33,6 +34,8 @@ inline constexpr Inode kQueuesInode = 2;  // kq/
 // numbered as the queue its open will make, so a kqueue handle is told from
 // every other by its inode alone (fdinfo shows it, without asking FUSE).
 inline constexpr Inode kCloneInode = 3;
+// The mount's own status (mount_status_text.hpp): below every queue inode.
+inline constexpr Inode kMountStatusInode = 4;
 
 // The files of a queue directory. Record format i (kqfs::codec::kCodecs)
 // has two: its changes file, 1 + 2i, and its events file, 2 + 2i
@@ -133,6 +136,7 @@ bool valid_queue_name(std::string_view name);
 struct stat attributes_of_root(uid_t uid, gid_t gid, const timespec& mounted);
 struct stat attributes_of_queues(uid_t uid, gid_t gid, const timespec& mounted);
 struct stat attributes_of_clone(Inode inode, uid_t uid, gid_t gid, const timespec& mounted);
+struct stat attributes_of_mount_status(uid_t uid, gid_t gid, const timespec& mounted);
 struct stat attributes_of(const QueueNode& queue, FileKind kind);
 
 // The queues by name and id.

@@ -15,6 +15,8 @@ std::optional<struct stat> TreeOperations::attributes_of_inode(Inode inode) cons
       return attributes_of_queues(owner_uid_, owner_gid_, mounted_at_);
     case kCloneInode:
       return attributes_of_clone(kCloneInode, owner_uid_, owner_gid_, mounted_at_);
+    case kMountStatusInode:
+      return attributes_of_mount_status(owner_uid_, owner_gid_, mounted_at_);
     default:
       break;
   }
@@ -32,6 +34,8 @@ void TreeOperations::lookup(Inode parent, std::string_view wanted, Reply& reply)
   std::optional<struct stat> found;
   if (parent == kRootInode && wanted == "kq") {
     found = attributes_of_inode(kQueuesInode);
+  } else if (parent == kRootInode && wanted == "status") {
+    found = attributes_of_inode(kMountStatusInode);
   } else if (parent == kQueuesInode && wanted == "clone") {
     found = attributes_of_inode(file_inode(tree_.reserve_id(), FileKind::clone));
   } else if (parent == kQueuesInode) {
@@ -98,6 +102,7 @@ void TreeOperations::readdir(Inode inode, size_t size, off_t offset, Reply& repl
   if (inode == kRootInode) {
     entries.push_back({"..", kRootInode, S_IFDIR});
     entries.push_back({"kq", kQueuesInode, S_IFDIR});
+    entries.push_back({"status", kMountStatusInode, S_IFREG});
   } else if (inode == kQueuesInode) {
     entries.push_back({"..", kRootInode, S_IFDIR});
     entries.push_back({"clone", kCloneInode, S_IFREG});

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 
 namespace kqctl {
 
@@ -19,13 +20,34 @@ std::string Mount::queue(std::string_view name, std::string_view file) const {
   return path;
 }
 
+namespace {
+
+// Whether `path` itself refuses this user, though the way to it is open: a
+// FUSE mount admits only its owner unless mounted with allow_other.
+bool refuses_at_the_mount(const std::string& path) {
+  struct stat ignored {};
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  return ::stat(path.c_str(), &ignored) != 0 && errno == EACCES &&
+         ::access(parent.empty() ? "/" : parent.c_str(), X_OK) == 0;
+}
+
+}  // namespace
+
 Failure Mount::mount_failure(int error) const {
   if (error == ENOENT) {
-    return Failure("no kqfs mount at " + root_ + " (" + queues() + ": " + describe_errno(error) +
-                   "); start kqfsd there, or give --mount DIR or KQFS_MOUNT");
+    return Failure("no kqfs mount at " + root_ + ": start kqfsd " + root_ +
+                   ", or give --mount DIR or KQFS_MOUNT");
   }
   if (error == ENOTCONN) {
-    return Failure(root_ + ": " + describe_errno(error) + " (has kqfsd stopped?)");
+    return Failure("kqfsd of " + root_ +
+                   " is not running (transport endpoint not connected): unmount with "
+                   "fusermount3 -u " +
+                   root_ + " and start it again");
+  }
+  if (error == EACCES && refuses_at_the_mount(root_)) {
+    return Failure(root_ +
+                   " is another user's kqfs mount without allow_other: run as the user who "
+                   "mounted it, or have kqfsd mount it with -o allow_other");
   }
   return Failure(queues() + ": " + describe_errno(error));
 }
@@ -33,7 +55,9 @@ Failure Mount::mount_failure(int error) const {
 Failure Mount::queue_failure(std::string_view name, int error) const {
   if (error == ENOTCONN) return mount_failure(error);
   struct stat queues_dir {};
-  if (error == ENOENT && ::stat(queues().c_str(), &queues_dir) != 0) return mount_failure(errno);
+  if ((error == ENOENT || error == EACCES) && ::stat(queues().c_str(), &queues_dir) != 0) {
+    return mount_failure(errno);
+  }
   return Failure("queue '" + std::string(name) + "': " + describe_errno(error));
 }
 

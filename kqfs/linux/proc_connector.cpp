@@ -17,26 +17,22 @@ ProcConnector::~ProcConnector() {
   if (socket_) host_.remove_source(socket_.get());
 }
 
-bool ProcConnector::open() {
-  if (socket_) return true;
-  if (tried_) return false;
-  tried_ = true;
+namespace {
+
+// The connector's socket, subscribed with `operation` (PROC_CN_MCAST_LISTEN
+// or _IGNORE); null with errno set when the kernel refuses it, and the
+// refusal in words in `why`.
+UniqueFd connector_socket(uint32_t operation, std::string& why) {
   UniqueFd socket(
       ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR));
   sockaddr_nl address{};
   address.nl_family = AF_NETLINK;
   address.nl_groups = CN_IDX_PROC;
   if (!socket || ::bind(socket.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    why_unavailable_ = std::string("no process-events connector: ") + std::strerror(errno);
-    // Short of descriptors or memory now is not "this host has none".
-    if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
-      open_error_ = errno;
-      tried_ = false;
-    }
-    return false;
+    why = std::string("no process-events connector: ") + std::strerror(errno);
+    return {};
   }
-  // Subscribe: a connector message holding PROC_CN_MCAST_LISTEN.
-  const uint32_t operation = PROC_CN_MCAST_LISTEN;
+  // A connector message holding the operation.
   alignas(nlmsghdr) char request[NLMSG_SPACE(sizeof(cn_msg) + sizeof operation)] = {};
   auto* header = reinterpret_cast<nlmsghdr*>(request);
   header->nlmsg_len = NLMSG_LENGTH(sizeof(cn_msg) + sizeof operation);
@@ -48,7 +44,34 @@ bool ProcConnector::open() {
   message->len = sizeof operation;
   std::memcpy(message->data, &operation, sizeof operation);
   if (::send(socket.get(), request, header->nlmsg_len, 0) < 0) {
-    why_unavailable_ = std::string("process-events connector refused: ") + std::strerror(errno);
+    why = std::string("process-events connector refused: ") + std::strerror(errno);
+    return {};
+  }
+  return socket;
+}
+
+}  // namespace
+
+std::string ProcConnector::probe() {
+  std::string why;
+  if (!connector_socket(PROC_CN_MCAST_LISTEN, why)) return why;
+  // Listening raised the kernel's count of listeners: lowered again, so the
+  // probe leaves the kernel sending process events no longer than before.
+  connector_socket(PROC_CN_MCAST_IGNORE, why);
+  return {};
+}
+
+bool ProcConnector::open() {
+  if (socket_) return true;
+  if (tried_) return false;
+  tried_ = true;
+  UniqueFd socket = connector_socket(PROC_CN_MCAST_LISTEN, why_unavailable_);
+  if (!socket) {
+    // Short of descriptors or memory now is not "this host has none".
+    if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
+      open_error_ = errno;
+      tried_ = false;
+    }
     return false;
   }
   if (const int error = host_.add_source(socket.get(), EPOLLIN, *this); error != 0) {

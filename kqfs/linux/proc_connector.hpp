@@ -43,6 +43,9 @@ class ProcConnector final : public Source {
   // refuses it. A refusal for want of descriptors or memory is tried again
   // next time, and short_of() says which.
   bool open();
+  // Whether open() would succeed, tried once without keeping the socket:
+  // empty, or why not in open()'s words (the daemon's status).
+  static std::string probe();
   const std::string& why_unavailable() const { return why_unavailable_; }
   int short_of() const { return tried_ ? 0 : open_error_; }
 

@@ -95,6 +95,23 @@ uint64_t SignalTracer::lost() const {
   return lost_;
 }
 
+std::string SignalTracer::probe() {
+  const std::string root = tracing_root();
+  if (root.empty())
+    return "no signal tracing: tracefs is not mounted and cannot be (it needs root)";
+  // An instance made and removed at once: its event is looked for, never
+  // enabled.
+  const std::string instance = root + "/instances/kqfs-" + std::to_string(::getpid()) + "-probe";
+  if (::mkdir(instance.c_str(), 0700) != 0) {
+    return std::string("no signal tracing: cannot make a tracefs instance: ") +
+           std::strerror(errno) + " (the daemon needs root)";
+  }
+  const bool has_event = readable(instance + kEvent + "enable");
+  ::rmdir(instance.c_str());
+  if (!has_event) return "no signal tracing: the tracepoint signal:signal_generate is not there";
+  return {};
+}
+
 bool SignalTracer::write_setting(const std::string& file, const std::string& value) const {
   UniqueFd setting(::open((instance_ + "/" + file).c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
   return setting &&

@@ -66,6 +66,11 @@ class SignalTracer {
   // for a daemon's start. Mounts nothing.
   static void remove_stale_instances();
 
+  // Whether a subscription could make the instance, tried once (mounting
+  // tracefs where it is not, as a subscription would) and undone: empty, or
+  // why not in a subscription's words (the daemon's status).
+  static std::string probe();
+
   // Subscribes a queue (`host`): makes the instance at the first call,
   // mounting tracefs where it is not. `handler` runs on the queue's own
   // thread, while the queue takes in its sources. ENOTSUP, and why in

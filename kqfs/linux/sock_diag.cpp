@@ -6,6 +6,7 @@
 #include <linux/unix_diag.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <optional>
@@ -78,6 +79,19 @@ int64_t unix_accept_queue_length(int fd) {
 bool unix_sending_shut_down(int fd) {
   const auto diag = unix_diag(fd, 0);
   return diag && (diag->shutdown & kSendShutdown) != 0;
+}
+
+std::string sock_diag_probe() {
+  const UniqueFd diag(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (!diag) return std::string("no sock_diag socket: ") + std::strerror(errno);
+  // One of its own unix sockets asked about, as the filters ask.
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    return std::string("no unix socket to ask about: ") + std::strerror(errno);
+  }
+  const UniqueFd one(pair[0]), other(pair[1]);
+  if (!unix_diag(one.get(), UDIAG_SHOW_RQLEN)) return "the kernel answers no unix_diag query";
+  return {};
 }
 
 }  // namespace kqfs

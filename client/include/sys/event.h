@@ -58,6 +58,13 @@ extern "C" {
 int kqueue(void);
 int kqueuex(unsigned int flags);
 
+/* Not in BSD: why kqueue() failed with `error` (its errno), in one sentence
+ * naming the mount it looked at and what to do, e.g. "no kqfs mount at
+ * /run/kqfs: start kqfsd /run/kqfs, or set KQFS_MOUNT to its mount point".
+ * Like strerror(3): the text stays valid until this thread calls it again.
+ * Prints nothing and leaves errno alone. */
+const char* kqfs_explain(int error);
+
 /* kevent(2) as on FreeBSD: changes applied in order; a failed change (and
  * every EV_RECEIPT) becomes an EV_ERROR entry while there is room, else -1
  * and errno; after any such entry it returns at once; timeout NULL waits
