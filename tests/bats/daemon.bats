@@ -545,6 +545,34 @@ mounts_at() {
   awk -v m="$1" '$5 == m { n++ } END { print n + 0 }' /proc/self/mountinfo
 }
 
+@test "--help lists the environment, the signals and the exit status after the options" {
+  kqfsd_run --help
+  assert_success
+  local section
+  for section in Options: Environment: Signals: "Exit status:"; do
+    assert_line "$section"
+  done
+  # In that order, after the options.
+  [[ "$output" == *"Options:"*"Environment:"*"Signals:"*"Exit status:"* ]]
+  assert_line --regexp '^  KQFS_MOUNT +the default MOUNTPOINT'
+  assert_line --regexp '^  XDG_RUNTIME_DIR +else the default is \$XDG_RUNTIME_DIR/kqfs, else /run/kqfs$'
+  assert_line --regexp '^  SIGTERM, SIGINT +unmount and exit$'
+  assert_line --regexp '^  SIGHUP +reopen the --log file'
+  assert_line --regexp '^  0 +stopped by SIGTERM or SIGINT'
+  assert_line --regexp '^  1 +could not start'
+  assert_line --regexp '^  2 +a bad command line or configuration file$'
+  # And what it says is so: KQFS_MOUNT is the default mount point, a bad
+  # option exits 2, SIGINT unmounts and exits 0.
+  local m
+  m=$(new_mount_point)
+  kqfsd_run --no-such-option
+  assert_failure 2
+  KQFS_MOUNT=$m kqfsd_run --log "$m.log"
+  assert_success
+  is_mounted "$m"
+  kqfsd_stop "$m" INT
+}
+
 @test "--help describes --nonempty" {
   kqfsd_run --help
   assert_success

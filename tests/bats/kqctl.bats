@@ -243,7 +243,7 @@ two_user_events() {
 @test "no kqfs mount at the mount point: every command says so and exits 1" {
   local empty="$BATS_TEST_TMPDIR/empty"
   mkdir "$empty"
-  local missing="no kqfs mount at $empty ($empty/kq: No such file or directory); start kqfsd there, or give --mount DIR or KQFS_MOUNT"
+  local missing="no kqfs mount at $empty: start kqfsd $empty, or give --mount DIR or KQFS_MOUNT"
   expect_failure "kqctl list: $missing" --mount "$empty" list
   expect_failure "kqctl create: $missing" --mount "$empty" create x
   expect_failure "kqctl remove: $missing" --mount "$empty" remove x
@@ -264,9 +264,28 @@ two_user_events() {
   run --separate-stderr kqctl --mount "$dead" wait q -t 1
   umount -l "$dead"
   [ "$list_status" = 1 ]
-  [ "$list_stderr" = "kqctl list: $dead: Transport endpoint is not connected (has kqfsd stopped?)" ]
+  local gone="kqfsd of $dead is not running (transport endpoint not connected): unmount with fusermount3 -u $dead and start it again"
+  [ "$list_stderr" = "kqctl list: $gone" ]
   assert_failure 1
-  [ "$stderr" = "kqctl wait: $dead: Transport endpoint is not connected (has kqfsd stopped?)" ]
+  [ "$stderr" = "kqctl wait: $gone" ]
+}
+
+@test "another user's mount without allow_other: EACCES, and kqctl says whose and what to do (setpriv 65534)" {
+  # Where another user can reach it: bats' own directory is private.
+  local private log="$BATS_TEST_TMPDIR/private.log"
+  private=$(mktemp -d /tmp/kqfs-private.XXXXXX)
+  chmod 0755 "$private"
+  remember_mount "$private"
+  "$KQFSD" --log "$log" "$private"
+  local refused="$private is another user's kqfs mount without allow_other: run as the user who mounted it, or have kqfsd mount it with -o allow_other"
+  local command
+  for command in list "status q" "create q" "wait q -t 0" "watch '1 user add'"; do
+    run --separate-stderr as_nobody sh -c "cd / && exec timeout 60 '$KQCTL' --mount '$private' $command"
+    assert_failure 1
+    assert_equal "$stderr" "kqctl ${command%% *}: $refused"
+  done
+  kqfsd_stop "$private" TERM "$log"
+  rmdir "$private"
 }
 
 # ------------------------------------------------------------------ queues
@@ -882,7 +901,7 @@ finish_background() {
   # No mount.
   local empty="$BATS_TEST_TMPDIR/empty"
   mkdir "$empty"
-  expect_failure "kqctl watch: no kqfs mount at $empty ($empty/kq: No such file or directory); start kqfsd there, or give --mount DIR or KQFS_MOUNT" \
+  expect_failure "kqctl watch: no kqfs mount at $empty: start kqfsd $empty, or give --mount DIR or KQFS_MOUNT" \
     --mount "$empty" watch "1 timer add"
 }
 

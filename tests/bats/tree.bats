@@ -41,9 +41,9 @@ run_in_tree() {
 mnt, q = sys.argv[1:]' "$MNT" "$q"
 }
 
-@test "the root holds kq/, and kq/ holds clone" {
+@test "the root holds kq/ and status, and kq/ holds clone" {
   run ls "$MNT"
-  assert_output "kq"
+  assert_output "$(printf 'kq\nstatus')"
   run ls "$KQ"
   assert_output "clone"
 }

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -559,6 +560,45 @@ TEST(KqueueCallTest, DeadMountIsEnotconn) {
   const ChildOutcome outcome = kqueue_in_child(doomed.mount_point());
   ASSERT_TRUE(outcome.finished) << "kqueue() hung on a dead mount";
   EXPECT_EQ(outcome.exit_code, ENOTCONN) << "255 means kqueue() succeeded";
+}
+
+// kqfs_explain() after kqueue() failed in a child whose KQFS_MOUNT is
+// `mount`: exits 0 when it says `expected` and leaves errno alone.
+ChildOutcome explained_in_child(const std::string& mount, const std::string& expected) {
+  return run_in_child([&] {
+    ::setenv("KQFS_MOUNT", mount.c_str(), 1);
+    if (::kqueue() >= 0) return 255;
+    const int error = errno;
+    const std::string text = kqfs_explain(error);
+    if (errno != error) return 2;
+    if (text != expected) {
+      std::fprintf(stderr, "kqfs_explain: \"%s\"\n", text.c_str());
+      return 1;
+    }
+    return 0;
+  });
+}
+
+TEST(KqueueCallTest, ExplainNamesTheMissingMountAndKqfsd) {
+  TemporaryDirectory empty("kqfs-client-explain");
+  const ChildOutcome outcome =
+      explained_in_child(empty.path(), "no kqfs mount at " + empty.path() + ": start kqfsd " +
+                                           empty.path() + ", or set KQFS_MOUNT to its mount point");
+  ASSERT_TRUE(outcome.finished);
+  EXPECT_EQ(outcome.exit_code, 0) << "1: another text, 2: errno changed, 255: kqueue() succeeded";
+}
+
+TEST(KqueueCallTest, ExplainSaysTheDaemonIsGone) {
+  Daemon doomed;
+  ASSERT_TRUE(doomed.kill_hard());
+  const std::string mount = doomed.mount_point();
+  const ChildOutcome outcome = explained_in_child(
+      mount, "kqfsd of " + mount +
+                 " is not running (transport endpoint not connected): unmount with fusermount3 "
+                 "-u " +
+                 mount + " and start it again");
+  ASSERT_TRUE(outcome.finished);
+  EXPECT_EQ(outcome.exit_code, 0) << "1: another text, 2: errno changed, 255: kqueue() succeeded";
 }
 
 TEST_F(KeventTest, KqueueIsCloseOnExec) {

@@ -78,7 +78,7 @@ class Queue {
     this.mount = mountPoint(options.mount);
     const queues = path.join(this.mount, 'kq');
     if (!fs.existsSync(path.join(queues, 'clone'))) {
-      const error = new Error(`no kqfs mount at ${this.mount} (start kqfsd first)`);
+      const error = new Error(`no kqfs mount at ${this.mount}: start kqfsd ${this.mount}, or pass mount or set KQFS_MOUNT`);
       error.code = 'ENOENT';
       throw error;
     }

@@ -188,5 +188,9 @@ test('removing a named queue ends its iteration (end of file)', async () => {
 });
 
 test('no mount: a clear error', () => {
-  assert.throws(() => new kqfs.Queue({ mount: tempDir() }), { code: 'ENOENT', message: /no kqfs mount at/ });
+  const empty = tempDir();
+  assert.throws(() => new kqfs.Queue({ mount: empty }), {
+    code: 'ENOENT',
+    message: `no kqfs mount at ${empty}: start kqfsd ${empty}, or pass mount or set KQFS_MOUNT`,
+  });
 });

@@ -17,6 +17,19 @@ FORMATS = {"bin": ("changes.bin", "events.bin"),
 _TEXT_READ = 64 * 1024
 
 
+def _mount_error(mount, error):
+    """`error` from opening a queue, or what it says of the mount: none
+    there, or its kqfsd gone; named, with what to do."""
+    if error.errno == errno.ENOTCONN:
+        return OSError(errno.ENOTCONN, f"kqfsd of {mount} is not running (transport endpoint not "
+                       f"connected): unmount with fusermount3 -u {mount} and start it again",
+                       mount)
+    if isinstance(error, FileNotFoundError) and not os.path.isdir(os.path.join(mount, "kq")):
+        return FileNotFoundError(errno.ENOENT, f"no kqfs mount at {mount}: start kqfsd {mount}, "
+                                 "or pass mount= or set KQFS_MOUNT", mount)
+    return error
+
+
 class Queue:
     """Queue(name=None, *, mount=None, format="bin", exclusive=False, remove=None, mode=0o700)
 
@@ -53,6 +66,9 @@ class Queue:
                 self._open_anonymous()
             else:
                 self._open_named(name, exclusive, remove, mode)
+        except OSError as error:
+            self._close_fds()
+            raise _mount_error(self.mount, error) from error
         except BaseException:
             self._close_fds()
             raise

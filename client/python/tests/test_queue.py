@@ -4,6 +4,7 @@ import asyncio
 import errno
 import os
 import selectors
+import tempfile
 import time
 import unittest
 
@@ -49,6 +50,17 @@ class Formats(unittest.TestCase):
         self.assertEqual(kqfs.mount_point(), os.environ["KQFS_MOUNT"])
         with kqfs.Queue() as q:
             self.assertTrue(q.path.startswith(os.path.join(mount(), "kq", "clone-")))
+
+
+    def test_no_mount_names_the_mount_and_kqfsd(self):
+        with tempfile.TemporaryDirectory() as empty:
+            for name in (None, unique("nomount")):
+                with self.subTest(name=name):
+                    with self.assertRaises(FileNotFoundError) as raised:
+                        kqfs.Queue(name, mount=empty)
+                    self.assertEqual(str(raised.exception),
+                                     f"[Errno 2] no kqfs mount at {empty}: start kqfsd {empty}, "
+                                     f"or pass mount= or set KQFS_MOUNT: '{empty}'")
 
 
 class Lifetimes(unittest.TestCase):
