@@ -558,7 +558,7 @@ mounts_at() {
   assert_line --regexp '^  XDG_RUNTIME_DIR +else the default is \$XDG_RUNTIME_DIR/kqfs, else /run/kqfs$'
   assert_line --regexp '^  SIGTERM, SIGINT +unmount and exit$'
   assert_line --regexp '^  SIGHUP +reopen the --log file'
-  assert_line --regexp '^  0 +stopped by SIGTERM or SIGINT'
+  assert_line --regexp '^  0 +mounted \(without -f, once the mount is ready\), or unmounted on SIGTERM$'
   assert_line --regexp '^  1 +could not start'
   assert_line --regexp '^  2 +a bad command line or configuration file$'
   # And what it says is so: KQFS_MOUNT is the default mount point, a bad
