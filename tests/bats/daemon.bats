@@ -650,7 +650,7 @@ mounts_at() {
   kqfsd_run --nonempty --log "$m.log" "$m"
   assert_success
   run ls "$m"
-  assert_output kq
+  assert_output "$(printf 'kq\nstatus')"
   kqfsd_stop "$m"
   assert_equal "$(cat "$m/file")" data
 }

@@ -174,7 +174,7 @@ EOF
   assert_line --regexp '^root (EPERM|EACCES)$'
   assert_line --regexp '^queue (EPERM|EACCES)$'
   run ls "$MNT"
-  assert_output kq
+  assert_output "$(printf 'kq\nstatus')"
   run ls "$q"
   refute_line sub
 }
