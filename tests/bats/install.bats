@@ -173,3 +173,105 @@ print(kqfs.Event(*[getattr(kq.control(None, 1)[0], f) for f in kqfs.Event._field
   assert_success
   assert_output "$package/index.js 3 EVFILT_USER EV_ADD|EV_CLEAR 0 0 0"
 }
+
+# The installed prefix, under $ROOT.
+installed_prefix() {
+  echo "$ROOT$(meson introspect --buildoptions "$KQFS_BUILD" |
+    python3 -c 'import json, sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')"
+}
+
+@test "meson install puts the daemon kqfsd in sbin/, not bin/, and kqctl in bin/" {
+  local prefix
+  prefix=$(installed_prefix)
+  [ -x "$prefix/sbin/kqfsd" ]
+  [ ! -e "$prefix/bin/kqfsd" ]
+  [ -x "$prefix/bin/kqctl" ]
+  run "$prefix/sbin/kqfsd" --version
+  assert_success
+  assert_output --partial kqfsd
+}
+
+@test "meson install puts README.md, every docs/*.md and every example under share/doc/kqfs" {
+  local doc source file
+  doc="$(installed_prefix)/share/doc/kqfs"
+  source="$BATS_TEST_DIRNAME/../.."
+  cmp "$source/README.md" "$doc/README.md"
+  for file in "$source"/docs/*.md; do
+    cmp "$file" "$doc/$(basename "$file")"
+  done
+  run bash -c "cd '$source/examples' && find . -type f ! -name meson.build | sort"
+  local examples=$output
+  [ -n "$examples" ]
+  run bash -c "cd '$doc/examples' && find . -type f | sort"
+  assert_output "$examples"
+}
+
+# complete WORD...: sources the installed completion in a bash of its own
+# (the kqctl on PATH is the build's) and prints COMPREPLY for the command
+# line WORD... whose last word is being completed.
+complete_kqctl() {
+  local script
+  script=$(find "$ROOT" -path '*/bash-completion/completions/kqctl')
+  [[ -n $script && $(wc -l <<<"$script") -eq 1 ]] || return 1
+  PATH="$KQFS_BUILD/client/kqctl:$PATH" bash -c '
+    source "$0"
+    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _kqctl
+    printf "%s\n" "${COMPREPLY[@]}" | sort' "$script" "$@"
+}
+
+@test "the bash completion goes where bash-completion looks: share/bash-completion/completions/kqctl" {
+  [ -f "$(installed_prefix)/share/bash-completion/completions/kqctl" ]
+  run bash -n "$(installed_prefix)/share/bash-completion/completions/kqctl"
+  assert_success
+}
+
+@test "the completion completes kqctl's commands and global options" {
+  run complete_kqctl kqctl wa
+  assert_success
+  assert_output $'wait\nwatch'
+  run complete_kqctl kqctl ''
+  assert_output "$(
+    "$KQFS_BUILD/client/kqctl/kqctl" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z]*\) .*/\1/p' | sort)"
+  run complete_kqctl kqctl --v
+  assert_output "--version"
+}
+
+@test "the completion offers the queues of the mount for a command taking NAME, not for create" {
+  mkdir "$MNT/kq/completion-one" "$MNT/kq/completion-two"
+  KQFS_MOUNT=$MNT run complete_kqctl kqctl wait ''
+  assert_success
+  assert_output "$(KQFS_MOUNT=$MNT "$KQFS_BUILD/client/kqctl/kqctl" list | sort)"
+  assert_line completion-one
+  assert_line completion-two
+  # --mount given on the command line, before the command or after it.
+  KQFS_MOUNT=/nonexistent run complete_kqctl kqctl --mount "$MNT" status completion-t
+  assert_output completion-two
+  KQFS_MOUNT=/nonexistent run complete_kqctl kqctl trigger --mount "$MNT" comp
+  assert_output $'completion-one\ncompletion-two'
+  # A second operand is no queue; create takes a new name.
+  KQFS_MOUNT=$MNT run complete_kqctl kqctl wait completion-one ''
+  assert_output ""
+  KQFS_MOUNT=$MNT run complete_kqctl kqctl create ''
+  assert_output ""
+  rmdir "$MNT/kq/completion-one" "$MNT/kq/completion-two"
+}
+
+@test "the completion offers the formats after convert --from and --to" {
+  run complete_kqctl kqctl convert --from ''
+  assert_output $'bin\njson\ntext'
+  run complete_kqctl kqctl convert --from text --to j
+  assert_output json
+}
+
+# Each command's options as `kqctl COMMAND --help` lists them, and as the
+# completion offers them after `kqctl COMMAND -`: the same.
+@test "the completion offers each command's options, the ones its --help lists" {
+  local kqctl="$KQFS_BUILD/client/kqctl/kqctl" command
+  for command in $("$kqctl" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z]*\) .*/\1/p'); do
+    run complete_kqctl kqctl "$command" -
+    local offered=$output
+    run bash -c "'$kqctl' $command --help | grep -oE '^  +(-[a-zA-Z] \[ --[a-z-]+ \]|--[a-z-]+)' |
+      tr -d '[]' | tr ' ' '\n' | grep . | sort"
+    [ "$offered" = "$output" ] || { echo "$command: offered [$offered], --help [$output]"; return 1; }
+  done
+}
