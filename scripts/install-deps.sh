@@ -11,6 +11,7 @@ packages=(
   bats bats-support bats-assert
   python3 procps nodejs strace
   scdoc groff-base mandoc
+  libsystemd-dev systemd
 )
 # npm packs the Node package's tarball (tests/bats/node.bats). nodejs.org's
 # nodejs package carries its own npm; Debian's is a package of its own.
