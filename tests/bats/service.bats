@@ -38,6 +38,16 @@ man_tree_of_build() {
   grep -qx "Type=notify" "$UNITS/kqfsd-user.service"
 }
 
+@test "meson install puts kqfsd in sbin and the units where systemd looks (systemd.pc)" {
+  local root="$BATS_TEST_TMPDIR/root" prefix sbindir
+  meson install -C "$KQFS_BUILD" --destdir "$root" --no-rebuild --quiet >/dev/null
+  read -r prefix sbindir < <(meson introspect --buildoptions "$KQFS_BUILD" |
+    python3 -c 'import json, sys; o = {x["name"]: x["value"] for x in json.load(sys.stdin)}; print(o["prefix"], o["sbindir"])')
+  test -x "$root$prefix/$sbindir/kqfsd"
+  cmp "$UNITS/kqfsd.service" "$root$(pkg-config --variable=systemdsystemunitdir systemd)/kqfsd.service"
+  cmp "$UNITS/kqfsd-user.service" "$root$(pkg-config --variable=systemduserunitdir systemd)/kqfsd.service"
+}
+
 @test "systemd-analyze verify passes the system unit with nothing to say" {
   MANPATH=$(man_tree_of_build) run systemd-analyze verify "$(unit_for_test kqfsd.service)"
   assert_success
