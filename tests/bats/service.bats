@@ -5,6 +5,14 @@
 
 load mount_helpers
 
+teardown() {
+  kqfs_teardown
+  local log
+  for log in "$BATS_TEST_TMPDIR"/*.log "$BATS_TEST_TMPDIR/log"; do
+    [ ! -f "$log" ] || fail_on_sanitizer_reports "$log"
+  done
+}
+
 # ------------------------------------------------------------------ units
 
 UNITS="$KQFS_BUILD/daemon/systemd"
@@ -154,10 +162,16 @@ log_a_little_of_everything() {
   kqfsd_stop "$M"
 }
 
-@test "--log-level error logs errors only" {
-  kqfsd_start --log-level error --max-queues 1
+# log_at_level OPTION...: the log of a kqfsd started with OPTION... after
+# log_a_little_of_everything, as the output.
+log_at_level() {
+  kqfsd_start "$@" --max-queues 1
   log_a_little_of_everything
   run cat "$LOG"
+}
+
+@test "--log-level error logs errors only" {
+  log_at_level --log-level error
   assert_output ""
   # An error does reach it: a mount point that is not there.
   kqfsd_run -f --log "$LOG" --log-level error "$BATS_TEST_TMPDIR/missing"
@@ -168,9 +182,7 @@ log_a_little_of_everything() {
 }
 
 @test "--log-level warning adds warnings, not info" {
-  kqfsd_start --log-level warning --max-queues 1
-  log_a_little_of_everything
-  run cat "$LOG"
+  log_at_level --log-level warning
   assert_line --regexp "warning: queue second for uid 0 refused: ENOSPC"
   refute_line --partial "info:"
   refute_line --partial "debug:"
@@ -180,9 +192,7 @@ log_a_little_of_everything() {
   local level
   for level in "" "--log-level info"; do
     # shellcheck disable=SC2086
-    kqfsd_start $level --max-queues 1
-    log_a_little_of_everything
-    run cat "$LOG"
+    log_at_level $level
     assert_line --partial "warning: queue second for uid 0 refused"
     assert_line --partial "info: mounted at $M"
     assert_line --partial "info: queue first: rejected"
@@ -194,9 +204,7 @@ log_a_little_of_everything() {
   local level
   for level in "--log-level debug" "-d"; do
     # shellcheck disable=SC2086
-    kqfsd_start $level --max-queues 1
-    log_a_little_of_everything
-    run cat "$LOG"
+    log_at_level $level
     assert_line --partial "info: mounted at $M"
     assert_line --regexp "debug: mkdir .*first"
   done
