@@ -210,6 +210,14 @@ log_at_level() {
   done
 }
 
+@test "--help names --log-level, NOTIFY_SOCKET and JOURNAL_STREAM" {
+  kqfsd_run --help
+  assert_success
+  assert_output --partial "--log-level"
+  assert_output --partial "NOTIFY_SOCKET"
+  assert_output --partial "JOURNAL_STREAM"
+}
+
 @test "an unknown --log-level is refused with the levels named" {
   local m
   m=$(new_mount_point)
