@@ -20,6 +20,7 @@
 #include "daemon/log.hpp"
 #include "daemon/loop.hpp"
 #include "daemon/options.hpp"
+#include "daemon/service_notify.hpp"
 #include "kqfs/linux/signal_trace.hpp"
 #include "kqfs/mount_point.hpp"
 #include "kqfs/unique_fd.hpp"
@@ -129,8 +130,9 @@ int main(int argc, char** argv) {
   if (log_file) point_stderr_at(log_file);
 
   const bool to_syslog = !options.foreground && !log_file;
-  const kqfsd::Log log(options.debug,
-                       to_syslog ? kqfsd::Log::Sink::syslog : kqfsd::Log::Sink::standard_error);
+  kqfsd::Log log(options.log_level,
+                 to_syslog ? kqfsd::Log::Sink::syslog : kqfsd::Log::Sink::standard_error);
+  const kqfsd::ServiceNotifier service;
   // Signal tracing left behind by a kqfsd that crashed goes now, not at
   // this daemon's first signal knote.
   kqfs::SignalTracer::remove_stale_instances();
@@ -138,6 +140,7 @@ int main(int argc, char** argv) {
     kqfsd::Loop loop([&log](const char* what) { log.error(std::string("internal: ") + what); });
     kqfsd::Filesystem filesystem(options, log, loop);
     kqfsd::FuseChannel channel(filesystem, loop);
+    service.status("mounting at " + options.mount_point);
     channel.mount();
 
     kqfs::UniqueFd signals(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
@@ -156,20 +159,27 @@ int main(int argc, char** argv) {
         }
         log_file = std::move(reopened);
         point_stderr_at(log_file);
+        log.standard_error_changed();
         log.info("log reopened");
         return;
       }
-      log.info(std::string("stopping on ") + ::sigabbrev_np(static_cast<int>(info.ssi_signo)));
+      const std::string why =
+          std::string("stopping on SIG") + ::sigabbrev_np(static_cast<int>(info.ssi_signo));
+      log.info(why);
+      service.stopping(why + ": unmounting " + options.mount_point);
       stopping = true;
     });
     readiness.report("");
+    service.ready("serving " + options.mount_point);
     if (!options.foreground && !log_file) point_stderr_at(log_file);  // to /dev/null
     while (!stopping && !channel.exited())
       loop.run_once(-1);
+    if (!stopping) service.stopping("the mount went away (unmounted from outside)");
     descriptors.with_reserve([&] { channel.unmount(); });
   } catch (const std::exception& error) {
     log.error(error.what());
     readiness.report(error.what());
+    service.failed(error.what());
     return 1;
   }
   return 0;

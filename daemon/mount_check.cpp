@@ -116,7 +116,7 @@ void prepare_mount_point(const std::string& given, bool allow_nonempty, const Lo
              " is gone) and it cannot be unmounted here (" + std::strerror(errno) +
              "): run: " + unmount_command);
     }
-    log.info("replaced a stale kqfs mount at " + path + " left by " + owner_of(*mount));
+    log.warning("replaced a stale kqfs mount at " + path + " left by " + owner_of(*mount));
     stat_error = ::stat(path.c_str(), &target) == 0 ? 0 : errno;
   } else if (dead) {
     refuse(path + " is a dead FUSE mount (" + std::strerror(stat_error) +

@@ -17,6 +17,10 @@ constexpr const char* kHelpAfterOptions =
     "  KQFS_MOUNT       the default MOUNTPOINT, when set and not empty\n"
     "  XDG_RUNTIME_DIR  else the default is $XDG_RUNTIME_DIR/kqfs, else /run/kqfs\n"
     "                   (a default MOUNTPOINT is made if missing)\n"
+    "  NOTIFY_SOCKET    set by systemd (Type=notify): READY=1 once the mount is\n"
+    "                   ready, STATUS= lines, STOPPING=1 when it unmounts\n"
+    "  JOURNAL_STREAM   set by systemd: when it names standard error, log lines\n"
+    "                   carry <N> priorities for the journal\n"
     "\n"
     "Signals:\n"
     "  SIGTERM, SIGINT  unmount and exit\n"
@@ -33,14 +37,15 @@ constexpr const char* kHelpAfterOptions =
 ParsedCommandLine parse_command_line(int argc, char** argv) {
   Options options;
   std::string config_file;
+  bool debug = false;
+  std::string log_level = "info";
 
   po::options_description general("Options");
   general.add_options()("help,h", "show this help and exit")("version,V",
                                                              "show the version and exit")(
       "foreground,f", po::bool_switch(&options.foreground),
       "stay in the foreground (otherwise return once the mount is ready)")(
-      "debug,d", po::bool_switch(&options.debug),
-      "log every request (to --log FILE, else standard error)")(
+      "debug,d", po::bool_switch(&debug), "log every request (the same as --log-level debug)")(
       "option,o", po::value<std::vector<std::string>>(&options.fuse_options)->composing(),
       "a FUSE mount option, e.g. allow_other (repeatable, comma lists accepted)")(
       "max-queues", po::value<size_t>(&options.max_queues)->default_value(options.max_queues),
@@ -70,7 +75,9 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
       "nonempty", po::bool_switch(&options.nonempty),
       "mount even if MOUNTPOINT has files in it (they are hidden while mounted)")(
       "log", po::value<std::string>(&options.log_file),
-      "append the log to FILE instead of standard error")(
+      "append the log to FILE instead of standard error (detached: syslog)")(
+      "log-level", po::value<std::string>(&log_level)->default_value(log_level),
+      "the least severe messages logged: error, warning, info or debug")(
       "config", po::value<std::string>(&config_file),
       "read options from FILE (lines of name = value, e.g. max-queues = 100)");
 
@@ -113,6 +120,13 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
   if (values.count("version")) {
     std::cout << "kqfsd " << KQFS_VERSION << "\n";
     return {std::nullopt, 0};
+  }
+  if (const auto level = Log::level_named(log_level)) {
+    options.log_level = debug ? Log::Level::debug : *level;
+  } else {
+    std::cerr << "kqfsd: --log-level is one of error, warning, info, debug, not '" << log_level
+              << "'\n";
+    return {std::nullopt, 2};
   }
   if (options.mount_point.empty()) options.mount_point = kqfs::default_mount_point();
   // A detached daemon works from /: paths given relative are made whole now.

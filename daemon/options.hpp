@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/log.hpp"
 #include "kqfs/linux/signal_trace.hpp"
 
 namespace kqfsd {
@@ -16,8 +17,8 @@ constexpr unsigned kMostBusyPollMicroseconds = 10'000;
 struct Options {
   std::string mount_point;
   bool foreground = false;
-  bool debug = false;
-  std::vector<std::string> fuse_options;  // each as given to -o
+  Log::Level log_level = Log::Level::info;  // -d: debug
+  std::vector<std::string> fuse_options;    // each as given to -o
   size_t max_queues = 65536;
   size_t max_knotes = 4 * 1024 * 1024;  // per queue
   size_t max_queues_per_user = 4096;

@@ -125,8 +125,8 @@ kqfs::Result<std::shared_ptr<QueueNode>> QueueRegistry::create(std::string name,
 
 void QueueRegistry::refuse(const std::string& name, uid_t uid, int error, const std::string& why) {
   if (!refusals_.allow("uid " + std::to_string(uid))) return;
-  log_.info("queue " + name + " for uid " + std::to_string(uid) +
-            " refused: " + strerrorname_np(error) + " (" + why + ")");
+  log_.warning("queue " + name + " for uid " + std::to_string(uid) +
+               " refused: " + strerrorname_np(error) + " (" + why + ")");
 }
 
 void QueueRegistry::remove(QueueNode& queue) {
@@ -195,11 +195,11 @@ void QueueRegistry::sweep_all() {
 
 void QueueRegistry::flush_log() {
   refusals_.flush([this](const std::string& user, uint64_t held_back) {
-    log_.info(user + ": suppressed " + std::to_string(held_back) + " more refused queues");
+    log_.warning(user + ": suppressed " + std::to_string(held_back) + " more refused queues");
   });
   knote_losses_.flush([this](const std::string& queue, uint64_t held_back) {
-    log_.info("queue " + queue + ": suppressed " + std::to_string(held_back) +
-              " more dropped knotes");
+    log_.warning("queue " + queue + ": suppressed " + std::to_string(held_back) +
+                 " more dropped knotes");
   });
 }
 
@@ -209,8 +209,8 @@ void QueueRegistry::knote_lost(QueueNode& queue, const kqfs::Kqueue::LostKnote& 
   try {
     if (knote_losses_.allow(queue.name)) {
       const LostKnotes& losses = queue.lost_knotes;
-      log_.info("queue " + queue.name +
-                ": knote dropped: " + describe(losses.recent(losses.recent_count() - 1)));
+      log_.warning("queue " + queue.name +
+                   ": knote dropped: " + describe(losses.recent(losses.recent_count() - 1)));
     }
   } catch (const std::bad_alloc&) {
     memory_.release();
@@ -223,10 +223,10 @@ void QueueRegistry::log_lost_signals() {
   const uint64_t lost = signal_tracer_->lost();
   signal_losses_.flush([](const std::string&, uint64_t) {});  // the next line has the count
   if (lost == signals_lost_logged_ || !signal_losses_.allow("signals")) return;
-  log_.info("signal tracing lost " + std::to_string(lost - signals_lost_logged_) + " signals (" +
-            std::to_string(lost) + " since start): the trace buffer of " +
-            std::to_string(options_.signal_buffer_kb) +
-            " KiB per CPU filled before kqfsd read it (--signal-buffer-kb)");
+  log_.warning("signal tracing lost " + std::to_string(lost - signals_lost_logged_) + " signals (" +
+               std::to_string(lost) + " since start): the trace buffer of " +
+               std::to_string(options_.signal_buffer_kb) +
+               " KiB per CPU filled before kqfsd read it (--signal-buffer-kb)");
   signals_lost_logged_ = lost;
 }
 

@@ -11,7 +11,7 @@ load mount_helpers
   assert_output --partial "Usage"
   local option
   for option in --help --version --foreground --debug --option --max-queues --max-knotes \
-    --signal-buffer-kb --config --log MOUNTPOINT allow_other; do
+    --signal-buffer-kb --config --log --log-level MOUNTPOINT allow_other; do
     assert_output --partial -- "$option"
   done
 }

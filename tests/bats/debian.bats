@@ -75,7 +75,7 @@ teardown_file() {
   refute_line --regexp '^E: '
 }
 
-@test "each package holds what it should: kqfsd in /usr/sbin, the library, headers, Python and Node packages" {
+@test "each package holds what it should: kqfsd in /usr/sbin, its units, the library, headers, Python and Node packages" {
   cd "$WORK"
   run dpkg-deb -c kqfs_*.deb
   assert_line --regexp ' \./usr/sbin/kqfsd$'
@@ -83,6 +83,8 @@ teardown_file() {
   assert_line --regexp ' \./usr/share/man/man8/kqfsd\.8\.gz$'
   assert_line --regexp ' \./usr/share/bash-completion/completions/kqctl$'
   assert_line --regexp ' \./usr/share/doc/kqfs/examples/c/bsd_kqueue\.c$'
+  assert_line --regexp ' \./lib/systemd/system/kqfsd\.service$'
+  assert_line --regexp ' \./usr/lib/systemd/user/kqfsd\.service$'
   refute_output --partial './usr/bin/kqfsd'
   run dpkg-deb -c libkqfs-client0_*.deb
   assert_line --regexp '/libkqfs-client\.so\.0 -> '

@@ -189,7 +189,7 @@ class DaemonCore : public ::testing::Test {
   std::shared_ptr<QueueNode> queue(uint64_t id) const { return filesystem_.tree().find(id); }
 
   Options options_ = test_options();
-  Log log_{false};
+  Log log_{Log::Level::info};
   Loop loop_{[](const char* what) { ADD_FAILURE() << "loop handler threw: " << what; }};
   Filesystem filesystem_{options_, log_, loop_};
 };
