@@ -91,9 +91,7 @@ void EventPath::read(const Requester& requester, uint64_t handle, size_t size, o
     return;
   }
   if (file->kind == FileKind::status) {
-    const size_t start = std::min(static_cast<size_t>(offset), file->status_text.size());
-    const size_t length = std::min(size, file->status_text.size() - start);
-    reply->data(std::string_view(file->status_text).substr(start, length));
+    reply->text_at(file->status_text, offset, size);
     return;
   }
   if (!is_events(file->kind)) {

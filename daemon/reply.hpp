@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -52,6 +53,12 @@ class Reply {
   // 0 is success with nothing to say (rmdir, release, flush).
   virtual void error(int error) = 0;
   virtual void data(std::string_view bytes) = 0;
+  // The part of a whole text file that a read of `size` bytes at `offset`
+  // asks for (status, tied-to).
+  void text_at(std::string_view text, off_t offset, size_t size) {
+    const size_t start = std::min(static_cast<size_t>(offset), text.size());
+    data(text.substr(start, std::min(size, text.size() - start)));
+  }
   virtual void written(size_t count) = 0;
   virtual void entry(const struct stat& attributes) = 0;
   virtual void attributes(const struct stat& attributes) = 0;

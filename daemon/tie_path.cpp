@@ -52,8 +52,7 @@ void TiePath::read(const Requester& requester, uint64_t handle, size_t size, off
   }
   // A removed queue's file reads end of file, as its other files do.
   const std::string text = file->queue->removed() ? "" : tied_to_text(*file->queue) + "\n";
-  const size_t start = std::min(static_cast<size_t>(offset), text.size());
-  reply.data(std::string_view(text).substr(start, std::min(size, text.size() - start)));
+  reply.text_at(text, offset, size);
 }
 
 void TiePath::write(const Requester& requester, uint64_t handle, std::string_view bytes,
