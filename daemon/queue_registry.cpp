@@ -272,11 +272,11 @@ kqfs::Result<kqfs::Caller> QueueRegistry::descriptor_owner(
     pid_t pid, const std::shared_ptr<ProcessResolver>& writer, const Credentials& credentials,
     std::string& why) {
   // EVFILT_PROC's rule: a process the writer cannot see does not exist.
-  if (!writer->sees_process(pid)) {
-    why = "no process " + std::to_string(pid) + " that the writer can see";
-    return kqfs::Errno{ESRCH};
+  if (const int error = kqfs::check_sees_process(*writer, static_cast<uint64_t>(pid), why);
+      error != 0) {
+    if (why.empty()) why = "no process " + std::to_string(pid) + " that the writer can see";
+    return kqfs::Errno{error};
   }
-  if (const int error = writer->may_see(pid, why); error != 0) return kqfs::Errno{error};
   if (pid == writer->pid()) return kqfs::Caller(writer);
   bool created = false;
   auto owner = processes_->of_process(pid, created);
