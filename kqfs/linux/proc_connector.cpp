@@ -5,6 +5,7 @@
 #include <linux/netlink.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,10 +20,38 @@ ProcConnector::~ProcConnector() {
 
 namespace {
 
+// The kernel takes a subscription only from a process in the initial PID
+// and user namespaces: from any other (a container) it ignores it without
+// an error, and the socket would stay silent, or hear pids of another
+// namespace. Those two namespaces have fixed inode numbers (the kernel's
+// PROC_PID_INIT_INO and PROC_USER_INIT_INO). Empty when in both, or when
+// /proc cannot tell.
+std::string outside_initial_namespaces() {
+  constexpr ino_t kInitialPidNamespace = 0xEFFFFFFCU;
+  constexpr ino_t kInitialUserNamespace = 0xEFFFFFFDU;
+  struct stat pid_namespace {};
+  struct stat user_namespace {};
+  if (::stat("/proc/self/ns/pid", &pid_namespace) == 0 &&
+      pid_namespace.st_ino != kInitialPidNamespace) {
+    return "no process-events connector: kqfsd runs in a PID namespace of its own (a "
+           "container), and the kernel sends process events only to the initial one";
+  }
+  if (::stat("/proc/self/ns/user", &user_namespace) == 0 &&
+      user_namespace.st_ino != kInitialUserNamespace) {
+    return "no process-events connector: kqfsd runs in a user namespace of its own (a "
+           "container), and the kernel sends process events only to the initial one";
+  }
+  return {};
+}
+
 // The connector's socket, subscribed with `operation` (PROC_CN_MCAST_LISTEN
 // or _IGNORE); null with errno set when the kernel refuses it, and the
 // refusal in words in `why`.
 UniqueFd connector_socket(uint32_t operation, std::string& why) {
+  if (why = outside_initial_namespaces(); !why.empty()) {
+    errno = EOPNOTSUPP;
+    return {};
+  }
   UniqueFd socket(
       ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR));
   sockaddr_nl address{};
