@@ -13,7 +13,7 @@ packages=(
   scdoc groff-base mandoc
   bash-completion
   dpkg-dev debhelper fakeroot lintian ccache
-  libsystemd-dev systemd
+  libsystemd-dev systemd systemd-container
 )
 # npm packs the Node package's tarball (tests/bats/node.bats). nodejs.org's
 # nodejs package carries its own npm; Debian's is a package of its own.

@@ -132,6 +132,75 @@ teardown_file() {
   assert_success
 }
 
+# The packages' service under a real systemd: this machine's /usr (with the
+# packages in it) and /etc (where the package enabled kqfsd.service, under
+# an overlay that keeps the container's changes), booted by systemd-nspawn
+# with systemd as PID 1. A oneshot unit ordered after kqfsd.service runs
+# tests/support/booted_service_check.sh there and powers the container off;
+# its lines come back through a bound directory.
+@test "booted with systemd as PID 1, the installed kqfsd.service starts enabled, is ready, serves root and another user, and the user unit works under systemctl --user" {
+  local box="$BATS_TEST_TMPDIR/box" check_uid=4242
+  mkdir -p "$box/etc/systemd/system/multi-user.target.wants" "$box/check" "$box/dev"
+  cp "$KQFS_SUPPORT/booted_service_check.sh" "$box/check/"
+  printf '%s\n' '[Unit]' 'Description=kqfs: the booted service, checked' \
+    'After=kqfsd.service' 'SuccessAction=poweroff' 'FailureAction=poweroff' '[Service]' \
+    'Type=oneshot' "ExecStart=/bin/bash /kqfs-check/booted_service_check.sh $check_uid" \
+    'StandardOutput=file:/kqfs-check/output' 'StandardError=file:/kqfs-check/journal' \
+    >"$box/etc/systemd/system/kqfs-check.service"
+  ln -s ../kqfs-check.service "$box/etc/systemd/system/multi-user.target.wants/"
+  # No udev in a container: /dev/fuse with the mode udev gives it (0666),
+  # on a tmpfs of our own so that the node opens wherever the test runs.
+  mount -t tmpfs -o mode=0755,size=64k kqfs-dev "$box/dev"
+  echo "$box/dev" >>"$BATS_TEST_TMPDIR/mounts"  # the standard teardown's to undo
+  mknod -m 0666 "$box/dev/fuse" c 10 229
+  # script: a pseudo-terminal for the container's console. Every capability,
+  # as systemd has on a machine it boots.
+  run timeout 180 script -qec "systemd-nspawn --quiet --directory=/ --volatile=yes \
+    --register=no --keep-unit --machine=kqfs-check-$BASHPID --capability=all \
+    --bind=$box/dev/fuse:/dev/fuse --overlay=/etc:$box/etc:/etc \
+    --bind=$box/check:/kqfs-check --boot" /dev/null
+  umount "$box/dev"
+  [ "$status" -eq 0 ] && [ -f "$box/check/output" ] || { echo "$output" | tail -n 40; return 1; }
+  cat "$box/check/output" "$box/check/journal"
+  run cat "$box/check/output"
+  # The package enabled it, the boot started it, READY=1 made it active.
+  assert_line "system.enabled: enabled"
+  assert_line "system.active: active"
+  assert_line "system.Type: notify"
+  assert_line "system.SubState: running"
+  assert_line "system.NRestarts: 0"
+  assert_line "system.status-text: serving /run/kqfs"
+  assert_line "system.exe: /usr/sbin/kqfsd"
+  assert_line --regexp '^system\.mount: fuse\.kqfs .* allow_other( |$)'
+  assert_line --regexp '^system\.mount-status-version: version: [0-9]'
+  # The demo as root, and a process's exit (NOTE_EXIT, status 3).
+  assert_line "root.timer: 1 EVFILT_TIMER EV_ADD|EV_CLEAR 0 1 7"
+  assert_line "root.proc: EVFILT_PROC EV_ADD|EV_ONESHOT|EV_CLEAR|EV_EOF NOTE_EXIT 768 0"
+  # Another user: queues of its own on the shared mount, none of root's.
+  assert_line "user.timer: 2 EVFILT_TIMER EV_ADD|EV_CLEAR 0 1 8"
+  assert_line --regexp '^user\.reads-root-events: .*Permission denied'
+  # The unit's hardening takes no feature away: a kqfsd started outside it,
+  # in the same container, has the same ones. In a container the kernel's
+  # process-events connector is out of reach, and the status says so.
+  local service plain
+  service=$(grep '^features.service-yes: ' <<<"$output" | cut -d' ' -f2-)
+  plain=$(grep '^features.plain-yes: ' <<<"$output" | cut -d' ' -f2-)
+  [ -n "$plain" ] && [ "$service" = "$plain" ]
+  assert_line --regexp '^features\.proc-connector: no \(.*PID namespace of its own'
+  # systemctl stop: SIGTERM unmounts and the service ends in success.
+  assert_line "system.result: success"
+  assert_line "system.exit-status: 0"
+  assert_line "system.unmounted: yes"
+  # The user unit, under user@4242's manager, at $XDG_RUNTIME_DIR/kqfs.
+  assert_line "user-unit.start: started"
+  assert_line "user-unit.active: active"
+  assert_line "user-unit.mount: fuse.kqfs"
+  assert_line "user-unit.timer: 3 EVFILT_TIMER EV_ADD|EV_CLEAR 0 1 9"
+  assert_line "user-unit.stopped: success"
+  assert_line "user-unit.unmounted: yes"
+  assert_line "done: yes"
+}
+
 @test "man finds the installed pages" {
   for page in 8:kqfsd 1:kqctl 5:kqfs 3:kqfs-client; do
     run man -w "${page%%:*}" "${page#*:}"
