@@ -2,7 +2,6 @@
 
 #include <linux/capability.h>
 #include <sys/inotify.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,20 +9,13 @@
 
 #include "daemon/processes.hpp"
 #include "kqfs/linux/proc_connector.hpp"
+#include "kqfs/linux/ptrace_access.hpp"
 #include "kqfs/linux/signal_trace.hpp"
 #include "kqfs/linux/sock_diag.hpp"
 #include "kqfs/unique_fd.hpp"
 
 namespace kqfsd {
 namespace {
-
-// Whether the daemon holds `capability` in its effective set.
-bool has_capability(int capability) {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
-  if (::syscall(SYS_capget, &header, data) != 0) return false;
-  return (data[CAP_TO_INDEX(capability)].effective & CAP_TO_MASK(capability)) != 0;
-}
 
 // A reason, with what the filters do without the feature.
 std::string unless_empty(std::string why, std::string_view consequence) {
@@ -33,7 +25,7 @@ std::string unless_empty(std::string why, std::string_view consequence) {
 
 std::string pidfd_getfd_reason() {
   std::string why = pidfd_getfd_probe();
-  if (why.empty() && !has_capability(CAP_SYS_PTRACE)) {
+  if (why.empty() && !kqfs::has_effective_capability(CAP_SYS_PTRACE)) {
     why =
         "kqfsd lacks CAP_SYS_PTRACE, and the kernel gives it the descriptors only of processes "
         "it may ptrace";
@@ -41,6 +33,19 @@ std::string pidfd_getfd_reason() {
   return unless_empty(std::move(why),
                       "other processes' files are reopened through /proc/PID/fd instead "
                       "(sockets cannot be)");
+}
+
+// EVFILT_PROC's NOTE_EXIT needs no ptrace, but where /proc is the only
+// source of an exit status (a process already exited when registered, or
+// any exit without the connector), only ptrace access shows it.
+std::string proc_exit_status_reason(bool connector) {
+  if (kqfs::has_effective_capability(CAP_SYS_PTRACE)) return {};
+  return std::string(
+             "kqfsd lacks CAP_SYS_PTRACE, and /proc shows it the exit status only of processes "
+             "it may ptrace (the same uid and gid, no capability it lacks): EVFILT_PROC's "
+             "NOTE_EXIT is ENOTSUP on any other process ") +
+         (connector ? "that has already exited when registered"
+                    : "(no process-events connector to report its status)");
 }
 
 std::string inotify_reason() {
@@ -53,11 +58,14 @@ std::string inotify_reason() {
 }  // namespace
 
 std::vector<KernelFeature> probe_kernel_features() {
+  std::string connector = kqfs::ProcConnector::probe();
+  const bool has_connector = connector.empty();
   return {
       {"proc-connector",
-       unless_empty(kqfs::ProcConnector::probe(),
+       unless_empty(std::move(connector),
                     "EVFILT_PROC refuses NOTE_FORK, NOTE_EXEC and NOTE_TRACK (NOTE_EXIT works, "
                     "by pidfd)")},
+      {"proc-exit-status", proc_exit_status_reason(has_connector)},
       {"signal-tracing", unless_empty(kqfs::SignalTracer::probe(), "EVFILT_SIGNAL fails")},
       {"pidfd-getfd", pidfd_getfd_reason()},
       {"pidfd-thread",

@@ -231,16 +231,28 @@ bool ProcessResolver::exited() const {
   return has_exited(pidfd_.get());
 }
 
-bool ProcessResolver::sees_process(int pid) const {
-  const std::string theirs = kqfs::procfs::path_of(pid_, "ns/pid");
+bool ProcessResolver::in_our_pid_namespace() const {
   struct stat caller_namespace {};
   struct stat own_namespace {};
-  if (::stat(theirs.c_str(), &caller_namespace) != 0 ||
-      ::stat("/proc/self/ns/pid", &own_namespace) != 0 ||
-      caller_namespace.st_ino != own_namespace.st_ino) {
-    return false;
+  if (::stat(kqfs::procfs::path_of(pid_, "ns/pid").c_str(), &caller_namespace) == 0) {
+    return ::stat("/proc/self/ns/pid", &own_namespace) == 0 &&
+           caller_namespace.st_ino == own_namespace.st_ino &&
+           caller_namespace.st_dev == own_namespace.st_dev;
   }
-  return DescriptorResolver::sees_process(pid);
+  // The link is shown only to whoever may ptrace the writer: a daemon
+  // without CAP_SYS_PTRACE may not, for a writer with capabilities it
+  // lacks (a root shell) or another uid's. The depth tells instead: FUSE
+  // gives the writer's pid in the daemon's namespace (0 for a process
+  // outside it), so the writer's is the daemon's or one nested in it, and
+  // the daemon's exactly when it is as deep.
+  if (errno != EACCES && errno != EPERM) return false;
+  const auto caller_levels = kqfs::procfs::pid_namespace_levels(pid_);
+  const auto own_levels = kqfs::procfs::pid_namespace_levels(0);
+  return caller_levels && own_levels && *caller_levels == *own_levels;
+}
+
+bool ProcessResolver::sees_process(int pid) const {
+  return in_our_pid_namespace() && DescriptorResolver::sees_process(pid);
 }
 
 kqfs::Result<std::shared_ptr<ProcessResolver>> ClientProcesses::of_thread(pid_t tid,

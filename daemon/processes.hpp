@@ -74,6 +74,9 @@ class ProcessResolver final : public kqfs::DescriptorResolver {
   const pid_t pid_;
   const kqfs::UniqueFd pidfd_;
   bool same_identity(int fd) const;
+  // Whether the writer is in the daemon's pid namespace, where the pids it
+  // names are the daemon's.
+  bool in_our_pid_namespace() const;
 
   const uint64_t own_mount_id_;
   const OwnQueues own_queues_;

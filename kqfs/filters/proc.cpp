@@ -1,7 +1,9 @@
 // EVFILT_PROC: exit (with its wait(2) status), fork and exec of any
 // process the caller can see, not only children, and NOTE_TRACK. The
 // process-events connector reports all three; without it a pidfd per knote
-// still reports exits.
+// still reports exits. None of it needs ptrace access to the process, but
+// /proc shows a zombie's exit status only to whoever has it: where that is
+// the only source of the status, NOTE_EXIT without it is ENOTSUP.
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
@@ -17,6 +19,7 @@
 #include "kqfs/filter_table.hpp"
 #include "kqfs/linux/proc_connector.hpp"
 #include "kqfs/linux/procfs.hpp"
+#include "kqfs/linux/ptrace_access.hpp"
 #include "kqfs/unique_fd.hpp"
 
 namespace kqfs {
@@ -42,6 +45,30 @@ ProcessState state_of(pid_t pid) {
     state.exit_status = static_cast<uint32_t>(stat.value().number(kExitCodeField).value_or(0));
   }
   return state;
+}
+
+// A wait(2) status from what waitid() says of an exited child.
+uint32_t wait_status(const siginfo_t& info) {
+  return info.si_code == CLD_EXITED
+             ? W_EXITCODE(info.si_status, 0)
+             : static_cast<uint32_t>(info.si_status) | (info.si_code == CLD_DUMPED ? WCOREFLAG : 0);
+}
+
+// What waitid() says of process `pid` if it is a child of ours, without
+// reaping it (si_pid 0 while it runs): its status, whatever /proc would
+// show. Nothing for any other process.
+std::optional<siginfo_t> as_parent(pid_t pid) {
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+    return std::nullopt;
+  }
+  return info;
+}
+
+// A zombie's wait status: a child's from waitid(), any other's from /proc.
+uint32_t zombie_status(pid_t pid, const ProcessState& state) {
+  const auto info = as_parent(pid);
+  return info && info->si_pid != 0 ? wait_status(*info) : state.exit_status;
 }
 
 // A thread other than its process's first has a /proc entry of its own,
@@ -99,8 +126,14 @@ class ProcFilter final : public Filter {
     const ProcessState state = state_of(pid);
     if (!state.exists || !is_process_id(pid)) return Errno{ESRCH};
     kn->threads = procfs::live_threads(pid);
+    const bool zombie = kn->threads.empty();
+    if (change.fflags & NOTE_EXIT) {
+      if (const int error = check_exit_status_known(pid, zombie, connector); error != 0) {
+        return Errno{error};
+      }
+    }
     // All threads gone, not yet reaped: FreeBSD fires at once.
-    if (kn->threads.empty()) kn->exited(state.exit_status);
+    if (zombie) kn->exited(zombie_status(pid, state));
     return std::unique_ptr<Knote>(std::move(kn));
   }
 
@@ -158,6 +191,27 @@ class ProcFilter final : public Filter {
 
  private:
   static ProcKnote& proc(Knote& kn) { return static_cast<ProcKnote&>(kn); }
+
+  // NOTE_EXIT promises the wait status. The connector reports it with the
+  // exit, and waitid() a child's; otherwise it comes from /proc, which shows
+  // it only to whoever may ptrace the process (CAP_SYS_PTRACE, or the same
+  // credentials and no capability more): for a zombie already, and for any
+  // exit when there is no connector. Without that access, ENOTSUP and why,
+  // rather than a status of 0 for every exit.
+  int check_exit_status_known(pid_t pid, bool zombie, bool connector) {
+    if ((connector && !zombie) || as_parent(pid)) return 0;
+    const std::string hidden = ptrace_read_refusal(pid);
+    if (hidden.empty()) return 0;
+    const std::string process = "process " + std::to_string(pid);
+    if (zombie) {
+      host_.explain(process + " has exited, and /proc hides its exit status from kqfs: " + hidden);
+    } else {
+      host_.explain(processes_.why_unavailable() +
+                    ", and without it kqfs reads the exit status of " + process +
+                    " from /proc, which hides it: " + hidden);
+    }
+    return ENOTSUP;
+  }
 
   int watch_with_pidfd(ProcKnote& kn) {
     kn.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, kn.pid(), 0)));
@@ -225,12 +279,9 @@ void ProcKnote::on_ready(uint32_t) {
   siginfo_t info{};
   uint32_t status = state.exit_status;
   // A child of ours can say more, without being reaped.
-  if (!state.zombie &&
-      ::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+  if (::waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
       info.si_pid != 0) {
-    status = info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0)
-                                        : static_cast<uint32_t>(info.si_status) |
-                                              (info.si_code == CLD_DUMPED ? WCOREFLAG : 0);
+    status = wait_status(info);
   }
   exited(status);
   filter.post(*this);

@@ -127,6 +127,18 @@ Result<Stat> read_stat(pid_t pid, pid_t tid) {
   return stat_at(path_of(pid, "task/" + std::to_string(tid) + "/stat"));
 }
 
+std::optional<size_t> pid_namespace_levels(pid_t pid) {
+  const auto status = read_file(path_of(pid, "status"));
+  const auto pids = status ? value_of(*status, "NSpid:") : std::nullopt;
+  if (!pids) return std::nullopt;
+  std::istringstream each{std::string(*pids)};
+  size_t levels = 0;
+  for (long long number = 0; each >> number;)
+    ++levels;
+  if (levels == 0) return std::nullopt;
+  return levels;
+}
+
 std::set<pid_t> live_threads(pid_t pid) {
   std::set<pid_t> threads;
   std::error_code error;

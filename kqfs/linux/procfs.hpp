@@ -52,6 +52,12 @@ Result<Stat> parse_stat(std::string_view text);
 Result<Stat> read_stat(pid_t pid);
 Result<Stat> read_stat(pid_t pid, pid_t tid);  // /proc/PID/task/TID/stat
 
+// How many pid namespaces process `pid` (0: this one) has a pid in, counted
+// from the one of the /proc mount read down to its own: the numbers of the
+// NSpid line of its status, which anyone may read (the ns/pid link needs
+// ptrace access). Nothing when it is gone, or the kernel has no NSpid (4.1).
+std::optional<size_t> pid_namespace_levels(pid_t pid);
+
 // Threads of `pid` that have not ended (not zombies); empty when it is gone.
 std::set<pid_t> live_threads(pid_t pid);
 

@@ -310,3 +310,139 @@ EOF
   assert_line "knotes: 0"
   assert_line "wait: 1024"
 }
+
+# ============================================ a kqfsd without CAP_SYS_PTRACE
+#
+# The kernel lets such a daemon ptrace no process with a capability it
+# lacks: neither this root shell nor its children. Watching needs no ptrace
+# (the connector, pidfds, /proc/PID/status); only /proc's exit status of a
+# process already exited (or of any, without the connector) does.
+
+# proc_record Q RECORD: writes RECORD to Q's changes from a shell of its own,
+# under `run` (its output: the error, if any).
+proc_record() {
+  run bash -c 'printf "%s\n" "$2" >"$1/changes"' _ "$1" "$2"
+}
+
+is_zombie() {
+  [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+
+# A process that is no child of this shell and is never reaped once it
+# exits with status $2 (its parent execs sleep): its pid in file $1. It
+# waits for file `go`; setpriv options before them apply to it and its
+# parent.
+unreaped_process() {
+  local pidfile=$1 status=$2
+  shift 2
+  "$@" bash -c '(until [ -e go ]; do sleep 0.05; done; exit "$1") & echo $! >"$0"; exec sleep 60' \
+    "$pidfile" "$status" 3>&- &
+  BG_PIDS+=($!)
+  wait_for_pidfile "$pidfile"
+}
+
+@test "proc, kqfsd without CAP_SYS_PTRACE: NOTE_EXIT on a child of the test's shell fires with its status; tied-to names it too" {
+  kqfsd_start_without sys_ptrace
+  ! has_capability "$(daemon_of "$M")" 19
+  has_capability $$ 19
+  mkdir "$KQ/exit" "$KQ/tied"
+  (until [ -e go ]; do sleep 0.05; done; exit 3) 3>&- &
+  local child=$!
+  BG_PIDS+=($child)
+  proc_record "$KQ/exit" "$child proc add exit 0 5"
+  assert_success
+  # A tie names a process by the same check.
+  echo "$child" >"$KQ/tied/tied-to"
+  assert_equal "$(cat "$KQ/tied/tied-to")" "$child"
+  touch go
+  run timeout 10 head -n1 "$KQ/exit/events"
+  assert_success
+  assert_output --regexp "^$child EVFILT_PROC EV_ADD\|(EV_ONESHOT\|)?EV_CLEAR\|EV_EOF NOTE_EXIT 768 5$"
+  local status=0
+  wait "$child" || status=$?
+  assert_equal "$status" 3
+  wait_until 10 test ! -e "$KQ/tied"
+}
+
+@test "proc, kqfsd without CAP_SYS_PTRACE: a writer with no more rights but not dumpable (as a non-root daemon's user may be) watches its child" {
+  kqfsd_start_without sys_ptrace
+  q=$(new_queue)
+  # Its /proc/PID/ns links are the daemon's only with ptrace access, which a
+  # process that is not dumpable gives nobody without CAP_SYS_PTRACE.
+  run setpriv --inh-caps=-sys_ptrace --bounding-set=-sys_ptrace timeout 60 python3 -c '
+from kq import *
+import ctypes
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+print("dumpable:", ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))  # PR_GET_DUMPABLE
+q = Queue(sys.argv[1])
+pid, release = gated_child(lambda: os._exit(3))
+q.add(f"{pid} proc add exit 0 20")
+release()
+q.show(pid, "NOTE_EXIT")' "$q"
+  assert_success
+  assert_line "dumpable: 0"
+  assert_line --regexp '^EVFILT_PROC EV_ADD\|(EV_ONESHOT\|)?EV_CLEAR\|EV_EOF NOTE_EXIT 768 20$'
+}
+
+@test "proc: a writer in another pid namespace names none of the daemon's pids (ESRCH), with or without CAP_SYS_PTRACE" {
+  sleep 60 3>&- &
+  local sleeper=$!
+  BG_PIDS+=($sleeper)
+  local shared=$KQ
+  kqfsd_start_without sys_ptrace
+  local kq
+  for kq in "$shared" "$KQ"; do
+    mkdir "$kq/ns$BATS_TEST_NUMBER" "$kq/host$BATS_TEST_NUMBER"
+    run unshare -p -f --mount-proc bash -c 'printf "%s\n" "$2" >"$1/changes"' _ \
+      "$kq/ns$BATS_TEST_NUMBER" "$sleeper proc add exit"
+    assert_failure
+    assert_output --partial "No such process"
+    assert_equal "$(status_field "$kq/ns$BATS_TEST_NUMBER" knotes)" 0
+    # The same record from this shell's namespace: seen.
+    proc_record "$kq/host$BATS_TEST_NUMBER" "$sleeper proc add exit"
+    assert_success
+  done
+}
+
+@test "proc, kqfsd without CAP_SYS_PTRACE: NOTE_EXIT on a zombie whose status /proc hides is ENOTSUP, and why" {
+  kqfsd_start_without sys_ptrace
+  mkdir "$KQ/zombie"
+  unreaped_process zombie.pid 5
+  local zombie
+  zombie=$(cat zombie.pid)
+  touch go
+  wait_until 10 is_zombie "$zombie"
+  proc_record "$KQ/zombie" "$zombie proc add exit"
+  assert_failure
+  assert_output --partial "Operation not supported"
+  assert_last_error "$KQ/zombie" "Operation not supported (process $zombie has exited, and /proc hides its exit status from kqfs: process $zombie may use capabilities kqfs lacks (mask 0x80000, CAP_SYS_PTRACE among them)): $zombie EVFILT_PROC EV_ADD NOTE_EXIT 0 0"
+  grep -qF "rejected Operation not supported (process $zombie has exited" "$LOG"
+  # Without NOTE_EXIT no status is asked for: the knote is made (and goes
+  # silently, as the process is gone).
+  proc_record "$KQ/zombie" "$zombie proc add fork"
+  assert_success
+}
+
+@test "proc, kqfsd without CAP_SYS_PTRACE nor the connector: ENOTSUP, and why, where /proc hides the status; a process with no more rights fires with its own" {
+  kqfsd_start_without sys_ptrace,net_admin
+  mkdir "$KQ/pidfd"
+  (until [ -e go ]; do sleep 0.05; done; exit 3) 3>&- &
+  local child=$!
+  BG_PIDS+=($child)
+  proc_record "$KQ/pidfd" "$child proc add exit"
+  assert_failure
+  assert_output --partial "Operation not supported"
+  assert_last_error "$KQ/pidfd" "Operation not supported (no process-events connector: Operation not permitted, and without it kqfs reads the exit status of process $child from /proc, which hides it: process $child may use capabilities kqfs lacks (mask 0x81000, CAP_SYS_PTRACE among them)): $child EVFILT_PROC EV_ADD NOTE_EXIT 0 0"
+  # Without the same two capabilities the kernel lets the daemon ptrace it.
+  unreaped_process peer.pid 4 setpriv --inh-caps=-sys_ptrace,-net_admin \
+    --bounding-set=-sys_ptrace,-net_admin
+  local peer
+  peer=$(cat peer.pid)
+  ! has_capability "$peer" 19
+  proc_record "$KQ/pidfd" "$peer proc add exit 0 6"
+  assert_success
+  touch go
+  run timeout 10 head -n1 "$KQ/pidfd/events"
+  assert_success
+  assert_output --regexp "^$peer EVFILT_PROC EV_ADD\|(EV_ONESHOT\|)?EV_CLEAR\|EV_EOF NOTE_EXIT 1024 6$"
+}

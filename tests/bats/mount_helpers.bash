@@ -340,6 +340,29 @@ kqfsd_start() {
   is_mounted "$M"
 }
 
+# kqfsd_start_without CAPABILITY[,CAPABILITY...] ARGS...: kqfsd_start as
+# root without those capabilities (setpriv drops them from the bounding and
+# inheritable sets, so the daemon never holds them), e.g. sys_ptrace.
+kqfsd_start_without() {
+  local dropped="-${1//,/,-}"
+  shift
+  M=$(new_mount_point)
+  LOG="$M.log"
+  KQ="$M/kq"
+  run timeout 30 setpriv --inh-caps="$dropped" --bounding-set="$dropped" \
+    "$KQFSD" --log "$LOG" "$@" "$M"
+  assert_success
+  is_mounted "$M"
+}
+
+# has_capability PID CAPABILITY-NUMBER: whether process PID's effective set
+# holds it (CAP_SYS_PTRACE is 19, CAP_NET_ADMIN 12).
+has_capability() {
+  local effective
+  effective=$(sed -n 's/^CapEff:\t//p' "/proc/$1/status")
+  (((0x$effective >> $2) & 1))
+}
+
 # Stops the daemon of mount $1 with signal $2 (TERM) and checks it
 # unmounted; $3 is a word of its command line (default: the mount point).
 kqfsd_stop() {

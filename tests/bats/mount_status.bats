@@ -79,7 +79,8 @@ add_record() {
 @test "MOUNT/status features: each yes, or no with its reason; proc and signal as the filters find them" {
   kqfsd_start
   local feature value
-  for feature in proc-connector signal-tracing pidfd-getfd pidfd-thread sock-diag inotify; do
+  for feature in proc-connector proc-exit-status signal-tracing pidfd-getfd pidfd-thread sock-diag \
+    inotify; do
     value=$(mount_field "$M" "feature.$feature")
     [[ "$value" == yes || "$value" =~ ^no\ \(.+\)$ ]] || {
       echo "feature.$feature: '$value'" >&2
@@ -99,24 +100,12 @@ add_record() {
   fi
 }
 
-# kqfsd_start_without CAPABILITY ARGS...: kqfsd started as root without
-# CAPABILITY (setpriv drops it from the bounding and inheritable sets).
-kqfsd_start_without() {
-  local capability=$1
-  shift
-  M=$(new_mount_point)
-  LOG="$M.log"
-  KQ="$M/kq"
-  run timeout 30 setpriv --inh-caps="-$capability" --bounding-set="-$capability" \
-    "$KQFSD" --log "$LOG" "$@" "$M"
-  assert_success
-  is_mounted "$M"
-}
-
 @test "MOUNT/status of a kqfsd without CAP_NET_ADMIN: no process connector, and why, as the filter says" {
   kqfsd_start_without net_admin
   run mount_field "$M" feature.proc-connector
   assert_output "no (no process-events connector: Operation not permitted: EVFILT_PROC refuses NOTE_FORK, NOTE_EXEC and NOTE_TRACK (NOTE_EXIT works, by pidfd))"
+  # With CAP_SYS_PTRACE, /proc shows it every exit status.
+  assert_equal "$(mount_field "$M" feature.proc-exit-status)" yes
   # The filter agrees, with the same reason.
   mkdir "$KQ/noconnector"
   sleep 60 &
@@ -127,11 +116,22 @@ kqfsd_start_without() {
   add_record "$KQ/noconnector" "$! proc add exit"
 }
 
-@test "MOUNT/status of a kqfsd without CAP_SYS_PTRACE: pidfd_getfd limited, and why" {
+@test "MOUNT/status of a kqfsd without CAP_SYS_PTRACE: pidfd_getfd and exit statuses limited, and why; logged at start" {
   kqfsd_start_without sys_ptrace
   run mount_field "$M" feature.pidfd-getfd
   assert_output "no (kqfsd lacks CAP_SYS_PTRACE, and the kernel gives it the descriptors only of processes it may ptrace: other processes' files are reopened through /proc/PID/fd instead (sockets cannot be))"
   assert_equal "$(mount_field "$M" feature.proc-connector)" yes
+  local exit_status="kqfsd lacks CAP_SYS_PTRACE, and /proc shows it the exit status only of processes it may ptrace (the same uid and gid, no capability it lacks): EVFILT_PROC's NOTE_EXIT is ENOTSUP on any other process that has already exited when registered"
+  run mount_field "$M" feature.proc-exit-status
+  assert_output "no ($exit_status)"
+  # Said once in the log, at start.
+  assert_equal "$(grep -cF "info: $exit_status" "$LOG")" 1
+}
+
+@test "MOUNT/status of a kqfsd without CAP_SYS_PTRACE nor CAP_NET_ADMIN: NOTE_EXIT refused on any process whose status /proc hides" {
+  kqfsd_start_without sys_ptrace,net_admin
+  run mount_field "$M" feature.proc-exit-status
+  assert_output "no (kqfsd lacks CAP_SYS_PTRACE, and /proc shows it the exit status only of processes it may ptrace (the same uid and gid, no capability it lacks): EVFILT_PROC's NOTE_EXIT is ENOTSUP on any other process (no process-events connector to report its status))"
 }
 
 @test "MOUNT/status as another user of an allow_other mount: totals and features, no queue names (setpriv 65534)" {

@@ -247,6 +247,31 @@ hidepid_watch_of_a() {
   assert_output ok
 }
 
+@test "EVFILT_PROC, root kqfsd without CAP_SYS_PTRACE: B watches its own child, with its status; hidepid still hides A's process" {
+  kqfsd_start_without sys_ptrace -o allow_other
+  cd "$KQ"
+  hidepid_watch_of_a np1 invisible
+  assert_output "$(printf '%s\n' ESRCH ok)"
+  run status_field np1 last-error
+  assert_output --partial "process $CHILDREN is hidden from uid 1002 by its /proc (hidepid)"
+  # B's own child, through B's queue: its exit and its status.
+  as_b mkdir np2
+  run as_b timeout 20 "$PYTHON" -c '
+import os, sys
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.read(r, 1)
+    os._exit(3)
+fd = os.open("np2/changes", os.O_WRONLY)
+os.write(fd, f"{pid} proc add exit 0 8\n".encode())
+os.write(w, b"x")
+print(open("np2/events").readline().strip().replace(str(pid), "CHILD"))
+os.waitpid(pid, 0)'
+  assert_success
+  assert_output --regexp '^CHILD EVFILT_PROC EV_ADD\|(EV_ONESHOT\|)?EV_CLEAR\|EV_EOF NOTE_EXIT 768 8$'
+}
+
 # ------------------------------------------------------------- tied-to
 
 @test "tied-to needs what writing changes needs: B cannot tie A's queue (EACCES), but reads it" {

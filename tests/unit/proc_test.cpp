@@ -2,10 +2,13 @@
 // the wait(2) status for children and non-children, NOTE_FORK, NOTE_EXEC,
 // NOTE_TRACK with NOTE_CHILD announcements, and knote lifetime at exit.
 // NOTE_FORK/EXEC/TRACK come from the kernel's process-events connector
-// (root here, as in CI).
+// (root here, as in CI). Without CAP_SYS_PTRACE, exits are still watched;
+// an exit status /proc hides is ENOTSUP, with the reason.
+#include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +27,8 @@
 #include <thread>
 #include <vector>
 
+#include "kqfs/linux/ptrace_access.hpp"
+#include "kqfs/linux/resolver.hpp"
 #include "test_support.hpp"
 
 namespace kqfs::test {
@@ -604,6 +609,116 @@ TEST(ProcTrack, TrackErrWhenTheChildKnoteCannotBeAdded) {
   ASSERT_TRUE(ev);
   EXPECT_EQ(ev->fflags, NOTE_FORK | NOTE_TRACKERR);
   EXPECT_EQ(kq.knote_count(), 1u);
+}
+
+// ------------------------------------------------- without CAP_SYS_PTRACE
+
+// Runs `body` in a child whose effective set lacks CAP_SYS_PTRACE, as a
+// kqfsd started without it: 0 when all its checks held, else the line of
+// the first that failed. Its permitted set keeps the capability, so its
+// own children have one it lacks: the kernel lets it ptrace none of them,
+// nor the test's processes.
+int without_ptrace(const std::function<int()>& body) {
+  Child runner([&] {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    if (::syscall(SYS_capget, &header, data) != 0) return 1;
+    data[CAP_TO_INDEX(CAP_SYS_PTRACE)].effective &= ~CAP_TO_MASK(CAP_SYS_PTRACE);
+    if (::syscall(SYS_capset, &header, data) != 0) return 2;
+    if (has_effective_capability(CAP_SYS_PTRACE)) return 3;
+    return body();
+  });
+  const int status = runner.reap();
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+}
+
+// A check in without_ptrace's body: the line of the one that failed.
+#define REQUIRE(condition) \
+  if (!(condition)) return __LINE__ % 250 + 4
+
+#define SKIP_WITHOUT_PTRACE_TO_DROP()                                \
+  if (!has_effective_capability(CAP_SYS_PTRACE)) {                   \
+    GTEST_SKIP() << "needs CAP_SYS_PTRACE to drop (root, as in CI)"; \
+  }
+
+// The model agrees with the kernel: the test process may use CAP_SYS_PTRACE,
+// which the runner does not hold, so neither /proc (its ns links ask what
+// its exit status asks: a ptrace read with the filesystem credentials) nor
+// the model lets the runner at it; the runner itself, it may.
+TEST(ProcWithoutPtrace, RefusalModelAgreesWithTheKernel) {
+  SKIP_WITHOUT_PTRACE_TO_DROP();
+  const pid_t test = ::getpid();
+  EXPECT_EQ(without_ptrace([test] {
+              struct stat link {};
+              const std::string path = "/proc/" + std::to_string(test) + "/ns/pid";
+              REQUIRE(::stat(path.c_str(), &link) != 0 && errno == EACCES);
+              REQUIRE(::stat("/proc/self/ns/pid", &link) == 0);
+              const std::string why = ptrace_read_refusal(test);
+              REQUIRE(why.find("CAP_SYS_PTRACE among them") != std::string::npos);
+              REQUIRE(ptrace_read_refusal(::getpid()).empty());
+              return 0;
+            }),
+            0);
+}
+
+// The connector reports the exit and its status: no ptrace needed, for a
+// process with more capabilities that is no child of the watcher.
+TEST(ProcWithoutPtrace, NoteExitOfAProcessWithMoreCapabilitiesHasItsStatus) {
+  SKIP_WITHOUT_PTRACE_TO_DROP();
+  Channel go;
+  Child target = exits_when_let_go(go, 3);
+  const pid_t pid = target.pid();
+  EXPECT_EQ(without_ptrace([&] {
+              Kqueue kq;
+              REQUIRE(watch(kq, pid, NOTE_EXIT) == 0);
+              go.pass();
+              const auto ev = next_about(kq, pid);
+              REQUIRE(ev && ev->fflags == NOTE_EXIT && ev->data == 3 << 8);
+              return 0;
+            }),
+            0);
+  EXPECT_EQ(WEXITSTATUS(target.reap()), 3);
+}
+
+// A zombie's status is in /proc only, hidden from the runner: ENOTSUP, and
+// why, rather than a status of 0.
+TEST(ProcWithoutPtrace, ZombieWhoseStatusIsHiddenIsEnotsupWithTheReason) {
+  SKIP_WITHOUT_PTRACE_TO_DROP();
+  Child zombie([] { return 7; });
+  ASSERT_TRUE(zombie.wait_exited());
+  const pid_t pid = zombie.pid();
+  EXPECT_EQ(without_ptrace([pid] {
+              Kqueue kq;
+              std::string why;
+              const Kevent add = change(static_cast<uint64_t>(pid), EVFILT_PROC, EV_ADD, NOTE_EXIT);
+              REQUIRE(kq.apply(add, std::make_shared<InProcessResolver>(), &why) == ENOTSUP);
+              REQUIRE(why.find("has exited, and /proc hides its exit status") != std::string::npos);
+              REQUIRE(why.find("CAP_SYS_PTRACE") != std::string::npos);
+              REQUIRE(kq.knote_count() == 0);
+              // Without NOTE_EXIT no status is promised: it goes silently.
+              REQUIRE(watch(kq, pid, NOTE_FORK) == 0);
+              return 0;
+            }),
+            0);
+  EXPECT_EQ(WEXITSTATUS(zombie.reap()), 7);
+}
+
+// A zombie child of the watcher tells its status through waitid, which
+// needs no ptrace.
+TEST(ProcWithoutPtrace, OwnZombieChildFiresWithItsStatus) {
+  SKIP_WITHOUT_PTRACE_TO_DROP();
+  EXPECT_EQ(without_ptrace([] {
+              Child zombie([] { return 7; });
+              REQUIRE(zombie.wait_exited());
+              REQUIRE(!ptrace_read_refusal(zombie.pid()).empty());
+              Kqueue kq;
+              REQUIRE(watch(kq, zombie.pid(), NOTE_EXIT) == 0);
+              const auto events = drain(kq);
+              REQUIRE(events.size() == 1 && events[0].data == 7 << 8);
+              REQUIRE(WEXITSTATUS(zombie.reap()) == 7);
+              return 0;
+            }),
+            0);
 }
 
 }  // namespace

@@ -118,6 +118,18 @@ TEST(Procfs, ReadsAZombiesExitStatus) {
   FAIL() << "the child never became a zombie";
 }
 
+// NSpid: one pid per namespace level. A child is as deep as its parent;
+// a pid that names nothing has none.
+TEST(Procfs, CountsPidNamespaceLevels) {
+  const auto own = pid_namespace_levels(0);
+  ASSERT_TRUE(own);
+  EXPECT_GE(*own, 1u);
+  EXPECT_EQ(pid_namespace_levels(::getpid()), own);
+  Child child("levels", 5);
+  EXPECT_EQ(pid_namespace_levels(child.pid()), own);
+  EXPECT_EQ(pid_namespace_levels(999999999), std::nullopt);
+}
+
 TEST(Procfs, ReadsOwnFilesWithBoundsAndErrors) {
   const auto self = read_stat(0);
   ASSERT_TRUE(self);
