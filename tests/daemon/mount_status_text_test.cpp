@@ -73,6 +73,12 @@ const std::vector<std::string> kKeysAfterFeatures = {"max-queues",
                                                      "signal-buffer-kb",
                                                      "busy-poll-us"};
 
+// The features kqfsd probes at start (daemon/kernel_features.cpp), in order.
+const std::vector<std::string> kProbedFeatures = {
+    "proc-connector", "proc-exit-status", "signal-tracing", "pidfd-getfd",
+    "pidfd-thread",   "sock-diag",        "inotify",
+};
+
 std::vector<std::string> keys_with_features(const std::vector<std::string>& feature_names) {
   std::vector<std::string> keys = kKeysBeforeFeatures;
   for (const std::string& name : feature_names)
@@ -303,8 +309,7 @@ TEST_F(MountStatusFile, AnEmptyMountTotalsZeroAndNamesItsDaemon) {
     EXPECT_EQ(field(text, key), "0") << key;
   }
   // The features as probed, each yes or no with a reason, in their order.
-  EXPECT_EQ(keys_of(text), keys_with_features({"proc-connector", "signal-tracing", "pidfd-getfd",
-                                               "pidfd-thread", "sock-diag", "inotify"}));
+  EXPECT_EQ(keys_of(text), keys_with_features(kProbedFeatures));
   for (const std::string& line : lines_of(text)) {
     if (!line.starts_with("feature.")) continue;
     const std::string value = line.substr(line.find(": ") + 2);
@@ -341,8 +346,7 @@ TEST_F(MountStatusFile, TotalsFollowQueuesKnotesReadersAndHandlesWithoutNamingTh
   EXPECT_EQ(mount_status(other()), text);
   EXPECT_THAT(text, Not(HasSubstr("secret")));
   EXPECT_THAT(text, Not(HasSubstr(std::to_string(kOther))));
-  EXPECT_EQ(keys_of(text), keys_with_features({"proc-connector", "signal-tracing", "pidfd-getfd",
-                                               "pidfd-thread", "sock-diag", "inotify"}));
+  EXPECT_EQ(keys_of(text), keys_with_features(kProbedFeatures));
 
   // The reader answered, a handle closed, a queue gone.
   EXPECT_FALSE(write(changes, "1 user 0 trigger\n")->error);
