@@ -201,11 +201,18 @@ teardown_file() {
   assert_line "done: yes"
 }
 
-@test "man finds the installed pages" {
+@test "man finds the installed pages and opens them" {
+  local section name
   for page in 8:kqfsd 1:kqctl 5:kqfs 3:kqfs-client; do
-    run man -w "${page%%:*}" "${page#*:}"
+    section=${page%%:*} name=${page#*:}
+    run man -w "$section" "$name"
     assert_success
-    assert_output --regexp "^/usr/share/man/man${page%%:*}/${page#*:}\.${page%%:*}\.gz$"
+    assert_output --regexp "^/usr/share/man/man$section/$name\.$section\.gz$"
+    MANPAGER=cat run man "$section" "$name"
+    assert_success
+    assert_line --index 0 --regexp "^$name\($section\) "
+    assert_line "NAME"
+    assert_line --regexp '^ +[a-z].* - [A-Za-z]'  # NAME's line: what it is
   done
 }
 
