@@ -8,8 +8,7 @@
 load mount_helpers
 one_kqfsd_per_file
 
-KQCTL="$KQFS_BUILD/client/kqctl/kqctl"
-export KQCTL
+export KQCTL  # the scripts these tests run call it too
 
 # fifo_bash SCRIPT: under `run`, a child bash (bats itself uses fd 3) killed
 # after 30 s runs SCRIPT with q, a new queue, and fifo, a new fifo open

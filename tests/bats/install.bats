@@ -231,7 +231,7 @@ complete_kqctl() {
   assert_output $'wait\nwatch'
   run complete_kqctl kqctl ''
   assert_output "$(
-    "$KQFS_BUILD/client/kqctl/kqctl" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z]*\) .*/\1/p' | sort)"
+    "$KQCTL" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z]*\) .*/\1/p' | sort)"
   run complete_kqctl kqctl --v
   assert_output "--version"
 }
@@ -240,7 +240,7 @@ complete_kqctl() {
   mkdir "$MNT/kq/completion-one" "$MNT/kq/completion-two"
   KQFS_MOUNT=$MNT run complete_kqctl kqctl wait ''
   assert_success
-  assert_output "$(KQFS_MOUNT=$MNT "$KQFS_BUILD/client/kqctl/kqctl" list | sort)"
+  assert_output "$(KQFS_MOUNT=$MNT "$KQCTL" list | sort)"
   assert_line completion-one
   assert_line completion-two
   # --mount given on the command line, before the command or after it.
@@ -266,7 +266,7 @@ complete_kqctl() {
 # Each command's options as `kqctl COMMAND --help` lists them, and as the
 # completion offers them after `kqctl COMMAND -`: the same.
 @test "the completion offers each command's options, the ones its --help lists" {
-  local kqctl="$KQFS_BUILD/client/kqctl/kqctl" command
+  local kqctl="$KQCTL" command
   for command in $("$kqctl" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z]*\) .*/\1/p'); do
     run complete_kqctl kqctl "$command" -
     local offered=$output

@@ -10,7 +10,6 @@ one_kqfsd_per_file
 
 setup() {
   kqfs_setup
-  KQCTL="$KQFS_BUILD/client/kqctl/kqctl"
   # The default mount of every kqctl below, unless a test says otherwise.
   export KQFS_MOUNT="$MNT"
 }

@@ -9,12 +9,14 @@
 # - one_kqfsd_per_file [OPTION...]: one kqfsd for the whole file (MNT, KQ),
 #   mounted by setup_file and stopped by teardown_file. Suites whose tests
 #   start their own daemons (kqfsd_start) do without it.
+# - KQFSD and KQCTL: the build tree's daemon and command-line tool.
 
 load '/usr/lib/bats/bats-support/load.bash'
 load '/usr/lib/bats/bats-assert/load.bash'
 
 : "${KQFS_BUILD:?KQFS_BUILD must name the build directory}"
 KQFSD="$KQFS_BUILD/daemon/kqfsd"
+KQCTL="$KQFS_BUILD/client/kqctl/kqctl"
 KQFS_SUPPORT="$(cd "$BATS_TEST_DIRNAME/../support" && pwd)"
 
 # The suites start python3 hundreds of times. When python3 on PATH is a

@@ -22,7 +22,6 @@ teardown_file() {
 
 setup() {
   kqfs_setup
-  KQCTL="$KQFS_BUILD/client/kqctl/kqctl"
   # Relative paths from here, as the users run them.
   cd "$KQ"
   # The system's python, which every user may run (not root's pyenv).

@@ -10,7 +10,6 @@ one_kqfsd_per_file
 
 setup() {
   kqfs_setup
-  KQCTL="$KQFS_BUILD/client/kqctl/kqctl"
   export KQFS_MOUNT="$MNT"
 }
 
