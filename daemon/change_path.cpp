@@ -136,10 +136,10 @@ void ChangePath::flush_log() {
 
 void ChangePath::write(const Requester& requester, uint64_t handle, std::string_view bytes,
                        Reply& reply) {
-  int unusable = 0;
-  OpenFile* file = files_.usable(requester, handle, unusable);
-  if (file == nullptr || !is_changes(file->kind)) {
-    reply.error(file == nullptr ? unusable : EBADF);
+  OpenFile* file = files_.usable(requester, handle, reply);
+  if (file == nullptr) return;
+  if (!is_changes(file->kind)) {
+    reply.error(EBADF);
     return;
   }
   QueueNode& queue = *file->queue;

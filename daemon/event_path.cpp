@@ -84,12 +84,8 @@ void EventPath::rewind(OpenFile& file, off_t offset) {
 
 void EventPath::read(const Requester& requester, uint64_t handle, size_t size, off_t offset,
                      bool nonblocking, std::unique_ptr<Reply> reply) {
-  int unusable = 0;
-  OpenFile* file = files_.usable(requester, handle, unusable);
-  if (file == nullptr) {
-    reply->error(unusable);
-    return;
-  }
+  OpenFile* file = files_.usable(requester, handle, *reply);
+  if (file == nullptr) return;
   if (file->kind == FileKind::status) {
     reply->text_at(file->status_text, offset, size);
     return;
@@ -219,12 +215,8 @@ void EventPath::serve(QueueNode& queue) {
 
 void EventPath::poll(const Requester& requester, uint64_t handle, std::unique_ptr<PollWaker> waker,
                      Reply& reply) {
-  int unusable = 0;
-  OpenFile* file = files_.usable(requester, handle, unusable);
-  if (file == nullptr) {
-    reply.error(unusable);
-    return;
-  }
+  OpenFile* file = files_.usable(requester, handle, reply);
+  if (file == nullptr) return;
   QueueNode& queue = *file->queue;
   unsigned revents = 0;
   if (file->kind == FileKind::status) {

@@ -117,6 +117,13 @@ OpenFile* OpenFiles::usable(const Requester& requester, uint64_t handle, int& er
   return error == 0 ? file : nullptr;
 }
 
+OpenFile* OpenFiles::usable(const Requester& requester, uint64_t handle, Reply& reply) const {
+  int error = 0;
+  OpenFile* file = usable(requester, handle, error);
+  if (file == nullptr) reply.error(error);
+  return file;
+}
+
 void OpenFiles::release(uint64_t handle, Reply* reply) {
   const auto found = files_.find(handle);
   if (found != files_.end()) {

@@ -78,6 +78,8 @@ class OpenFiles {
   // The open file for a read, write or poll, or null with `error` set
   // (EBADF): a kqueue handle answers only the process that opened it.
   OpenFile* usable(const Requester& requester, uint64_t handle, int& error) const;
+  // The same, with `reply` answered with the error when it is null.
+  OpenFile* usable(const Requester& requester, uint64_t handle, Reply& reply) const;
   size_t size() const { return files_.size(); }
 
  private:

@@ -44,12 +44,8 @@ bool TiePath::serves(uint64_t handle) const {
 
 void TiePath::read(const Requester& requester, uint64_t handle, size_t size, off_t offset,
                    Reply& reply) {
-  int unusable = 0;
-  const OpenFile* file = files_.usable(requester, handle, unusable);
-  if (file == nullptr) {
-    reply.error(unusable);
-    return;
-  }
+  const OpenFile* file = files_.usable(requester, handle, reply);
+  if (file == nullptr) return;
   // A removed queue's file reads end of file, as its other files do.
   const std::string text = file->queue->removed() ? "" : tied_to_text(*file->queue) + "\n";
   reply.text_at(text, offset, size);
@@ -57,12 +53,8 @@ void TiePath::read(const Requester& requester, uint64_t handle, size_t size, off
 
 void TiePath::write(const Requester& requester, uint64_t handle, std::string_view bytes,
                     Reply& reply) {
-  int unusable = 0;
-  OpenFile* file = files_.usable(requester, handle, unusable);
-  if (file == nullptr) {
-    reply.error(unusable);
-    return;
-  }
+  OpenFile* file = files_.usable(requester, handle, reply);
+  if (file == nullptr) return;
   QueueNode& queue = *file->queue;
   if (queue.removed()) {
     reply.error(ENOENT);
